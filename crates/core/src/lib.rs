@@ -1,0 +1,13 @@
+//! The escrow service's business rules. Each resource is a module holding its service
+//! (which owns the transaction) and its repository functions (which take the transaction).
+//! Wire types live in `escrow-http`; rows stay here and never cross the HTTP boundary.
+
+pub mod auth;
+pub mod error;
+pub mod members;
+pub mod page;
+pub mod products;
+mod throttle;
+
+pub use error::{AppError, AppResult};
+pub use escrow_store::{Db, Dialect};

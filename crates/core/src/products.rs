@@ -1,0 +1,254 @@
+//! Products: sellers list what they sell; anyone browses. Deletion is soft so that past
+//! orders keep their product.
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::page::{Page, PageRequest};
+use escrow_domain::validation::bounded_text;
+use escrow_domain::{FieldErrors, Role, Won};
+use escrow_store::{now_millis, Db};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// The most units of one product a seller may hold in stock.
+pub const MAX_STOCK: i64 = 1_000_000;
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: i64,
+    pub seller_id: i64,
+    pub name: String,
+    pub description: String,
+    pub price: Won,
+    pub stock: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A validated product as a seller writes it.
+#[derive(Debug, Clone)]
+pub struct ProductDraft {
+    pub name: String,
+    pub description: String,
+    pub price: Won,
+    pub stock: i64,
+}
+
+impl ProductDraft {
+    pub fn parse(
+        name: &str,
+        description: &str,
+        price: i64,
+        stock: i64,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = errors.check("name", bounded_text(name, 1, 200));
+        let description = errors.check("description", bounded_text(description, 0, 5000));
+        let price = errors.check("price", Won::positive(price));
+        let stock = errors.check(
+            "stock",
+            if (0..=MAX_STOCK).contains(&stock) {
+                Ok(stock)
+            } else {
+                Err(format!("must be between 0 and {MAX_STOCK}"))
+            },
+        );
+        errors.finish()?;
+        match (name, description, price, stock) {
+            (Some(name), Some(description), Some(price), Some(stock)) => Ok(Self {
+                name,
+                description,
+                price,
+                stock,
+            }),
+            _ => Err(FieldErrors::new()),
+        }
+    }
+}
+
+/// Which products to list.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub seller_id: Option<i64>,
+    pub query: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Products {
+    db: Db,
+}
+
+const COLUMNS: &str = "id, seller_id, name, description, price, stock, created_at, updated_at";
+
+impl Products {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn create(&self, caller: Caller, draft: ProductDraft) -> AppResult<i64> {
+        if caller.role != Role::Seller {
+            return Err(AppError::Forbidden("only sellers can list products".into()));
+        }
+        let now = now_millis();
+        let insert = sqlx::query(
+            "INSERT INTO products (seller_id, name, description, price, stock, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(caller.user_id)
+        .bind(&draft.name)
+        .bind(&draft.description)
+        .bind(draft.price.get())
+        .bind(draft.stock)
+        .bind(now)
+        .bind(now);
+        let mut tx = self.db.begin().await?;
+        let id = self.db.insert_returning_id(&mut tx, insert).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Replaces the product's fields; only its seller may.
+    pub async fn update(&self, caller: Caller, id: i64, draft: ProductDraft) -> AppResult<()> {
+        let changed = sqlx::query(
+            "UPDATE products SET name = ?, description = ?, price = ?, stock = ?, updated_at = ? \
+             WHERE id = ? AND seller_id = ? AND deleted_at IS NULL",
+        )
+        .bind(&draft.name)
+        .bind(&draft.description)
+        .bind(draft.price.get())
+        .bind(draft.stock)
+        .bind(now_millis())
+        .bind(id)
+        .bind(caller.user_id)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(self.why_not_owned(id).await);
+        }
+        Ok(())
+    }
+
+    /// Takes the product off the catalogue; orders that reference it keep it.
+    pub async fn delete(&self, caller: Caller, id: i64) -> AppResult<()> {
+        let changed = sqlx::query(
+            "UPDATE products SET deleted_at = ?, updated_at = ? \
+             WHERE id = ? AND seller_id = ? AND deleted_at IS NULL",
+        )
+        .bind(now_millis())
+        .bind(now_millis())
+        .bind(id)
+        .bind(caller.user_id)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(self.why_not_owned(id).await);
+        }
+        Ok(())
+    }
+
+    /// After a write matched nothing: 404 when the product is gone, else 403.
+    async fn why_not_owned(&self, id: i64) -> AppError {
+        match self.get(id).await {
+            Ok(_) => AppError::Forbidden("only the product's seller can change it".into()),
+            Err(err) => err,
+        }
+    }
+
+    pub async fn get(&self, id: i64) -> AppResult<Product> {
+        let sql = format!("SELECT {COLUMNS} FROM products WHERE id = ? AND deleted_at IS NULL");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("product {id} does not exist")))?;
+        product_from_row(&row)
+    }
+
+    /// Newest first, by keyset on the id.
+    pub async fn list(
+        &self,
+        filter: &ProductFilter,
+        page: PageRequest,
+    ) -> AppResult<Page<Product>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM products WHERE deleted_at IS NULL");
+        if page.before_id.is_some() {
+            sql.push_str(" AND id < ?");
+        }
+        if filter.seller_id.is_some() {
+            sql.push_str(" AND seller_id = ?");
+        }
+        let pattern = filter.query.as_deref().map(like_pattern);
+        if pattern.is_some() {
+            // LOWER on both sides: SQLite's LIKE and MySQL's binary collation differ in case.
+            sql.push_str(" AND LOWER(name) LIKE ? ESCAPE '!'");
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        let mut query = sqlx::query(&sql);
+        if let Some(before) = page.before_id {
+            query = query.bind(before);
+        }
+        if let Some(seller) = filter.seller_id {
+            query = query.bind(seller);
+        }
+        if let Some(pattern) = pattern {
+            query = query.bind(pattern);
+        }
+        let rows = query
+            .bind(page.limit + 1)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(product_from_row)
+            .collect::<AppResult<Vec<_>>>()?;
+        Ok(page.into_page(rows, |p| p.id))
+    }
+}
+
+/// `%text%` with LIKE's wildcards escaped, lower-cased.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn product_from_row(row: &AnyRow) -> AppResult<Product> {
+    let price: i64 = row.try_get("price")?;
+    Ok(Product {
+        id: row.try_get("id")?,
+        seller_id: row.try_get("seller_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        price: Won::new(price).map_err(|err| AppError::internal("stored price", err))?,
+        stock: row.try_get("stock")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(like_pattern("50%_Off!"), "%50!%!_off!!%");
+    }
+
+    #[test]
+    fn drafts_are_checked() {
+        assert!(ProductDraft::parse("x", "", 1000, 0).is_ok());
+        let errors = ProductDraft::parse("", "", -1, -1)
+            .err()
+            .map(FieldErrors::into_vec);
+        assert_eq!(errors.map(|e| e.len()), Some(3));
+        assert!(ProductDraft::parse("x", "", i64::MAX, 1).is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure domain types of the escrow service: parsed inputs, money, roles and durations.
+//! Nothing here does I/O; everything is unit-tested beside it.
+
+pub mod duration;
+pub mod member;
+pub mod money;
+pub mod validation;
+
+pub use duration::parse_duration;
+pub use member::{Email, Password, Role};
+pub use money::Won;
+pub use validation::{FieldError, FieldErrors};

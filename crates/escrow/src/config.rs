@@ -1,0 +1,174 @@
+//! Configuration from the environment (or flags), validated at start with a clear message
+//! for each bad value. Every setting is listed by `escrow --help`.
+
+use clap::Args;
+use escrow_domain::parse_duration;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to serve on.
+    #[arg(
+        long = "listen",
+        env = "ESCROW_LISTEN",
+        value_name = "ESCROW_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// `sqlite://FILE` (embedded, created if missing) or `mysql://USER:PASS@HOST:PORT/DB`.
+    #[arg(long = "database-url", env = "ESCROW_DATABASE_URL", value_name = "ESCROW_DATABASE_URL", default_value = "sqlite://escrow.db", global = true, value_parser = parse_database_url)]
+    pub database_url: String,
+
+    /// Most database connections this instance opens.
+    #[arg(long = "db-max-connections", env = "ESCROW_DB_MAX_CONNECTIONS", value_name = "ESCROW_DB_MAX_CONNECTIONS", default_value_t = 16, global = true, value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub db_max_connections: u32,
+
+    /// Token signing key (at least 32 characters). Random per start when unset, which is
+    /// only allowed with the built-in sandbox (development); required with a real gateway.
+    #[arg(
+        long = "jwt-secret",
+        env = "ESCROW_JWT_SECRET",
+        value_name = "ESCROW_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// PortOne V1 REST base URL, e.g. https://api.iamport.kr. Unset: the built-in sandbox.
+    #[arg(
+        long = "portone-api-url",
+        env = "PORTONE_API_URL",
+        value_name = "PORTONE_API_URL",
+        global = true
+    )]
+    pub portone_api_url: Option<String>,
+
+    /// PortOne REST API key.
+    #[arg(
+        long = "portone-imp-key",
+        env = "PORTONE_IMP_KEY",
+        value_name = "PORTONE_IMP_KEY",
+        default_value = "sandbox-key",
+        global = true
+    )]
+    pub imp_key: String,
+
+    /// PortOne REST API secret.
+    #[arg(
+        long = "portone-imp-secret",
+        env = "PORTONE_IMP_SECRET",
+        value_name = "PORTONE_IMP_SECRET",
+        default_value = "sandbox-secret",
+        hide_env_values = true,
+        hide_default_value = true,
+        global = true
+    )]
+    pub imp_secret: String,
+
+    /// PortOne merchant code for the browser SDK (`IMP.init`).
+    #[arg(
+        long = "portone-imp-code",
+        env = "PORTONE_IMP_CODE",
+        value_name = "PORTONE_IMP_CODE",
+        default_value = "imp00000000",
+        global = true
+    )]
+    pub imp_code: String,
+
+    /// Release delay after delivery: 500ms, 30s, 10m, 2h, 7d.
+    #[arg(long = "auto-confirm-after", env = "ESCROW_AUTO_CONFIRM_AFTER", value_name = "ESCROW_AUTO_CONFIRM_AFTER", default_value = "7d", value_parser = parse_duration, global = true)]
+    pub auto_confirm_after: Duration,
+
+    /// Unpaid order expiry: 500ms, 30s, 10m, 2h, 7d.
+    #[arg(long = "order-ttl", env = "ESCROW_ORDER_TTL", value_name = "ESCROW_ORDER_TTL", default_value = "30m", value_parser = parse_duration, global = true)]
+    pub order_ttl: Duration,
+
+    /// Platform fee in basis points (0 to 10000).
+    #[arg(long = "fee-bps", env = "ESCROW_FEE_BPS", value_name = "ESCROW_FEE_BPS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000), global = true)]
+    pub fee_bps: u32,
+
+    /// NATS server for domain events, e.g. nats://127.0.0.1:4222. Unset: events stay in the outbox.
+    #[arg(
+        long = "nats-url",
+        env = "ESCROW_NATS_URL",
+        value_name = "ESCROW_NATS_URL",
+        global = true
+    )]
+    pub nats_url: Option<String>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long = "log-format", env = "ESCROW_LOG_FORMAT", value_name = "ESCROW_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
+}
+
+fn parse_database_url(url: &str) -> Result<String, String> {
+    escrow_store::Dialect::from_url(url)
+        .map(|_| url.to_string())
+        .map_err(|err| err.to_string())
+}
+
+impl Config {
+    /// Checks what clap cannot check field by field. Returns the development secret to use
+    /// when none was configured.
+    pub fn validate(&mut self) -> Result<(), String> {
+        if let Some(url) = &self.portone_api_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "PORTONE_API_URL must be an http(s) URL, not `{url}`"
+                ));
+            }
+            if self.jwt_secret.is_none() {
+                return Err(
+                    "ESCROW_JWT_SECRET is required when PORTONE_API_URL points at a real gateway"
+                        .into(),
+                );
+            }
+        }
+        match &self.jwt_secret {
+            Some(secret) if secret.len() < 32 => {
+                Err("ESCROW_JWT_SECRET must be at least 32 characters".into())
+            }
+            Some(_) => Ok(()),
+            None => {
+                use rand::Rng;
+                let secret: String = rand::thread_rng()
+                    .sample_iter(&rand::distributions::Alphanumeric)
+                    .take(48)
+                    .map(char::from)
+                    .collect();
+                self.jwt_secret = Some(secret);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn jwt_secret(&self) -> &str {
+        self.jwt_secret.as_deref().unwrap_or_default()
+    }
+
+    pub fn database_url_redacted(&self) -> String {
+        escrow_store::redact_url(&self.database_url)
+    }
+
+    /// A configuration for tests and tools: defaults, with this database.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.to_string(),
+            db_max_connections: 8,
+            jwt_secret: Some("test-secret-test-secret-test-secret-0123".into()),
+            portone_api_url: None,
+            imp_key: "sandbox-key".into(),
+            imp_secret: "sandbox-secret".into(),
+            imp_code: "imp00000000".into(),
+            auto_confirm_after: Duration::from_secs(7 * 86400),
+            order_ttl: Duration::from_secs(30 * 60),
+            fee_bps: 0,
+            nats_url: None,
+            log_format: "text".into(),
+        }
+    }
+}

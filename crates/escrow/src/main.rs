@@ -1,0 +1,109 @@
+//! `escrow`: the escrow payment service and its tools.
+
+use clap::{Parser, Subcommand};
+use escrow::config::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Escrow payments for marketplaces over PortOne V1.
+///
+/// Every setting can be given as an environment variable (shown in brackets) or a flag.
+/// With nothing set, `escrow` serves on 127.0.0.1:8080 with an embedded SQLite file
+/// (escrow.db) and the built-in PortOne sandbox. Logs: ESCROW_LOG (e.g. `info,sqlx=warn`).
+#[derive(Debug, Parser)]
+#[command(name = "escrow", version)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and the web UI (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin account.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "ESCROW_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "Admin")]
+        name: String,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = EnvFilter::try_from_env("ESCROW_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let mut cli = Cli::parse();
+    init_logging(&cli.config.log_format);
+    if let Err(message) = cli.config.validate() {
+        eprintln!("configuration error: {message}");
+        return std::process::ExitCode::from(2);
+    }
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = escrow::build(&config).await?;
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            tracing::info!(
+                listen = %listener.local_addr()?,
+                database = %config.database_url_redacted(),
+                "escrow service started"
+            );
+            escrow::serve(app, listener, escrow::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = escrow::connect(&config).await?;
+            db.migrate().await?;
+            db.close().await;
+            println!("migrations applied to {}", config.database_url_redacted());
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    name,
+                },
+        } => {
+            let id = escrow::create_admin(&config, &email, &password, &name).await?;
+            println!("admin {email} created with user_id {id}");
+            Ok(())
+        }
+    }
+}

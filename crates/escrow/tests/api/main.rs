@@ -1,0 +1,13 @@
+//! The HTTP API, driven over real HTTP against a running instance, on both databases.
+//! One test binary: each scenario runs once on SQLite and once on MariaDB, each on a fresh
+//! database of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod support;
+
+mod bad_input;
+mod cli;
+mod members;
+mod products;
+mod system;

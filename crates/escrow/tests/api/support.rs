@@ -1,0 +1,338 @@
+//! The test harness: boots the real service on port 0 against a fresh database per test.
+
+use escrow::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Runs each scenario on SQLite and on MySQL/MariaDB.
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn scenario($app: $crate::support::TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    scenario($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    scenario($crate::support::TestApp::spawn($crate::support::Backend::MySql).await).await
+                }
+            }
+        )*
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+}
+
+/// The server the MariaDB tests create their databases on.
+pub fn mysql_server_url() -> String {
+    std::env::var("ESCROW_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A fresh, empty database; dropped (or deleted) when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    backend: Backend,
+    name: String,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "escrow_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..8)
+                .unwrap_or_default()
+        );
+        let url = match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                format!("sqlite://{}", path.display())
+            }
+            Backend::MySql => {
+                use sqlx::Connection;
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&mysql_server_url())
+                    .await
+                    .expect("MariaDB must be running for the MySQL tests (see README)");
+                sqlx::query(&format!(
+                    "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                ))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                format!("{}/{name}", mysql_server_url())
+            }
+        };
+        Self { url, backend, name }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://").to_string();
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
+                }
+            }
+            Backend::MySql => {
+                let name = self.name.clone();
+                // Drop runs outside async: a short-lived runtime of its own does the DROP.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    if let Ok(runtime) = runtime {
+                        runtime.block_on(async move {
+                            use sqlx::Connection;
+                            if let Ok(mut conn) =
+                                sqlx::AnyConnection::connect(&mysql_server_url()).await
+                            {
+                                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                                    .execute(&mut conn)
+                                    .await;
+                            }
+                        });
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A running service and an HTTP client for it.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub database: TestDatabase,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// A signed-up member with a token.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// An answer: status, content type and JSON body (Null when not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// Asserts a problem+json error with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{:#}", self.body);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "{self:?}"
+        );
+        assert_eq!(self.body["code"], code, "{:#}", self.body);
+        assert_eq!(self.body["success"], false);
+        assert_eq!(self.body["status"], status);
+        assert_eq!(self.body["message"], self.body["detail"]);
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{:#}", self.body);
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let database = TestDatabase::create(backend).await;
+        let config = Config::for_database(&database.url);
+        Self::spawn_with(config, database).await
+    }
+
+    pub async fn spawn_with(config: Config, database: TestDatabase) -> Self {
+        let app = escrow::build(&config).await.expect("the service builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = escrow::serve(app, listener, std::future::pending()).await;
+        });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            config,
+            database,
+            server,
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            body,
+            headers,
+        }
+    }
+
+    /// Sends raw bytes with a content type, for malformed-input tests.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::answer(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.post(
+            "/auth/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs up a member of `role` with a unique e-mail and logs in.
+    pub async fn member(&self, role: &str) -> Member {
+        let email = format!("{role}-{}@example.kr", uuid::Uuid::new_v4().simple());
+        let password = "correct-horse-battery".to_string();
+        let signup = self
+            .post(
+                "/auth/signup",
+                None,
+                json!({"email": email, "password": password, "name": "테스트 회원", "role": role}),
+            )
+            .await;
+        let id = signup.assert_status(201)["user_id"].as_i64().unwrap();
+        let login = self.login(&email, &password).await;
+        let token = login.assert_status(200)["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Member {
+            id,
+            email,
+            password,
+            token,
+        }
+    }
+
+    pub async fn buyer(&self) -> Member {
+        self.member("buyer").await
+    }
+
+    pub async fn seller(&self) -> Member {
+        self.member("seller").await
+    }
+
+    /// Lists a product and returns its id.
+    pub async fn product(&self, seller: &Member, name: &str, price: i64, stock: i64) -> i64 {
+        let created = self
+            .post(
+                "/products",
+                Some(&seller.token),
+                json!({"name": name, "description": "설명", "price": price, "stock": stock}),
+            )
+            .await;
+        created.assert_status(201)["product_id"].as_i64().unwrap()
+    }
+
+    /// Runs a SQL count against the test database directly, to prove nothing was written.
+    pub async fn count(&self, table: &str) -> i64 {
+        use sqlx::Connection;
+        let url = if self.database.url.starts_with("sqlite") {
+            format!("{}?mode=ro", self.database.url)
+        } else {
+            self.database.url.clone()
+        };
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

@@ -1,0 +1,37 @@
+//! Operational endpoints and the edges of the router.
+
+use reqwest::Method;
+
+on_both_databases! {
+    async fn health_readiness_and_metrics(app: TestApp) {
+        app.get("/healthz", None).await.assert_status(200);
+        let ready = app.get("/readyz", None).await;
+        assert_eq!(ready.assert_status(200)["database"], "ok");
+        app.get("/products", None).await.assert_status(200);
+        let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+        assert_eq!(metrics.status(), 200);
+        let text = metrics.text().await.unwrap();
+        assert!(text.contains("http_requests_total"), "{text}");
+        assert!(text.contains("route=\"/products\""), "{text}");
+    }
+
+    async fn openapi_document_and_docs_page(app: TestApp) {
+        let doc = app.get("/openapi.json", None).await;
+        let doc = doc.assert_status(200);
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        for path in ["/auth/signup", "/auth/login", "/auth/me", "/products", "/products/{product_id}"] {
+            assert!(doc["paths"].get(path).is_some(), "{path} missing");
+        }
+        let docs = app.client.get(format!("{}/docs/", app.base)).send().await.unwrap();
+        assert_eq!(docs.status(), 200);
+        assert!(docs.text().await.unwrap().to_lowercase().contains("swagger"));
+    }
+
+    async fn unknown_paths_and_methods_are_problems(app: TestApp) {
+        app.get("/nope", None).await.assert_problem(404, "not_found");
+        let answer = app.raw(Method::PATCH, "/products", None, "application/json", "{}").await;
+        answer.assert_problem(405, "method_not_allowed");
+        let answer = app.get("/healthz", None).await;
+        assert!(answer.headers.contains_key("x-request-id"));
+    }
+}

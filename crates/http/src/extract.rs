@@ -1,0 +1,172 @@
+//! Extractors that wrap axum's own so that every malformed input gets the same
+//! problem+json answer, with the failing field named where serde can tell.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts};
+use bytes::Bytes;
+use escrow_core::auth::Caller;
+use escrow_core::AppError;
+use escrow_domain::FieldError;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// A JSON body, deserialised with the path of the first bad field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        if let Some(content_type) = content_type {
+            let essence = content_type.split(';').next().unwrap_or_default().trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(AppError::BadRequest {
+                    code: "unsupported_media_type",
+                    message: "send the body as application/json".into(),
+                }
+                .into());
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge("the request body is too large".into())
+            } else {
+                AppError::BadRequest {
+                    code: "bad_request",
+                    message: "the request body could not be read".into(),
+                }
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson).map_err(ApiError)
+    }
+}
+
+/// Parses JSON, telling syntax errors (400) from type errors on a field (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let (path, inner) = match parsed {
+        Ok(value) => match deserializer.end() {
+            Ok(()) => return Ok(value),
+            Err(trailing) => (".".to_string(), trailing),
+        },
+        Err(err) => (err.path().to_string(), err.into_inner()),
+    };
+    Err(if inner.is_syntax() || inner.is_eof() {
+        AppError::BadRequest {
+            code: "malformed_json",
+            message: format!("the body is not valid JSON: {inner}"),
+        }
+    } else {
+        AppError::Validation(vec![FieldError {
+            field: if path == "." { "body".into() } else { path },
+            message: clean_serde_message(&inner.to_string()),
+        }])
+    })
+}
+
+/// serde's messages end with " at line 1 column 12": useless to a client.
+fn clean_serde_message(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Query parameters, deserialised with the failing parameter named.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let field = err.path().to_string();
+                ApiError(AppError::Validation(vec![FieldError {
+                    field,
+                    message: clean_serde_message(&err.into_inner().to_string()),
+                }]))
+            })
+    }
+}
+
+/// A numeric id from the path; anything else is a 422 naming the parameter.
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let id = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError(AppError::NotFound("no such resource".into())))
+            .and_then(|params| {
+                let (name, value) = params
+                    .iter()
+                    .last()
+                    .ok_or_else(|| ApiError(AppError::NotFound("no such resource".into())))?;
+                value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .map(PathId)
+                    .ok_or_else(|| ApiError(AppError::field(name, "must be a positive integer id")))
+            })?;
+        Ok(id)
+    }
+}
+
+/// The signed-in caller, from `Authorization: Bearer <token>`.
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                AppError::Unauthorized("sign in: send Authorization: Bearer <token>".into())
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+            })?;
+        Ok(Auth(state.members.tokens().verify(token.trim())?))
+    }
+}
+
+/// The client's address, for throttling; `unknown` when the server has none.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddr(addr))
+    }
+}

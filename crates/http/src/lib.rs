@@ -1,0 +1,18 @@
+//! The HTTP surface of the escrow service: one router table, thin handlers per resource,
+//! extractors that turn every malformed input into problem+json, and the OpenAPI document.
+
+mod error;
+mod extract;
+mod members;
+mod middleware;
+mod openapi;
+mod products;
+mod router;
+mod state;
+mod system;
+mod wire;
+
+pub use error::{ApiError, Problem};
+pub use openapi::ApiDoc;
+pub use router::router;
+pub use state::AppState;

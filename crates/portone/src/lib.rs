@@ -1,0 +1,20 @@
+//! PortOne (I'mport) V1 REST client: the [`PortOne`] trait the service depends on and
+//! [`PortOneClient`], its reqwest implementation with a shared access-token cache.
+//!
+//! Calls: `/users/getToken`, `/payments/*`, `/escrows/logis/*`, every answer wrapped in
+//! the V1 `{code, message, response}` envelope. Failures are [`PortOneError`]s that say
+//! whether the gateway may have acted ([`PortOneError::outcome_known`]).
+
+mod client;
+mod config;
+mod de;
+mod error;
+mod types;
+
+pub use client::{PortOne, PortOneClient};
+pub use config::ClientConfig;
+pub use error::PortOneError;
+pub use types::{
+    AccessToken, CancelHistory, CancelRequest, Envelope, EscrowLogis, EscrowLogisInfo,
+    EscrowLogisRecord, EscrowReceiver, EscrowSender, Payment, PaymentStatus, Prepared,
+};

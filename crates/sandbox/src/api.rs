@@ -1,0 +1,313 @@
+//! The V1 REST handlers: token, payments, prepare, cancel and escrow deliveries, all
+//! answering the `{code, message, response}` envelope.
+
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::state::{LogisRequest, Refusal};
+use crate::webhooks::Job;
+use crate::Sandbox;
+
+/// A V1 failure answer.
+pub(crate) struct ApiError(pub Refusal);
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::json!({ "code": -1, "message": self.0.message, "response": null });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// A V1 success answer.
+fn ok<T: Serialize>(response: T) -> Response {
+    Json(serde_json::json!({ "code": 0, "message": null, "response": response })).into_response()
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Body as JSON or `application/x-www-form-urlencoded`, as the gateway accepts both.
+pub(crate) struct JsonOrForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Refusal::new(400, e.body_text()))?;
+        let parsed = if is_form {
+            serde_urlencoded::from_bytes(&bytes).map_err(|e| e.to_string())
+        } else if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::from_slice(b"{}").map_err(|e| e.to_string())
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        };
+        parsed
+            .map(JsonOrForm)
+            .map_err(|e| ApiError(Refusal::new(400, format!("잘못된 요청입니다: {e}"))))
+    }
+}
+
+/// Won amounts arrive as JSON numbers (maybe `1000.0`) or form strings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Won(pub i64);
+
+impl<'de> Deserialize<'de> for Won {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Num {
+            I(i64),
+            F(f64),
+            S(String),
+        }
+        match Num::deserialize(d)? {
+            Num::I(v) => Ok(Won(v)),
+            Num::F(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Won(v as i64)),
+            Num::S(s) if s.trim().is_empty() => Ok(Won(0)),
+            Num::S(s) => s.trim().parse().map(Won).map_err(serde::de::Error::custom),
+            Num::F(v) => Err(serde::de::Error::custom(format!("not a won amount: {v}"))),
+        }
+    }
+}
+
+/// The token from `Authorization` (raw or `Bearer`) or `X-ImpTokenHeader`, if valid.
+fn authorize(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .or_else(|| headers.get("x-imptokenheader"))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
+    match token {
+        Some(token) if sandbox.inner.state().token_valid(token) => Ok(()),
+        Some(_) => Err(Refusal::new(401, "Unauthorized").into()),
+        None => Err(Refusal::new(401, "Unauthorized: access_token이 전달되지 않았습니다.").into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenRequest {
+    #[serde(default)]
+    imp_key: String,
+    #[serde(default)]
+    imp_secret: String,
+}
+
+/// `POST /users/getToken`.
+pub(crate) async fn get_token(
+    State(sandbox): State<Sandbox>,
+    JsonOrForm(body): JsonOrForm<TokenRequest>,
+) -> ApiResult {
+    let cfg = &sandbox.inner.config;
+    if body.imp_key != cfg.imp_key || body.imp_secret != cfg.imp_secret {
+        return Err(Refusal::new(401, "imp_key, imp_secret 인증에 실패하였습니다.").into());
+    }
+    let (access_token, now, expired_at) = sandbox.inner.state().issue_token(cfg);
+    Ok(ok(serde_json::json!({
+        "access_token": access_token,
+        "now": now,
+        "expired_at": expired_at,
+    })))
+}
+
+/// `GET /payments/{imp_uid}`.
+pub(crate) async fn get_payment(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(imp_uid): Path<String>,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let state = sandbox.inner.state();
+    let payment = state
+        .payment(&imp_uid)
+        .ok_or_else(|| Refusal::new(404, "존재하지 않는 결제정보입니다."))?;
+    Ok(ok(payment))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FindQuery {
+    sorting: Option<String>,
+}
+
+fn find(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    merchant_uid: &str,
+    status: Option<&str>,
+    sorting: Option<&str>,
+) -> ApiResult {
+    authorize(sandbox, headers)?;
+    let state = sandbox.inner.state();
+    let payment = state
+        .find(merchant_uid, status, sorting)
+        .ok_or_else(|| Refusal::new(404, "존재하지 않는 결제정보입니다."))?;
+    Ok(ok(payment))
+}
+
+/// `GET /payments/find/{merchant_uid}`.
+pub(crate) async fn find_payment(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(merchant_uid): Path<String>,
+    Query(query): Query<FindQuery>,
+) -> ApiResult {
+    find(
+        &sandbox,
+        &headers,
+        &merchant_uid,
+        None,
+        query.sorting.as_deref(),
+    )
+}
+
+/// `GET /payments/find/{merchant_uid}/{status}`.
+pub(crate) async fn find_payment_in_status(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path((merchant_uid, status)): Path<(String, String)>,
+    Query(query): Query<FindQuery>,
+) -> ApiResult {
+    let status = Some(status.as_str()).filter(|s| !s.is_empty());
+    find(
+        &sandbox,
+        &headers,
+        &merchant_uid,
+        status,
+        query.sorting.as_deref(),
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PrepareRequest {
+    #[serde(default)]
+    merchant_uid: String,
+    amount: Option<Won>,
+}
+
+/// `POST /payments/prepare`.
+pub(crate) async fn prepare_payment(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    JsonOrForm(body): JsonOrForm<PrepareRequest>,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let amount = body.amount.map_or(0, |w| w.0);
+    sandbox.inner.state().prepare(&body.merchant_uid, amount)?;
+    Ok(ok(
+        serde_json::json!({ "merchant_uid": body.merchant_uid, "amount": amount }),
+    ))
+}
+
+/// `GET /payments/prepare/{merchant_uid}`.
+pub(crate) async fn get_prepared(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(merchant_uid): Path<String>,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let amount = sandbox
+        .inner
+        .state()
+        .prepared(&merchant_uid)
+        .ok_or_else(|| Refusal::new(404, "사전등록된 결제정보가 존재하지 않습니다."))?;
+    Ok(ok(
+        serde_json::json!({ "merchant_uid": merchant_uid, "amount": amount }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CancelBody {
+    imp_uid: Option<String>,
+    merchant_uid: Option<String>,
+    amount: Option<Won>,
+    checksum: Option<Won>,
+    reason: Option<String>,
+}
+
+/// `POST /payments/cancel`.
+pub(crate) async fn cancel_payment(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    JsonOrForm(body): JsonOrForm<CancelBody>,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let cancelled = sandbox.inner.state().cancel(
+        body.imp_uid.as_deref(),
+        body.merchant_uid.as_deref(),
+        body.amount.map(|w| w.0),
+        body.checksum.map(|w| w.0),
+        body.reason,
+    )?;
+    let payment = cancelled.payment;
+    if sandbox.inner.config.webhook_on_cancel {
+        if let Some(url) = payment.notice_url.clone() {
+            let mut body = serde_json::Map::new();
+            body.insert("imp_uid".into(), payment.imp_uid.clone().into());
+            body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
+            body.insert("status".into(), payment.status.into());
+            body.insert("cancellation_id".into(), cancelled.cancellation_id.into());
+            sandbox.send_webhook(Job { url, body });
+        }
+    }
+    Ok(ok(payment))
+}
+
+async fn save_logis(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    imp_uid: &str,
+    body: LogisRequest,
+    update: bool,
+) -> ApiResult {
+    authorize(sandbox, headers)?;
+    let record = sandbox.inner.state().save_logis(imp_uid, body, update)?;
+    Ok(ok(record))
+}
+
+/// `POST /escrows/logis/{imp_uid}`.
+pub(crate) async fn register_logis(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(imp_uid): Path<String>,
+    JsonOrForm(body): JsonOrForm<LogisRequest>,
+) -> ApiResult {
+    save_logis(&sandbox, &headers, &imp_uid, body, false).await
+}
+
+/// `PUT /escrows/logis/{imp_uid}`.
+pub(crate) async fn update_logis(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(imp_uid): Path<String>,
+    JsonOrForm(body): JsonOrForm<LogisRequest>,
+) -> ApiResult {
+    save_logis(&sandbox, &headers, &imp_uid, body, true).await
+}
+
+/// `GET /escrows/logis/{imp_uid}`.
+pub(crate) async fn get_logis(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(imp_uid): Path<String>,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let record = sandbox.inner.state().logis(&imp_uid)?;
+    Ok(ok(record))
+}

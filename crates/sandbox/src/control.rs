@@ -1,0 +1,285 @@
+//! `/_sandbox/*` control calls for tests and demos, and the browser side: `iamport.js`
+//! and the checkout page it opens.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use crate::api::Won;
+use crate::faults::Fault;
+use crate::state::{NewPayment, PaymentRecord, Refusal};
+use crate::webhooks::Job;
+use crate::Sandbox;
+
+const IAMPORT_JS: &str = include_str!("static/iamport.js");
+const CHECKOUT_HTML: &str = include_str!("static/checkout.html");
+
+/// Control-call failure: `{"message": ...}` with a 4xx status.
+fn refused(refusal: Refusal) -> Response {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        Json(serde_json::json!({ "message": refusal.message })),
+    )
+        .into_response()
+}
+
+impl Sandbox {
+    /// Create a payment as the checkout would, and notify it when paid.
+    fn finish_checkout(&self, new: NewPayment) -> Result<PaymentRecord, Refusal> {
+        let payment = self.inner.state().create_payment(&self.inner.config, new)?;
+        // An ordinary failed checkout sends no webhook, as on the real gateway.
+        if payment.status == "paid" {
+            if let Some(url) = payment.notice_url.clone() {
+                let mut body = serde_json::Map::new();
+                body.insert("imp_uid".into(), payment.imp_uid.clone().into());
+                body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
+                body.insert("status".into(), payment.status.into());
+                self.send_webhook(Job { url, body });
+            }
+        }
+        Ok(payment)
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreatePayment {
+    merchant_uid: String,
+    amount: Won,
+    pay_method: Option<String>,
+    pg: Option<String>,
+    outcome: Option<String>,
+    #[serde(default = "yes")]
+    escrow: bool,
+    notice_url: Option<String>,
+    #[serde(default)]
+    skip_prepare_check: bool,
+    name: Option<String>,
+    buyer_name: Option<String>,
+    buyer_email: Option<String>,
+    buyer_tel: Option<String>,
+    buyer_addr: Option<String>,
+    buyer_postcode: Option<String>,
+    custom_data: Option<serde_json::Value>,
+    card_number: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn custom_data_text(value: Option<serde_json::Value>) -> Option<String> {
+    match value? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `POST /_sandbox/payments`: a buyer finishing the checkout; answers `{imp_uid, status}`.
+pub(crate) async fn create_payment(
+    State(sandbox): State<Sandbox>,
+    Json(body): Json<CreatePayment>,
+) -> Response {
+    let decline = match body.outcome.as_deref() {
+        None | Some("paid") => false,
+        Some("failed") => true,
+        Some(other) => {
+            return refused(Refusal::new(400, format!("unknown outcome {other:?}")));
+        }
+    };
+    let new = NewPayment {
+        merchant_uid: body.merchant_uid,
+        amount: body.amount.0,
+        pay_method: body.pay_method,
+        pg_provider: body.pg,
+        decline,
+        escrow: body.escrow,
+        notice_url: body.notice_url,
+        skip_prepare_check: body.skip_prepare_check,
+        name: body.name,
+        buyer_name: body.buyer_name,
+        buyer_email: body.buyer_email,
+        buyer_tel: body.buyer_tel,
+        buyer_addr: body.buyer_addr,
+        buyer_postcode: body.buyer_postcode,
+        custom_data: custom_data_text(body.custom_data),
+        card_number: body.card_number,
+        channel: "pc",
+        user_agent: Some("portone-sandbox".into()),
+    };
+    match sandbox.finish_checkout(new) {
+        Ok(p) => {
+            Json(serde_json::json!({ "imp_uid": p.imp_uid, "status": p.status })).into_response()
+        }
+        Err(refusal) => refused(refusal),
+    }
+}
+
+/// `POST /_sandbox/faults`.
+pub(crate) async fn set_fault(
+    State(sandbox): State<Sandbox>,
+    Json(fault): Json<Fault>,
+) -> Response {
+    sandbox.set_fault(fault.clone());
+    Json(fault).into_response()
+}
+
+/// `DELETE /_sandbox/faults`.
+pub(crate) async fn clear_faults(State(sandbox): State<Sandbox>) -> Response {
+    sandbox.inner.state().clear_faults();
+    Json(serde_json::json!({})).into_response()
+}
+
+/// `GET /_sandbox/webhooks`: every delivery attempt, oldest first.
+pub(crate) async fn list_webhooks(State(sandbox): State<Sandbox>) -> Response {
+    Json(sandbox.webhook_log()).into_response()
+}
+
+/// `POST /_sandbox/tokens/expire`: every issued token expires now (tests the 401 path).
+pub(crate) async fn expire_tokens(State(sandbox): State<Sandbox>) -> Response {
+    sandbox.inner.state().expire_tokens();
+    Json(serde_json::json!({})).into_response()
+}
+
+/// `GET /iamport.js`: the browser SDK stand-in.
+pub(crate) async fn iamport_js() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        IAMPORT_JS,
+    )
+        .into_response()
+}
+
+/// `GET /checkout`: the card form `iamport.js` opens (parameters read by its own script).
+pub(crate) async fn checkout_page() -> Response {
+    Html(CHECKOUT_HTML).into_response()
+}
+
+/// `request_pay` parameters as the checkout page forwards them.
+#[derive(Deserialize)]
+pub(crate) struct PayParams {
+    pg: Option<String>,
+    pay_method: Option<String>,
+    #[serde(default)]
+    escrow: bool,
+    #[serde(default)]
+    merchant_uid: String,
+    name: Option<String>,
+    amount: Option<Won>,
+    buyer_email: Option<String>,
+    buyer_name: Option<String>,
+    buyer_tel: Option<String>,
+    buyer_addr: Option<String>,
+    buyer_postcode: Option<String>,
+    notice_url: Option<String>,
+    custom_data: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CheckoutBody {
+    imp_code: Option<String>,
+    params: PayParams,
+    card_number: Option<String>,
+    /// `pay` or `decline`.
+    action: String,
+    #[serde(default)]
+    mobile: bool,
+}
+
+/// `POST /_sandbox/checkout`: the checkout page's pay/decline buttons. Answers the
+/// `request_pay` callback object.
+pub(crate) async fn checkout_pay(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Json(body): Json<CheckoutBody>,
+) -> Response {
+    let params = body.params;
+    if body.imp_code.as_deref() != Some(sandbox.inner.config.imp_code.as_str()) {
+        return checkout_failure(
+            &params.merchant_uid,
+            "F0000",
+            "가맹점 식별코드(IMP.init)가 올바르지 않습니다.",
+        );
+    }
+    let params_merchant_uid = params.merchant_uid.clone();
+    let new = NewPayment {
+        merchant_uid: params.merchant_uid,
+        amount: params.amount.map_or(0, |w| w.0),
+        pay_method: params.pay_method,
+        pg_provider: params.pg,
+        decline: body.action != "pay",
+        escrow: params.escrow,
+        notice_url: params.notice_url,
+        skip_prepare_check: false,
+        name: params.name,
+        buyer_name: params.buyer_name,
+        buyer_email: params.buyer_email,
+        buyer_tel: params.buyer_tel,
+        buyer_addr: params.buyer_addr,
+        buyer_postcode: params.buyer_postcode,
+        custom_data: custom_data_text(params.custom_data),
+        card_number: body.card_number,
+        channel: if body.mobile { "mobile" } else { "pc" },
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    match sandbox.finish_checkout(new) {
+        Ok(p) => {
+            let success = p.status == "paid";
+            Json(serde_json::json!({
+                "success": success,
+                "imp_uid": p.imp_uid,
+                "merchant_uid": p.merchant_uid,
+                "paid_amount": if success { p.amount } else { 0 },
+                "status": p.status,
+                "pay_method": p.pay_method,
+                "pg_provider": p.pg_provider,
+                "pg_type": "payment",
+                "pg_tid": p.pg_tid,
+                "apply_num": p.apply_num,
+                "card_name": p.card_name,
+                "card_number": p.card_number,
+                "card_quota": p.card_quota,
+                "currency": p.currency,
+                "name": p.name,
+                "buyer_name": p.buyer_name,
+                "buyer_email": p.buyer_email,
+                "buyer_tel": p.buyer_tel,
+                "buyer_addr": p.buyer_addr,
+                "buyer_postcode": p.buyer_postcode,
+                "custom_data": p.custom_data,
+                "paid_at": p.paid_at,
+                "receipt_url": p.receipt_url,
+                "error_code": if success { None } else { Some("F400") },
+                "error_msg": p.fail_reason,
+            }))
+            .into_response()
+        }
+        Err(refusal) => checkout_failure(&params_merchant_uid, "F400", &refusal.message),
+    }
+}
+
+/// The callback object for a checkout that created no payment.
+fn checkout_failure(merchant_uid: &str, code: &str, msg: &str) -> Response {
+    Json(serde_json::json!({
+        "success": false,
+        "imp_uid": null,
+        "merchant_uid": merchant_uid,
+        "paid_amount": 0,
+        "status": null,
+        "error_code": code,
+        "error_msg": msg,
+    }))
+    .into_response()
+}

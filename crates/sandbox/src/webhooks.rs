@@ -1,0 +1,138 @@
+//! The webhook dispatcher: a task fed by a queue, delivering each V1 notification to its
+//! `notice_url` with retries on network errors and 5xx, logging every attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::config::WebhookEncoding;
+use crate::faults::{FaultMode, FaultTarget};
+use crate::state::now_ms;
+use crate::Inner;
+
+/// One notification to send.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub url: String,
+    /// `{imp_uid, merchant_uid, status}` plus `cancellation_id` for cancels.
+    pub body: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One delivery attempt, as `GET /_sandbox/webhooks` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookAttempt {
+    /// Same for every attempt of one notification (a duplicate gets its own).
+    pub delivery_id: u64,
+    pub url: String,
+    pub body: serde_json::Value,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// HTTP status answered by the receiver, when it answered.
+    pub status: Option<u16>,
+    /// Network error or injected fault, when it did not.
+    pub error: Option<String>,
+    /// Unix milliseconds when the attempt ended.
+    pub at_ms: i64,
+}
+
+/// Runs until every `Sandbox` handle (the queue's senders) is gone, then aborts deliveries
+/// still waiting for a retry.
+pub(crate) async fn dispatch(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut deliveries = JoinSet::new();
+    let mut next_id = 0u64;
+    while let Some(job) = queue.recv().await {
+        next_id += 1;
+        let fault = inner.state().take_fault(FaultTarget::Webhook);
+        match fault.as_ref().map(|f| (f.mode, f.delay())) {
+            None => {
+                deliveries.spawn(deliver(inner.clone(), job, next_id, Duration::ZERO));
+            }
+            Some((FaultMode::Duplicate, _)) => {
+                inner.pending.send_modify(|n| *n += 1);
+                deliveries.spawn(deliver(inner.clone(), job.clone(), next_id, Duration::ZERO));
+                next_id += 1;
+                deliveries.spawn(deliver(inner.clone(), job, next_id, Duration::ZERO));
+            }
+            Some((FaultMode::Delay, delay)) => {
+                deliveries.spawn(deliver(inner.clone(), job, next_id, delay));
+            }
+            Some((mode @ (FaultMode::Error500 | FaultMode::Drop | FaultMode::Timeout), _)) => {
+                log(
+                    &inner,
+                    next_id,
+                    &job,
+                    1,
+                    None,
+                    Some(format!("[sandbox] injected fault: {mode:?}, not delivered")),
+                );
+                inner.pending.send_modify(|n| *n = n.saturating_sub(1));
+            }
+        }
+        // Reap finished deliveries so the set does not grow without bound.
+        while deliveries.try_join_next().is_some() {}
+    }
+    deliveries.shutdown().await;
+}
+
+fn log(
+    inner: &Inner,
+    delivery_id: u64,
+    job: &Job,
+    attempt: u32,
+    status: Option<u16>,
+    error: Option<String>,
+) {
+    inner.state().webhook_log.push(WebhookAttempt {
+        delivery_id,
+        url: job.url.clone(),
+        body: serde_json::Value::Object(job.body.clone()),
+        attempt,
+        status,
+        error,
+        at_ms: now_ms(),
+    });
+}
+
+/// All attempts of one notification; retries after a network error or a 5xx.
+async fn deliver(inner: Arc<Inner>, job: Job, delivery_id: u64, delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let max = inner.config.webhook_max_attempts.max(1);
+    for attempt in 1..=max {
+        let request = inner.http.post(&job.url);
+        let request = match inner.config.webhook_encoding {
+            WebhookEncoding::Json => request.json(&job.body),
+            WebhookEncoding::Form => request.form(&form_fields(&job.body)),
+        };
+        let (status, error, retry) = match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                (Some(status.as_u16()), None, status.is_server_error())
+            }
+            Err(err) => (None, Some(err.to_string()), true),
+        };
+        log(&inner, delivery_id, &job, attempt, status, error);
+        if !retry || attempt == max {
+            break;
+        }
+        let backoff = inner.config.webhook_retry_base * 2u32.saturating_pow(attempt - 1);
+        tokio::time::sleep(backoff).await;
+    }
+    inner.pending.send_modify(|n| *n = n.saturating_sub(1));
+}
+
+fn form_fields(body: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    body.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}

@@ -1,0 +1,60 @@
+//! Database errors classified by kind, so services can turn constraint violations into
+//! client errors on purpose (by error code, not by a Postgres-only constraint name).
+
+/// What kind of failure a database error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbErrorKind {
+    /// A unique or primary key constraint refused a duplicate.
+    UniqueViolation,
+    /// The database cannot be reached or the pool is exhausted: retry later (503).
+    Unavailable,
+    /// A lock wait or deadlock: the transaction was rolled back and may be retried.
+    Conflict,
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url `{0}`: use sqlite://... or mysql://...")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    pub fn kind(&self) -> DbErrorKind {
+        match self {
+            StoreError::Sqlx(err) => classify(err),
+            _ => DbErrorKind::Other,
+        }
+    }
+}
+
+/// Classifies by the backend's own codes: MySQL/MariaDB 1062 (duplicate key), 1213 (deadlock),
+/// 1205 (lock wait timeout); SQLite extended codes 2067 (unique) and 1555 (primary key),
+/// 5/6 (busy/locked).
+pub fn classify(err: &sqlx::Error) -> DbErrorKind {
+    match err {
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            match code.as_deref() {
+                Some("1062") | Some("2067") | Some("1555") | Some("23000") => {
+                    DbErrorKind::UniqueViolation
+                }
+                Some("1213") | Some("1205") | Some("40001") | Some("5") | Some("6")
+                | Some("517") | Some("261") => DbErrorKind::Conflict,
+                _ if db.is_unique_violation() => DbErrorKind::UniqueViolation,
+                _ => DbErrorKind::Other,
+            }
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => DbErrorKind::Unavailable,
+        _ => DbErrorKind::Other,
+    }
+}

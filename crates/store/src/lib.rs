@@ -1,0 +1,16 @@
+//! Database access for SQLite (embedded default) and MySQL/MariaDB (production) through one
+//! code path: sqlx's `Any` driver, `?` placeholders (both backends use them), and one set of
+//! portable migrations with a couple of dialect tokens.
+//!
+//! Portability rules the queries follow (the `Any` driver decodes only these types on both):
+//! integers are `BIGINT` (money in won, times in unix milliseconds UTC, flags 0/1), strings are
+//! `VARCHAR(n)`; aggregates that MySQL widens to DECIMAL are cast back with
+//! `CAST(... AS SIGNED)`.
+
+mod db;
+mod error;
+mod migrate;
+
+pub use db::{now_millis, redact_url, Db, DbConfig, Dialect, Tx};
+pub use error::{classify, DbErrorKind, StoreError};
+pub use sqlx;
