@@ -99,6 +99,10 @@ pub struct Config {
     )]
     pub nats_url: Option<String>,
 
+    /// The built web UI to serve at /app/ (from `npm run build` in web/).
+    #[arg(long = "web-dir", env = "ESCROW_WEB_DIR", value_name = "ESCROW_WEB_DIR", default_value = "web/dist", global = true)]
+    pub web_dir: std::path::PathBuf,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "ESCROW_LOG_FORMAT", value_name = "ESCROW_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
@@ -169,6 +173,7 @@ impl Config {
             fee_bps: 0,
             nats_url: None,
             log_format: "text".into(),
+            web_dir: "web/dist".into(),
         }
     }
 }

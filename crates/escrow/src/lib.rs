@@ -8,7 +8,10 @@ use config::Config;
 use escrow_core::auth::{Passwords, Tokens};
 use escrow_core::members::{Members, NewMember, SignupFields};
 use escrow_core::Db;
-use escrow_http::AppState;
+use escrow_http::{AppState, BrowserConfig};
+use portone::{ClientConfig, PortOne, PortOneClient};
+use portone_sandbox::{Sandbox, SandboxConfig};
+use std::sync::Arc;
 use escrow_store::DbConfig;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,22 +20,97 @@ use std::time::Duration;
 /// How long a login token stays valid.
 pub const TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// Where the built sandbox lives inside the service.
+pub const SANDBOX_PATH: &str = "/sandbox/portone";
+
+/// How long one call to the gateway may take.
+pub const GATEWAY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A built service: its state and its router, not yet listening.
 pub struct App {
     pub state: AppState,
     pub router: axum::Router,
+    /// The in-process gateway sandbox, when no real gateway is configured.
+    pub sandbox: Option<Sandbox>,
 }
 
-/// Connects to the database, applies migrations and builds the router.
-pub async fn build(config: &Config) -> anyhow::Result<App> {
+/// Connects to the database, applies migrations and builds the router for a service that
+/// will listen on `local_addr` (the in-process sandbox is reached there over real HTTP).
+pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<App> {
     let db = connect(config).await?;
     db.migrate().await.context("applying migrations")?;
     let passwords = Passwords::new().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let tokens = Tokens::new(config.jwt_secret().as_bytes(), TOKEN_TTL);
     let members = Members::new(db.clone(), passwords, tokens);
-    let state = AppState::new(db, members);
-    let router = escrow_http::router(state.clone());
-    Ok(App { state, router })
+
+    let (gateway_url, iamport_js, sandbox) = match &config.portone_api_url {
+        Some(url) => (
+            url.trim_end_matches('/').to_string(),
+            "https://cdn.iamport.kr/v1/iamport.js".to_string(),
+            None,
+        ),
+        None => {
+            let sandbox = Sandbox::new(SandboxConfig::new(
+                config.imp_key.clone(),
+                config.imp_secret.clone(),
+                config.imp_code.clone(),
+            ));
+            let url = format!("http://{}{SANDBOX_PATH}", reachable(local_addr));
+            (url, format!("{SANDBOX_PATH}/iamport.js"), Some(sandbox))
+        }
+    };
+    let gateway: Arc<dyn PortOne> = Arc::new(
+        PortOneClient::new(
+            ClientConfig::new(gateway_url, config.imp_key.clone(), config.imp_secret.clone())
+                .with_timeout(GATEWAY_TIMEOUT),
+        )
+        .map_err(|e| anyhow::anyhow!("building the gateway client: {e}"))?,
+    );
+    let browser = BrowserConfig {
+        imp_code: config.imp_code.clone(),
+        iamport_js,
+        web_dir: config.web_dir.clone(),
+    };
+    let state = AppState::new(db, members, gateway, browser);
+    let mut router = escrow_http::router(state.clone());
+    if let Some(sandbox) = &sandbox {
+        // Outside the API's layers: the sandbox speaks PortOne's wire format, not ours.
+        router = axum::Router::new()
+            .nest(SANDBOX_PATH, sandbox.router())
+            .merge(router);
+    }
+    Ok(App {
+        state,
+        router,
+        sandbox,
+    })
+}
+
+/// An address this machine can connect to: `0.0.0.0` and `::` become loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    }
+}
+
+/// Serves the PortOne sandbox alone at the root of `listener`, as the real gateway is
+/// served, until `shutdown`.
+pub async fn serve_sandbox(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sandbox = Sandbox::new(SandboxConfig::new(
+        config.imp_key.clone(),
+        config.imp_secret.clone(),
+        config.imp_code.clone(),
+    ));
+    axum::serve(listener, sandbox.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving the sandbox")
 }
 
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -69,7 +147,11 @@ pub async fn create_admin(
     password: &str,
     name: &str,
 ) -> anyhow::Result<i64> {
-    let app = build(config).await?;
+    let db = connect(config).await?;
+    db.migrate().await.context("applying migrations")?;
+    let passwords = Passwords::new().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tokens = Tokens::new(config.jwt_secret().as_bytes(), TOKEN_TTL);
+    let members = Members::new(db.clone(), passwords, tokens);
     let member = NewMember::parse(
         SignupFields {
             email,
@@ -88,13 +170,11 @@ pub async fn create_admin(
             .collect();
         anyhow::anyhow!("invalid admin: {}", text.join("; "))
     })?;
-    let id = app
-        .state
-        .members
+    let id = members
         .sign_up(member)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    app.state.db.close().await;
+    db.close().await;
     Ok(id)
 }
 

@@ -24,6 +24,9 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Serve the PortOne V1 sandbox alone, at the root of ESCROW_LISTEN, as the real
+    /// gateway is served (point another service at it with PORTONE_API_URL).
+    Sandbox,
     /// Manage accounts.
     Admin {
         #[command(subcommand)]
@@ -77,14 +80,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = escrow::build(&config).await?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            let app = escrow::build(&config, listener.local_addr()?).await?;
             tracing::info!(
                 listen = %listener.local_addr()?,
                 database = %config.database_url_redacted(),
                 "escrow service started"
             );
             escrow::serve(app, listener, escrow::shutdown_signal()).await
+        }
+        Command::Sandbox => {
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            tracing::info!(listen = %listener.local_addr()?, "PortOne sandbox started");
+            escrow::serve_sandbox(&config, listener, escrow::shutdown_signal()).await
         }
         Command::Migrate => {
             let db = escrow::connect(&config).await?;

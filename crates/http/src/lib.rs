@@ -10,9 +10,10 @@ mod products;
 mod router;
 mod state;
 mod system;
+mod web;
 mod wire;
 
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
 pub use router::router;
-pub use state::AppState;
+pub use state::{AppState, BrowserConfig};

@@ -1,5 +1,6 @@
 //! Cross-cutting layers: request metrics, and problem+json for errors axum or tower
-//! produce on their own (405, 408 timeouts, panics) so no error leaves without a code.
+//! produce on their own (405, 408 timeouts, panics: empty or plain-text bodies) so no
+//! error leaves without a code.
 
 use crate::error::problem_response;
 use axum::extract::{MatchedPath, Request};
@@ -56,12 +57,13 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_problem = response
+    // A JSON error body was written on purpose (problem+json, or `/readyz`'s report).
+    let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/problem+json"));
-    if is_problem {
+        .is_some_and(|ct| ct.starts_with("application/problem+json") || ct.starts_with("application/json"));
+    if is_json {
         return response;
     }
     let (code, detail) = match status.as_u16() {

@@ -3,7 +3,7 @@
 use crate::middleware::{problem_for_bare_errors, record_metrics};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{members, products, system};
+use crate::{members, products, system, web};
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
 use axum::routing::{get, post};
@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(system::get_readiness))
         .route("/metrics", get(system::get_metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(web::routes(&state))
         .fallback(system::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(record_metrics))

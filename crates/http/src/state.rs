@@ -3,20 +3,38 @@
 use escrow_core::members::Members;
 use escrow_core::products::Products;
 use escrow_core::Db;
+use portone::PortOne;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What the browser needs to start a checkout with the gateway's SDK.
+#[derive(Debug, Clone)]
+pub struct BrowserConfig {
+    /// The merchant code for `IMP.init`.
+    pub imp_code: String,
+    /// Where the page loads `iamport.js` from: the sandbox's or the real CDN's.
+    pub iamport_js: String,
+    /// The built web UI (`web/dist`), served at `/app/` when it exists.
+    pub web_dir: PathBuf,
+}
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub members: Members,
     pub products: Products,
+    pub gateway: Arc<dyn PortOne>,
+    pub browser: Arc<BrowserConfig>,
 }
 
 impl AppState {
-    pub fn new(db: Db, members: Members) -> Self {
+    pub fn new(db: Db, members: Members, gateway: Arc<dyn PortOne>, browser: BrowserConfig) -> Self {
         Self {
             products: Products::new(db.clone()),
             db,
             members,
+            gateway,
+            browser: Arc::new(browser),
         }
     }
 }

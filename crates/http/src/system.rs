@@ -22,6 +22,8 @@ pub struct Readiness {
     pub status: String,
     /// `ok` or `unavailable`.
     pub database: String,
+    /// `ok` or `unavailable`: a gateway token can be had.
+    pub gateway: String,
 }
 
 /// The process is up.
@@ -32,14 +34,19 @@ pub async fn get_health() -> Json<Health> {
     })
 }
 
-/// The service can serve: its database answers.
+/// The service can serve: its database and the payment gateway answer.
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn get_readiness(State(state): State<AppState>) -> impl IntoResponse {
-    let database_ok = tokio::time::timeout(std::time::Duration::from_secs(2), state.db.ping())
-        .await
-        .is_ok_and(|ping| ping.is_ok());
-    let status = if database_ok {
+    let limit = std::time::Duration::from_secs(2);
+    let (database, gateway) = tokio::join!(
+        tokio::time::timeout(limit, state.db.ping()),
+        tokio::time::timeout(limit, state.gateway.ping()),
+    );
+    let database_ok = database.is_ok_and(|ping| ping.is_ok());
+    let gateway_ok = gateway.is_ok_and(|ping| ping.is_ok());
+    let ready = database_ok && gateway_ok;
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -48,8 +55,9 @@ pub async fn get_readiness(State(state): State<AppState>) -> impl IntoResponse {
     (
         status,
         Json(Readiness {
-            status: if database_ok { "ready" } else { "unavailable" }.into(),
+            status: if ready { "ready" } else { "unavailable" }.into(),
             database: word(database_ok),
+            gateway: word(gateway_ok),
         }),
     )
 }

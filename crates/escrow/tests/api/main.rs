@@ -8,6 +8,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod gateway;
 mod members;
 mod products;
 mod system;

@@ -35,3 +35,12 @@ on_both_databases! {
         assert!(answer.headers.contains_key("x-request-id"));
     }
 }
+
+on_both_databases! {
+    async fn the_root_leads_to_the_web_ui(app: TestApp) {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let root = client.get(format!("{}/", app.base)).send().await.unwrap();
+        assert!(root.status().is_redirection());
+        assert_eq!(root.headers()["location"], "/app/");
+    }
+}

@@ -1,0 +1,81 @@
+//! The PortOne gateway as the service sees it: the in-process sandbox by default, nothing
+//! under /sandbox/ when a real gateway is configured, and `escrow sandbox` alone.
+
+use crate::support::{Backend, TestApp, TestDatabase};
+use serde_json::json;
+
+on_both_databases! {
+    async fn the_sandbox_is_served_in_process(app: TestApp) {
+        let token = app
+            .post("/sandbox/portone/users/getToken", None, json!({"imp_key": "sandbox-key", "imp_secret": "sandbox-secret"}))
+            .await;
+        let body = token.assert_status(200);
+        assert_eq!(body["code"], 0);
+        assert!(body["response"]["access_token"].as_str().is_some());
+        let refused = app
+            .post("/sandbox/portone/users/getToken", None, json!({"imp_key": "sandbox-key", "imp_secret": "wrong"}))
+            .await;
+        assert_eq!(refused.status, 401);
+        assert_eq!(refused.body["code"], -1, "the sandbox keeps PortOne's envelope, not problem+json");
+
+        let js = app.client.get(format!("{}/sandbox/portone/iamport.js", app.base)).send().await.unwrap();
+        assert_eq!(js.status(), 200);
+        assert!(js.text().await.unwrap().contains("request_pay"));
+
+        let ready = app.get("/readyz", None).await;
+        assert_eq!(ready.assert_status(200)["gateway"], "ok");
+        let browser = app.get("/app/config.json", None).await;
+        let browser = browser.assert_status(200);
+        assert_eq!(browser["imp_code"], "imp00000000");
+        assert_eq!(browser["iamport_js"], "/sandbox/portone/iamport.js");
+    }
+}
+
+#[tokio::test]
+async fn no_sandbox_routes_when_a_real_gateway_is_configured() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let mut config = escrow::config::Config::for_database(&database.url);
+    // Nothing listens on port 1: the gateway is configured but unreachable.
+    config.portone_api_url = Some("http://127.0.0.1:1".into());
+    let app = TestApp::spawn_with(config, database).await;
+    for path in ["/sandbox/portone/iamport.js", "/sandbox/portone/_sandbox/webhooks", "/sandbox/portone/checkout"] {
+        app.get(path, None).await.assert_problem(404, "not_found");
+    }
+    let token = app
+        .post("/sandbox/portone/users/getToken", None, json!({"imp_key": "sandbox-key", "imp_secret": "sandbox-secret"}))
+        .await;
+    token.assert_problem(404, "not_found");
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.body["gateway"], "unavailable");
+    assert_eq!(ready.body["database"], "ok");
+    let browser = app.get("/app/config.json", None).await;
+    assert_eq!(browser.body["iamport_js"], "https://cdn.iamport.kr/v1/iamport.js");
+}
+
+#[tokio::test]
+async fn escrow_sandbox_serves_the_gateway_alone() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_escrow"))
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .env("PORTONE_IMP_KEY", "alone-key")
+        .env("PORTONE_IMP_SECRET", "alone-secret")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/users/getToken");
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(response) = client.post(&url).json(&json!({"imp_key": "alone-key", "imp_secret": "alone-secret"})).send().await {
+            answer = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let answer = answer.expect("the sandbox did not start");
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["code"], 0);
+}

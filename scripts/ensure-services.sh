@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes sure what the test suite needs is installed and running on this machine:
+# MariaDB on 127.0.0.1:3306 (root, empty password) and, for the browser tests, Chromium.
+# Safe to run again: it only acts on what is missing.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+mariadb_up() { mysqladmin -uroot -h127.0.0.1 --connect-timeout=2 status >/dev/null 2>&1; }
+
+if ! mariadb_up; then
+  if [ ! -x /usr/sbin/mariadbd ]; then
+    echo "installing MariaDB..."
+    apt_install mariadb-server mariadb-client
+  fi
+  echo "starting MariaDB..."
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  for _ in $(seq 1 60); do mariadb_up && break; sleep 1; done
+  mariadb_up || { echo "MariaDB did not come up on 127.0.0.1:3306" >&2; exit 1; }
+fi
+
+if [ "${SKIP_BROWSER:-}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
+  echo "installing Chromium for the browser tests..."
+  apt_install chromium
+fi

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting and lints, the Rust tests (every API scenario on SQLite and
+# on MariaDB, each on a fresh database), the PortOne client against the sandbox, and the web
+# UI's unit and browser tests. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-services.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test (SQLite and MariaDB)"
+cargo test --workspace --locked
+
+if [ -f web/package.json ]; then
+  echo "== web: install, unit tests, build"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)
+  echo "== web: browser tests"
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+  export ESCROW_BIN="$target_dir/debug/escrow"
+  export ARTIFACTS_DIR="$PWD/artifacts"
+  cargo build -p escrow --locked
+  (cd web && npm run e2e)
+fi
