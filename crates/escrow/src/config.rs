@@ -100,7 +100,13 @@ pub struct Config {
     pub nats_url: Option<String>,
 
     /// The built web UI to serve at /app/ (from `npm run build` in web/).
-    #[arg(long = "web-dir", env = "ESCROW_WEB_DIR", value_name = "ESCROW_WEB_DIR", default_value = "web/dist", global = true)]
+    #[arg(
+        long = "web-dir",
+        env = "ESCROW_WEB_DIR",
+        value_name = "ESCROW_WEB_DIR",
+        default_value = "web/dist",
+        global = true
+    )]
     pub web_dir: std::path::PathBuf,
 
     /// Log format: `text` or `json`.

@@ -9,12 +9,12 @@ use escrow_core::auth::{Passwords, Tokens};
 use escrow_core::members::{Members, NewMember, SignupFields};
 use escrow_core::Db;
 use escrow_http::{AppState, BrowserConfig};
+use escrow_store::DbConfig;
 use portone::{ClientConfig, PortOne, PortOneClient};
 use portone_sandbox::{Sandbox, SandboxConfig};
-use std::sync::Arc;
-use escrow_store::DbConfig;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a login token stays valid.
@@ -61,8 +61,12 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
     };
     let gateway: Arc<dyn PortOne> = Arc::new(
         PortOneClient::new(
-            ClientConfig::new(gateway_url, config.imp_key.clone(), config.imp_secret.clone())
-                .with_timeout(GATEWAY_TIMEOUT),
+            ClientConfig::new(
+                gateway_url,
+                config.imp_key.clone(),
+                config.imp_secret.clone(),
+            )
+            .with_timeout(GATEWAY_TIMEOUT),
         )
         .map_err(|e| anyhow::anyhow!("building the gateway client: {e}"))?,
     );

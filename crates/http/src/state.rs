@@ -28,7 +28,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, members: Members, gateway: Arc<dyn PortOne>, browser: BrowserConfig) -> Self {
+    pub fn new(
+        db: Db,
+        members: Members,
+        gateway: Arc<dyn PortOne>,
+        browser: BrowserConfig,
+    ) -> Self {
         Self {
             products: Products::new(db.clone()),
             db,

@@ -38,11 +38,19 @@ async fn no_sandbox_routes_when_a_real_gateway_is_configured() {
     // Nothing listens on port 1: the gateway is configured but unreachable.
     config.portone_api_url = Some("http://127.0.0.1:1".into());
     let app = TestApp::spawn_with(config, database).await;
-    for path in ["/sandbox/portone/iamport.js", "/sandbox/portone/_sandbox/webhooks", "/sandbox/portone/checkout"] {
+    for path in [
+        "/sandbox/portone/iamport.js",
+        "/sandbox/portone/_sandbox/webhooks",
+        "/sandbox/portone/checkout",
+    ] {
         app.get(path, None).await.assert_problem(404, "not_found");
     }
     let token = app
-        .post("/sandbox/portone/users/getToken", None, json!({"imp_key": "sandbox-key", "imp_secret": "sandbox-secret"}))
+        .post(
+            "/sandbox/portone/users/getToken",
+            None,
+            json!({"imp_key": "sandbox-key", "imp_secret": "sandbox-secret"}),
+        )
         .await;
     token.assert_problem(404, "not_found");
     let ready = app.get("/readyz", None).await;
@@ -50,12 +58,19 @@ async fn no_sandbox_routes_when_a_real_gateway_is_configured() {
     assert_eq!(ready.body["gateway"], "unavailable");
     assert_eq!(ready.body["database"], "ok");
     let browser = app.get("/app/config.json", None).await;
-    assert_eq!(browser.body["iamport_js"], "https://cdn.iamport.kr/v1/iamport.js");
+    assert_eq!(
+        browser.body["iamport_js"],
+        "https://cdn.iamport.kr/v1/iamport.js"
+    );
 }
 
 #[tokio::test]
 async fn escrow_sandbox_serves_the_gateway_alone() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_escrow"))
         .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
         .env("PORTONE_IMP_KEY", "alone-key")
@@ -66,7 +81,12 @@ async fn escrow_sandbox_serves_the_gateway_alone() {
     let url = format!("http://127.0.0.1:{port}/users/getToken");
     let mut answer = None;
     for _ in 0..200 {
-        if let Ok(response) = client.post(&url).json(&json!({"imp_key": "alone-key", "imp_secret": "alone-secret"})).send().await {
+        if let Ok(response) = client
+            .post(&url)
+            .json(&json!({"imp_key": "alone-key", "imp_secret": "alone-secret"}))
+            .send()
+            .await
+        {
             answer = Some(response);
             break;
         }

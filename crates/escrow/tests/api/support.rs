@@ -178,7 +178,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let app = escrow::build(&config, addr).await.expect("the service builds");
+        let app = escrow::build(&config, addr)
+            .await
+            .expect("the service builds");
         let server = tokio::spawn(async move {
             let _ = escrow::serve(app, listener, std::future::pending()).await;
         });
