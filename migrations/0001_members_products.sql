@@ -49,6 +49,10 @@ CREATE TABLE orders (
     address VARCHAR(500) NOT NULL,
     postcode VARCHAR(10) NOT NULL,
     expires_at BIGINT NOT NULL,
+    from_cart BIGINT NOT NULL DEFAULT 0,
+    delivered_at BIGINT NULL,
+    auto_confirm_at BIGINT NULL,
+    disputed_from VARCHAR(32) NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     FOREIGN KEY (buyer_id) REFERENCES users (id),
@@ -58,6 +62,7 @@ CREATE TABLE orders (
 CREATE INDEX orders_buyer ON orders (buyer_id, id);
 CREATE INDEX orders_seller ON orders (seller_id, id);
 CREATE INDEX orders_status_expiry ON orders (status, expires_at);
+CREATE INDEX orders_status_confirm ON orders (status, auto_confirm_at);
 
 CREATE TABLE order_items (
     id {{PK}},
@@ -79,17 +84,21 @@ CREATE TABLE payments (
     imp_uid VARCHAR(64) NULL,
     amount BIGINT NOT NULL,
     refunded_amount BIGINT NOT NULL DEFAULT 0,
+    released_amount BIGINT NOT NULL DEFAULT 0,
     status VARCHAR(32) NOT NULL,
     escrow BIGINT NOT NULL,
     escrow_status VARCHAR(32) NOT NULL,
     pg_provider VARCHAR(64) NULL,
     pay_method VARCHAR(32) NULL,
+    failure_code VARCHAR(64) NULL,
     paid_at BIGINT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     FOREIGN KEY (order_id) REFERENCES orders (id),
-    CHECK (refunded_amount >= 0 AND refunded_amount <= amount)
+    CHECK (amount > 0),
+    CHECK (refunded_amount >= 0 AND released_amount >= 0 AND refunded_amount + released_amount <= amount)
 ) {{TABLE}};
 CREATE UNIQUE INDEX payments_merchant_uid ON payments (merchant_uid);
 CREATE UNIQUE INDEX payments_imp_uid ON payments (imp_uid);
 CREATE INDEX payments_order ON payments (order_id);
+CREATE INDEX payments_status ON payments (status, id);

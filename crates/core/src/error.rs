@@ -25,6 +25,22 @@ pub enum AppError {
     EmailTaken,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    InsufficientStock(String),
+    #[error("{0}")]
+    AmountMismatch(String),
+    /// A transition the current state does not allow.
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    RefundExceedsBalance(String),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being handled")]
+    IdempotencyKeyInFlight,
+    /// The payment gateway failed or did not answer; nothing was recorded.
+    #[error("the payment gateway failed: {0}")]
+    Gateway(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
@@ -49,6 +65,13 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::EmailTaken => "email_taken",
             AppError::Conflict(_) => "conflict",
+            AppError::InsufficientStock(_) => "insufficient_stock",
+            AppError::AmountMismatch(_) => "amount_mismatch",
+            AppError::InvalidState(_) => "invalid_state",
+            AppError::RefundExceedsBalance(_) => "refund_exceeds_balance",
+            AppError::IdempotencyKeyReused => "idempotency_key_reused",
+            AppError::IdempotencyKeyInFlight => "idempotency_key_in_flight",
+            AppError::Gateway(_) => "gateway_error",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Unavailable(_) => "service_unavailable",

@@ -4,10 +4,16 @@
 
 pub mod auth;
 pub mod error;
+pub mod idempotency;
+pub mod jobs;
 pub mod members;
+pub mod orders;
 pub mod page;
+pub mod payments;
 pub mod products;
+mod records;
 mod throttle;
 
 pub use error::{AppError, AppResult};
 pub use escrow_store::{Db, Dialect};
+pub use records::Actor;

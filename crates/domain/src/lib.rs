@@ -2,11 +2,13 @@
 //! Nothing here does I/O; everything is unit-tested beside it.
 
 pub mod duration;
+pub mod escrow;
 pub mod member;
 pub mod money;
 pub mod validation;
 
 pub use duration::parse_duration;
+pub use escrow::{EscrowStatus, OrderStatus, PaymentStatus};
 pub use member::{Email, Password, Role};
 pub use money::Won;
 pub use validation::{FieldError, FieldErrors};

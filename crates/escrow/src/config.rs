@@ -99,6 +99,34 @@ pub struct Config {
     )]
     pub nats_url: Option<String>,
 
+    /// The public base URL of this service (for the gateway's webhooks), e.g.
+    /// https://shop.example.com. Default: http://ESCROW_LISTEN.
+    #[arg(
+        long = "public-url",
+        env = "ESCROW_PUBLIC_URL",
+        value_name = "ESCROW_PUBLIC_URL",
+        global = true
+    )]
+    pub public_url: Option<String>,
+
+    /// The PG named in the browser checkout (`pg` of `IMP.request_pay`).
+    #[arg(
+        long = "portone-pg",
+        env = "PORTONE_PG",
+        value_name = "PORTONE_PG",
+        default_value = "html5_inicis",
+        global = true
+    )]
+    pub pg: String,
+
+    /// How often background jobs (expiry, automatic confirmation) run.
+    #[arg(long = "job-interval", env = "ESCROW_JOB_INTERVAL", value_name = "ESCROW_JOB_INTERVAL", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub job_interval: Duration,
+
+    /// How often every open payment is compared with the gateway.
+    #[arg(long = "reconcile-interval", env = "ESCROW_RECONCILE_INTERVAL", value_name = "ESCROW_RECONCILE_INTERVAL", default_value = "5m", value_parser = parse_duration, global = true)]
+    pub reconcile_interval: Duration,
+
     /// The built web UI to serve at /app/ (from `npm run build` in web/).
     #[arg(
         long = "web-dir",
@@ -136,6 +164,19 @@ impl Config {
                         .into(),
                 );
             }
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "ESCROW_PUBLIC_URL must be an http(s) URL, not `{url}`"
+                ));
+            }
+        }
+        if self.job_interval < Duration::from_millis(10) {
+            return Err("ESCROW_JOB_INTERVAL must be at least 10ms".into());
+        }
+        if self.reconcile_interval < Duration::from_secs(1) {
+            return Err("ESCROW_RECONCILE_INTERVAL must be at least 1s".into());
         }
         match &self.jwt_secret {
             Some(secret) if secret.len() < 32 => {
@@ -180,6 +221,10 @@ impl Config {
             nats_url: None,
             log_format: "text".into(),
             web_dir: "web/dist".into(),
+            public_url: None,
+            pg: "html5_inicis".into(),
+            job_interval: Duration::from_secs(5),
+            reconcile_interval: Duration::from_secs(300),
         }
     }
 }

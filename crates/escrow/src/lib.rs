@@ -6,7 +6,10 @@ pub mod config;
 use anyhow::Context;
 use config::Config;
 use escrow_core::auth::{Passwords, Tokens};
+use escrow_core::jobs::JobSchedule;
 use escrow_core::members::{Members, NewMember, SignupFields};
+use escrow_core::orders::Orders;
+use escrow_core::payments::{PaymentSettings, Payments};
 use escrow_core::Db;
 use escrow_http::{AppState, BrowserConfig};
 use escrow_store::DbConfig;
@@ -32,6 +35,8 @@ pub struct App {
     pub router: axum::Router,
     /// The in-process gateway sandbox, when no real gateway is configured.
     pub sandbox: Option<Sandbox>,
+    /// When background jobs run (they start with `serve`).
+    pub jobs: JobSchedule,
 }
 
 /// Connects to the database, applies migrations and builds the router for a service that
@@ -75,7 +80,24 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         iamport_js,
         web_dir: config.web_dir.clone(),
     };
-    let state = AppState::new(db, members, gateway, browser);
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", reachable(local_addr)));
+    let settings = PaymentSettings {
+        imp_code: config.imp_code.clone(),
+        pg: config.pg.clone(),
+        notice_url: format!("{}/webhooks/portone", public_url.trim_end_matches('/')),
+        fee_bps: config.fee_bps,
+        auto_confirm_after: config.auto_confirm_after,
+    };
+    let orders = Orders::new(db.clone(), config.order_ttl);
+    let payments = Payments::new(db.clone(), gateway.clone(), settings);
+    let jobs = JobSchedule {
+        tick: config.job_interval,
+        reconcile_every: config.reconcile_interval,
+    };
+    let state = AppState::new(db, members, orders, payments, gateway, browser);
     let mut router = escrow_http::router(state.clone());
     if let Some(sandbox) = &sandbox {
         // Outside the API's layers: the sandbox speaks PortOne's wire format, not ours.
@@ -87,6 +109,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         state,
         router,
         sandbox,
+        jobs,
     })
 }
 
@@ -132,16 +155,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = app.state.db.clone();
-    axum::serve(
+    let jobs = tokio::spawn(escrow_core::jobs::run(
+        db.clone(),
+        app.state.payments.clone(),
+        app.jobs,
+    ));
+    let served = axum::serve(
         listener,
         app.router
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .context("serving HTTP")?;
+    .context("serving HTTP");
+    jobs.abort();
     db.close().await;
-    Ok(())
+    served
 }
 
 /// Creates an admin account (the only way admins come to be).

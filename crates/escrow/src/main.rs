@@ -27,6 +27,8 @@ enum Command {
     /// Serve the PortOne V1 sandbox alone, at the root of ESCROW_LISTEN, as the real
     /// gateway is served (point another service at it with PORTONE_API_URL).
     Sandbox,
+    /// Compare every open payment with the gateway (PORTONE_API_URL) and repair ours.
+    Reconcile,
     /// Manage accounts.
     Admin {
         #[command(subcommand)]
@@ -93,6 +95,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             tracing::info!(listen = %listener.local_addr()?, "PortOne sandbox started");
             escrow::serve_sandbox(&config, listener, escrow::shutdown_signal()).await
+        }
+        Command::Reconcile => {
+            if config.portone_api_url.is_none() {
+                anyhow::bail!(
+                    "reconcile needs PORTONE_API_URL: the built-in sandbox lives inside `escrow serve`; \
+                     use POST /admin/reconcile there"
+                );
+            }
+            let app = escrow::build(&config, config.listen).await?;
+            let report = app
+                .state
+                .payments
+                .reconcile()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "checked {} payments, repaired {}",
+                report.checked, report.repaired
+            );
+            Ok(())
         }
         Command::Migrate => {
             let db = escrow::connect(&config).await?;

@@ -55,9 +55,13 @@ pub fn status_of(code: &str) -> StatusCode {
         "forbidden" => StatusCode::FORBIDDEN,
         "not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-        "email_taken" | "conflict" | "insufficient_stock" | "amount_mismatch" | "invalid_state" => {
-            StatusCode::CONFLICT
-        }
+        "email_taken"
+        | "conflict"
+        | "insufficient_stock"
+        | "amount_mismatch"
+        | "invalid_state"
+        | "refund_exceeds_balance"
+        | "idempotency_key_in_flight" => StatusCode::CONFLICT,
         "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "rate_limited" => StatusCode::TOO_MANY_REQUESTS,

@@ -3,11 +3,14 @@
 
 mod error;
 mod extract;
+mod idempotency;
 mod members;
 mod middleware;
 mod openapi;
+mod orders;
+mod payments;
 mod products;
-mod router;
+pub mod router;
 mod state;
 mod system;
 mod web;

@@ -1,12 +1,13 @@
 //! The router table: every route of the service in one place.
 
+use crate::idempotency::idempotency_layer;
 use crate::middleware::{problem_for_bare_errors, record_metrics};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{members, products, system, web};
+use crate::{members, orders, payments, products, system, web};
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -38,12 +39,37 @@ pub fn router(state: AppState) -> Router {
                 .put(products::update_product)
                 .delete(products::delete_product),
         )
+        .route("/cart", get(orders::get_cart))
+        .route(
+            "/cart/items/{product_id}",
+            put(orders::put_cart_item).delete(orders::delete_cart_item),
+        )
+        .route("/orders", get(orders::list_orders).post(orders::create_order))
+        .route("/orders/{order_id}", get(orders::get_order))
+        .route("/payments", post(payments::create_payment))
+        .route("/payments/{payment_id}/complete", post(payments::complete_payment))
+        .route("/payments/{payment_id}/status", get(payments::get_payment_status))
+        .route("/payments/{payment_id}/shipment", post(payments::ship_payment))
+        .route("/payments/{payment_id}/delivered", post(payments::deliver_payment))
+        .route("/payments/{payment_id}/confirm", post(payments::confirm_payment))
+        .route("/payments/{payment_id}/cancel", post(payments::cancel_payment))
+        .route("/payments/{payment_id}/refund", post(payments::refund_payment))
+        .route("/payments/{payment_id}/dispute", post(payments::dispute_payment))
+        .route("/payments/{payment_id}/resolve", post(payments::resolve_payment))
+        .route("/webhooks/portone", post(payments::receive_webhook))
+        .route("/settlements", get(payments::list_settlements))
+        .route("/admin/ledger", get(payments::get_ledger))
+        .route("/admin/reconcile", post(payments::run_reconcile))
         .route("/healthz", get(system::get_health))
         .route("/readyz", get(system::get_readiness))
         .route("/metrics", get(system::get_metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .merge(web::routes(&state))
         .fallback(system::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency_layer,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(axum::middleware::from_fn(problem_for_bare_errors))

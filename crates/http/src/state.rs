@@ -1,6 +1,8 @@
 //! The one application state, built once by the composition root.
 
 use escrow_core::members::Members;
+use escrow_core::orders::Orders;
+use escrow_core::payments::Payments;
 use escrow_core::products::Products;
 use escrow_core::Db;
 use portone::PortOne;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub db: Db,
     pub members: Members,
     pub products: Products,
+    pub orders: Orders,
+    pub payments: Payments,
     pub gateway: Arc<dyn PortOne>,
     pub browser: Arc<BrowserConfig>,
 }
@@ -31,11 +35,15 @@ impl AppState {
     pub fn new(
         db: Db,
         members: Members,
+        orders: Orders,
+        payments: Payments,
         gateway: Arc<dyn PortOne>,
         browser: BrowserConfig,
     ) -> Self {
         Self {
             products: Products::new(db.clone()),
+            orders,
+            payments,
             db,
             members,
             gateway,

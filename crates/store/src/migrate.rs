@@ -8,11 +8,18 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use std::borrow::Cow;
 
 /// (version, description, sql), in order; embedded so the binary needs no files at run time.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "members and products",
-    include_str!("../../../migrations/0001_members_products.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "members and products",
+        include_str!("../../../migrations/0001_members_products.sql"),
+    ),
+    (
+        2,
+        "escrow lifecycle",
+        include_str!("../../../migrations/0002_escrow.sql"),
+    ),
+];
 
 fn render(sql: &str, dialect: Dialect) -> String {
     let (pk, table) = match dialect {

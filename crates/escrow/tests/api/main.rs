@@ -8,6 +8,8 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod escrow_flow;
+mod escrow_support;
 mod gateway;
 mod members;
 mod products;

@@ -1,0 +1,117 @@
+//! `Idempotency-Key` storage: the first request under a key claims it; its response is
+//! saved and replayed for the same request, refused for a different one. Keys live 24 h.
+
+use crate::error::{AppError, AppResult};
+use escrow_store::{classify, now_millis, Db, DbErrorKind};
+use sqlx::Row;
+
+/// How long a key is remembered.
+pub const KEY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
+/// A claim whose request has not finished after this long is taken over (its instance died).
+pub const CLAIM_TIMEOUT_MS: i64 = 60 * 1000;
+/// Responses above this are not kept (commands answer far less).
+pub const MAX_STORED_RESPONSE: usize = 8000;
+
+/// What to do with a request carrying a key.
+#[derive(Debug)]
+pub enum Claim {
+    /// First time: run it, then `finish` or `abandon`.
+    Run,
+    /// Seen before with the same request: answer this again.
+    Replay { status: u16, body: String },
+}
+
+pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppResult<Claim> {
+    let now = now_millis();
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status_code, response_body, created_at) \
+         VALUES (?, ?, ?, 0, NULL, ?)",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(request_hash)
+    .bind(now)
+    .execute(db.pool())
+    .await;
+    match inserted {
+        Ok(_) => return Ok(Claim::Run),
+        Err(err) if classify(&err) == DbErrorKind::UniqueViolation => {}
+        Err(err) => return Err(err.into()),
+    }
+    let row = sqlx::query(
+        "SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE user_id = ? AND idem_key = ?",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        // Expired and swept between our insert and select: try once more.
+        return Box::pin(claim(db, user_id, key, request_hash)).await;
+    };
+    let stored_hash: String = row.try_get("request_hash")?;
+    let status: i64 = row.try_get("status_code")?;
+    let created_at: i64 = row.try_get("created_at")?;
+    if stored_hash != request_hash {
+        return Err(AppError::IdempotencyKeyReused);
+    }
+    if status == 0 {
+        // Still running, unless the instance running it died.
+        let taken = sqlx::query(
+            "UPDATE idempotency_keys SET created_at = ? WHERE user_id = ? AND idem_key = ? AND status_code = 0 AND created_at = ? AND created_at < ?",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(key)
+        .bind(created_at)
+        .bind(now - CLAIM_TIMEOUT_MS)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        return if taken == 1 {
+            Ok(Claim::Run)
+        } else {
+            Err(AppError::IdempotencyKeyInFlight)
+        };
+    }
+    let body: Option<String> = row.try_get("response_body")?;
+    Ok(Claim::Replay {
+        status: u16::try_from(status).unwrap_or(500),
+        body: body.unwrap_or_default(),
+    })
+}
+
+/// Saves the response of a claimed request.
+pub async fn finish(db: &Db, user_id: i64, key: &str, status: u16, body: &str) -> AppResult<()> {
+    if body.chars().count() > MAX_STORED_RESPONSE {
+        return abandon(db, user_id, key).await;
+    }
+    sqlx::query("UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND idem_key = ?")
+        .bind(i64::from(status))
+        .bind(body)
+        .bind(user_id)
+        .bind(key)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Releases a claim whose request failed in a way worth retrying (5xx).
+pub async fn abandon(db: &Db, user_id: i64, key: &str) -> AppResult<()> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ?")
+        .bind(user_id)
+        .bind(key)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Forgets keys older than their lifetime.
+pub async fn sweep(db: &Db) -> AppResult<u64> {
+    let done =
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? AND status_code <> 0")
+            .bind(now_millis() - KEY_LIFETIME_MS)
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,53 @@
+//! Background work: expiring unpaid orders, automatic confirmation, reconciliation with the
+//! gateway, and forgetting old idempotency keys. Every instance runs it; each change is a
+//! conditional transition, so two instances never do the same job twice and a dead
+//! instance's work is simply picked up on the next tick by another.
+
+use crate::payments::Payments;
+use crate::{idempotency, Db};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy)]
+pub struct JobSchedule {
+    /// How often expiry and automatic confirmation run.
+    pub tick: Duration,
+    /// How often every open payment is compared with the gateway.
+    pub reconcile_every: Duration,
+}
+
+/// Runs forever; abort the task to stop it.
+pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
+    let mut ticker = tokio::time::interval(schedule.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_reconcile = tokio::time::Instant::now();
+    let mut last_sweep = tokio::time::Instant::now();
+    loop {
+        ticker.tick().await;
+        if let Err(err) = payments.expire_due().await {
+            tracing::warn!(error = %err, "expiring orders failed");
+        }
+        if let Err(err) = payments.confirm_due().await {
+            tracing::warn!(error = %err, "automatic confirmation failed");
+        }
+        if last_reconcile.elapsed() >= schedule.reconcile_every {
+            last_reconcile = tokio::time::Instant::now();
+            match payments.reconcile().await {
+                Ok(report) if report.repaired > 0 => {
+                    tracing::info!(
+                        checked = report.checked,
+                        repaired = report.repaired,
+                        "reconciled with the gateway"
+                    );
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "reconciliation failed"),
+            }
+        }
+        if last_sweep.elapsed() >= Duration::from_secs(3600) {
+            last_sweep = tokio::time::Instant::now();
+            if let Err(err) = idempotency::sweep(&db).await {
+                tracing::warn!(error = %err, "sweeping idempotency keys failed");
+            }
+        }
+    }
+}

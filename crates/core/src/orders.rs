@@ -1,0 +1,540 @@
+//! Carts and orders. An order has exactly one seller; creating it reserves stock with a
+//! conditional UPDATE, so concurrent buyers can never oversell.
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::page::{Page, PageRequest};
+use crate::records::{self, Actor};
+use escrow_domain::validation::bounded_text;
+use escrow_domain::{FieldErrors, OrderStatus, Won};
+use escrow_store::{now_millis, Db, Tx};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The most units of one product in one order or cart line.
+pub const MAX_QUANTITY: i64 = 1000;
+/// The most distinct products in one order request.
+pub const MAX_LINES: usize = 50;
+
+#[derive(Debug, Clone)]
+pub struct Shipping {
+    pub receiver_name: String,
+    pub receiver_phone: String,
+    pub address: String,
+    pub postcode: String,
+}
+
+impl Shipping {
+    pub fn parse(
+        name: &str,
+        phone: &str,
+        address: &str,
+        postcode: &str,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let receiver_name = errors.check("shipping.receiver_name", bounded_text(name, 1, 100));
+        let receiver_phone = errors.check("shipping.receiver_phone", bounded_text(phone, 1, 30));
+        let address = errors.check("shipping.address", bounded_text(address, 1, 500));
+        let postcode = errors.check(
+            "shipping.postcode",
+            bounded_text(postcode, 1, 10).and_then(|p| {
+                if p.chars().all(|c| c.is_ascii_digit() || c == '-') {
+                    Ok(p)
+                } else {
+                    Err("must be digits".into())
+                }
+            }),
+        );
+        errors.finish()?;
+        Ok(Self {
+            receiver_name: receiver_name.unwrap_or_default(),
+            receiver_phone: receiver_phone.unwrap_or_default(),
+            address: address.unwrap_or_default(),
+            postcode: postcode.unwrap_or_default(),
+        })
+    }
+}
+
+/// What to order: explicit lines, or the caller's cart.
+#[derive(Debug, Clone)]
+pub enum OrderSource {
+    Lines(Vec<(i64, i64)>),
+    Cart,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderItem {
+    pub product_id: i64,
+    pub name: String,
+    pub price: i64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentSummary {
+    pub payment_id: i64,
+    pub status: String,
+    pub escrow_status: String,
+    pub amount: i64,
+    pub refunded_amount: i64,
+    pub merchant_uid: String,
+    pub imp_uid: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShipmentView {
+    pub courier: String,
+    pub invoice_number: String,
+    pub sent_at: i64,
+}
+
+/// An order with everything a buyer or seller sees about it.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    pub id: i64,
+    pub buyer_id: i64,
+    pub seller_id: i64,
+    pub status: OrderStatus,
+    pub total_amount: i64,
+    pub items: Vec<OrderItem>,
+    pub shipping: Shipping,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub payment: Option<PaymentSummary>,
+    pub shipment: Option<ShipmentView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CartLine {
+    pub product_id: i64,
+    pub name: String,
+    pub price: i64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cart {
+    pub items: Vec<CartLine>,
+    pub total_amount: i64,
+}
+
+#[derive(Clone)]
+pub struct Orders {
+    db: Db,
+    ttl: Duration,
+}
+
+fn quantity_ok(quantity: i64) -> Result<i64, String> {
+    if (1..=MAX_QUANTITY).contains(&quantity) {
+        Ok(quantity)
+    } else {
+        Err(format!("must be between 1 and {MAX_QUANTITY}"))
+    }
+}
+
+impl Orders {
+    pub fn new(db: Db, ttl: Duration) -> Self {
+        Self { db, ttl }
+    }
+
+    // ---- cart ----
+
+    pub async fn put_cart_item(
+        &self,
+        caller: Caller,
+        product_id: i64,
+        quantity: i64,
+    ) -> AppResult<Cart> {
+        quantity_ok(quantity).map_err(|m| AppError::field("quantity", m))?;
+        let product =
+            sqlx::query("SELECT seller_id FROM products WHERE id = ? AND deleted_at IS NULL")
+                .bind(product_id)
+                .fetch_optional(self.db.pool())
+                .await?
+                .ok_or_else(|| {
+                    AppError::NotFound(format!("product {product_id} does not exist"))
+                })?;
+        let seller_id: i64 = product.try_get("seller_id")?;
+        if seller_id == caller.user_id {
+            return Err(AppError::field(
+                "product_id",
+                "you cannot buy your own product",
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        let updated =
+            sqlx::query("UPDATE cart_items SET quantity = ? WHERE buyer_id = ? AND product_id = ?")
+                .bind(quantity)
+                .bind(caller.user_id)
+                .bind(product_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            sqlx::query("INSERT INTO cart_items (buyer_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)")
+                .bind(caller.user_id)
+                .bind(product_id)
+                .bind(quantity)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.cart(caller).await
+    }
+
+    pub async fn remove_cart_item(&self, caller: Caller, product_id: i64) -> AppResult<Cart> {
+        sqlx::query("DELETE FROM cart_items WHERE buyer_id = ? AND product_id = ?")
+            .bind(caller.user_id)
+            .bind(product_id)
+            .execute(self.db.pool())
+            .await?;
+        self.cart(caller).await
+    }
+
+    pub async fn cart(&self, caller: Caller) -> AppResult<Cart> {
+        let rows = sqlx::query(
+            "SELECT c.product_id, p.name, p.price, c.quantity FROM cart_items c \
+             JOIN products p ON p.id = c.product_id \
+             WHERE c.buyer_id = ? AND p.deleted_at IS NULL ORDER BY c.added_at, c.product_id",
+        )
+        .bind(caller.user_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut total = Won::ZERO;
+        for row in rows {
+            let line = CartLine {
+                product_id: row.try_get("product_id")?,
+                name: row.try_get("name")?,
+                price: row.try_get("price")?,
+                quantity: row.try_get("quantity")?,
+            };
+            total = Won::new(line.price)
+                .and_then(|p| p.times(line.quantity))
+                .and_then(|t| total.checked_add(t))
+                .map_err(|e| AppError::field("cart", e.to_string()))?;
+            items.push(line);
+        }
+        Ok(Cart {
+            items,
+            total_amount: total.get(),
+        })
+    }
+
+    // ---- orders ----
+
+    /// Creates one order per seller and reserves the stock, all or nothing.
+    pub async fn create(
+        &self,
+        caller: Caller,
+        source: OrderSource,
+        shipping: Shipping,
+    ) -> AppResult<Vec<i64>> {
+        let from_cart = matches!(source, OrderSource::Cart);
+        let lines = match source {
+            OrderSource::Lines(lines) => lines,
+            OrderSource::Cart => {
+                let cart = self.cart(caller).await?;
+                cart.items
+                    .iter()
+                    .map(|l| (l.product_id, l.quantity))
+                    .collect()
+            }
+        };
+        let mut errors = FieldErrors::new();
+        if lines.is_empty() {
+            errors.add(
+                if from_cart { "from_cart" } else { "items" },
+                "there is nothing to order",
+            );
+        }
+        if lines.len() > MAX_LINES {
+            errors.add("items", format!("at most {MAX_LINES} products per order"));
+        }
+        // Merge repeated products; BTreeMap also gives the lock order (ascending ids), so
+        // concurrent orders take row locks in the same order and cannot deadlock.
+        let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
+        for (index, (product_id, quantity)) in lines.iter().enumerate() {
+            if *product_id <= 0 {
+                errors.add(format!("items[{index}].product_id"), "must be a product id");
+            }
+            if let Err(message) = quantity_ok(*quantity) {
+                errors.add(format!("items[{index}].quantity"), message);
+            }
+            *wanted.entry(*product_id).or_default() += quantity;
+        }
+        errors.finish()?;
+
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self
+                .create_once(caller, &wanted, &shipping, from_cart)
+                .await
+            {
+                Err(AppError::Conflict(_)) if attempts < 5 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn create_once(
+        &self,
+        caller: Caller,
+        wanted: &BTreeMap<i64, i64>,
+        shipping: &Shipping,
+        from_cart: bool,
+    ) -> AppResult<Vec<i64>> {
+        let now = now_millis();
+        let expires_at = now + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 4);
+        let mut tx = self.db.begin().await?;
+        let mut by_seller: BTreeMap<i64, Vec<OrderItem>> = BTreeMap::new();
+        for (&product_id, &quantity) in wanted {
+            let row = sqlx::query(
+                "SELECT seller_id, name, price FROM products WHERE id = ? AND deleted_at IS NULL",
+            )
+            .bind(product_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("product {product_id} does not exist")))?;
+            let seller_id: i64 = row.try_get("seller_id")?;
+            if seller_id == caller.user_id {
+                return Err(AppError::field("items", "you cannot buy your own product"));
+            }
+            let reserved = sqlx::query(
+                "UPDATE products SET stock = stock - ?, updated_at = ? \
+                 WHERE id = ? AND deleted_at IS NULL AND stock >= ?",
+            )
+            .bind(quantity)
+            .bind(now)
+            .bind(product_id)
+            .bind(quantity)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if reserved == 0 {
+                return Err(AppError::InsufficientStock(format!(
+                    "product {product_id} does not have {quantity} in stock"
+                )));
+            }
+            by_seller.entry(seller_id).or_default().push(OrderItem {
+                product_id,
+                name: row.try_get("name")?,
+                price: row.try_get("price")?,
+                quantity,
+            });
+        }
+        let mut order_ids = Vec::new();
+        for (seller_id, items) in by_seller {
+            let mut total = Won::ZERO;
+            for item in &items {
+                total = Won::new(item.price)
+                    .and_then(|p| p.times(item.quantity))
+                    .and_then(|line| total.checked_add(line))
+                    .map_err(|e| AppError::field("items", format!("the order total {e}")))?;
+            }
+            let insert = sqlx::query(
+                "INSERT INTO orders (buyer_id, seller_id, status, total_amount, receiver_name, receiver_phone, \
+                 address, postcode, expires_at, from_cart, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(caller.user_id)
+            .bind(seller_id)
+            .bind(OrderStatus::PendingPayment.as_str())
+            .bind(total.get())
+            .bind(&shipping.receiver_name)
+            .bind(&shipping.receiver_phone)
+            .bind(&shipping.address)
+            .bind(&shipping.postcode)
+            .bind(expires_at)
+            .bind(i64::from(from_cart))
+            .bind(now)
+            .bind(now);
+            let order_id = self.db.insert_returning_id(&mut tx, insert).await?;
+            for item in &items {
+                sqlx::query(
+                    "INSERT INTO order_items (order_id, product_id, name, price, quantity) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(order_id)
+                .bind(item.product_id)
+                .bind(&item.name)
+                .bind(item.price)
+                .bind(item.quantity)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let actor = Actor::member(caller.role, caller.user_id);
+            records::history(
+                &mut tx,
+                order_id,
+                "order",
+                None,
+                OrderStatus::PendingPayment.as_str(),
+                &actor,
+                None,
+            )
+            .await?;
+            records::event(
+                &mut tx,
+                "order.created",
+                order_id,
+                serde_json::json!({"buyer_id": caller.user_id, "seller_id": seller_id, "total_amount": total.get()}),
+            )
+            .await?;
+            order_ids.push(order_id);
+        }
+        tx.commit().await?;
+        Ok(order_ids)
+    }
+
+    /// One order, for its buyer, its seller or an admin.
+    pub async fn get(&self, caller: Caller, order_id: i64) -> AppResult<OrderView> {
+        let view = load_order(&self.db, order_id).await?;
+        if !(caller.is_admin()
+            || caller.user_id == view.buyer_id
+            || caller.user_id == view.seller_id)
+        {
+            return Err(AppError::Forbidden("this order is not yours".into()));
+        }
+        Ok(view)
+    }
+
+    /// The caller's orders as buyer or as seller, newest first.
+    pub async fn list(
+        &self,
+        caller: Caller,
+        as_seller: bool,
+        page: PageRequest,
+    ) -> AppResult<Page<OrderView>> {
+        let column = if as_seller { "seller_id" } else { "buyer_id" };
+        let mut sql = format!("SELECT id FROM orders WHERE {column} = ?");
+        if page.before_id.is_some() {
+            sql.push_str(" AND id < ?");
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(caller.user_id);
+        if let Some(before) = page.before_id {
+            query = query.bind(before);
+        }
+        let ids = query.bind(page.limit + 1).fetch_all(self.db.pool()).await?;
+        let mut views = Vec::with_capacity(ids.len());
+        for id in ids {
+            views.push(load_order(&self.db, id).await?);
+        }
+        Ok(page.into_page(views, |v| v.id))
+    }
+}
+
+/// Gives reserved stock back (cancel, expiry, a failed payment).
+pub async fn return_stock(tx: &mut Tx, order_id: i64) -> AppResult<()> {
+    let items = sqlx::query(
+        "SELECT product_id, quantity FROM order_items WHERE order_id = ? ORDER BY product_id",
+    )
+    .bind(order_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for item in items {
+        let product_id: i64 = item.try_get("product_id")?;
+        let quantity: i64 = item.try_get("quantity")?;
+        sqlx::query("UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?")
+            .bind(quantity)
+            .bind(now_millis())
+            .bind(product_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+pub fn parse_order_status(text: &str) -> AppResult<OrderStatus> {
+    OrderStatus::parse(text).map_err(|e| AppError::internal("stored order status", e))
+}
+
+fn order_from_row(row: &AnyRow) -> AppResult<OrderView> {
+    let status: String = row.try_get("status")?;
+    Ok(OrderView {
+        id: row.try_get("id")?,
+        buyer_id: row.try_get("buyer_id")?,
+        seller_id: row.try_get("seller_id")?,
+        status: parse_order_status(&status)?,
+        total_amount: row.try_get("total_amount")?,
+        items: Vec::new(),
+        shipping: Shipping {
+            receiver_name: row.try_get("receiver_name")?,
+            receiver_phone: row.try_get("receiver_phone")?,
+            address: row.try_get("address")?,
+            postcode: row.try_get("postcode")?,
+        },
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        payment: None,
+        shipment: None,
+    })
+}
+
+/// Loads an order with its items, its latest payment and its shipment.
+pub async fn load_order(db: &Db, order_id: i64) -> AppResult<OrderView> {
+    let row = sqlx::query(
+        "SELECT id, buyer_id, seller_id, status, total_amount, receiver_name, receiver_phone, address, \
+         postcode, created_at, expires_at FROM orders WHERE id = ?",
+    )
+    .bind(order_id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))?;
+    let mut view = order_from_row(&row)?;
+    for item in sqlx::query(
+        "SELECT product_id, name, price, quantity FROM order_items WHERE order_id = ? ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(db.pool())
+    .await?
+    {
+        view.items.push(OrderItem {
+            product_id: item.try_get("product_id")?,
+            name: item.try_get("name")?,
+            price: item.try_get("price")?,
+            quantity: item.try_get("quantity")?,
+        });
+    }
+    if let Some(payment) = sqlx::query(
+        "SELECT id, status, escrow_status, amount, refunded_amount, merchant_uid, imp_uid FROM payments \
+         WHERE order_id = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(order_id)
+    .fetch_optional(db.pool())
+    .await?
+    {
+        let payment_id: i64 = payment.try_get("id")?;
+        view.payment = Some(PaymentSummary {
+            payment_id,
+            status: payment.try_get("status")?,
+            escrow_status: payment.try_get("escrow_status")?,
+            amount: payment.try_get("amount")?,
+            refunded_amount: payment.try_get("refunded_amount")?,
+            merchant_uid: payment.try_get("merchant_uid")?,
+            imp_uid: payment.try_get("imp_uid")?,
+        });
+        view.shipment = load_shipment(db, payment_id).await?;
+    }
+    Ok(view)
+}
+
+pub async fn load_shipment(db: &Db, payment_id: i64) -> AppResult<Option<ShipmentView>> {
+    let row =
+        sqlx::query("SELECT courier, invoice_number, sent_at FROM shipments WHERE payment_id = ?")
+            .bind(payment_id)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(|row| {
+        Ok(ShipmentView {
+            courier: row.try_get("courier")?,
+            invoice_number: row.try_get("invoice_number")?,
+            sent_at: row.try_get("sent_at")?,
+        })
+    })
+    .transpose()
+}

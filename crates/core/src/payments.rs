@@ -1,0 +1,1824 @@
+//! Escrow payments: creation with amount pre-registration, verified completion (browser or
+//! webhook, in any order, once), shipment, delivery, confirmation and release, cancels and
+//! refunds (gateway first, then our record), disputes, settlements, the ledger, and
+//! reconciliation with the gateway.
+//!
+//! Every state change is a conditional `UPDATE ... WHERE id = ? AND <expected state>`
+//! inside one transaction with its history, ledger rows and outbox event; zero rows changed
+//! means another request won, never a second effect.
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::orders::{self, load_order, return_stock, OrderView, Shipping};
+use crate::records::{self, account, Actor};
+use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
+use escrow_store::{now_millis, Db, Tx};
+use portone::{CancelRequest, PortOne, PortOneError};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of the payment flows.
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    pub imp_code: String,
+    /// The PG named in the browser checkout.
+    pub pg: String,
+    /// Where the gateway sends webhooks: `<public url>/webhooks/portone`.
+    pub notice_url: String,
+    pub fee_bps: u32,
+    pub auto_confirm_after: Duration,
+}
+
+/// A payment row with the order fields its rules need.
+#[derive(Debug, Clone)]
+pub struct PaymentRecord {
+    pub id: i64,
+    pub order_id: i64,
+    pub merchant_uid: String,
+    pub imp_uid: Option<String>,
+    pub amount: i64,
+    pub refunded_amount: i64,
+    pub released_amount: i64,
+    pub status: PaymentStatus,
+    pub escrow: bool,
+    pub escrow_status: EscrowStatus,
+    pub pg_provider: Option<String>,
+    pub pay_method: Option<String>,
+    pub paid_at: Option<i64>,
+    pub failure_code: Option<String>,
+    pub buyer_id: i64,
+    pub seller_id: i64,
+    pub order_status: OrderStatus,
+    pub from_cart: bool,
+}
+
+impl PaymentRecord {
+    /// What can still be refunded or released.
+    pub fn left(&self) -> i64 {
+        self.amount - self.refunded_amount - self.released_amount
+    }
+}
+
+/// What the browser passes to `IMP.init` / `IMP.request_pay`.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub imp_code: String,
+    pub pg: String,
+    pub pay_method: String,
+    pub merchant_uid: String,
+    pub name: String,
+    pub amount: i64,
+    pub buyer_email: String,
+    pub buyer_name: String,
+    pub buyer_tel: String,
+    pub buyer_addr: String,
+    pub buyer_postcode: String,
+    pub escrow: bool,
+    pub notice_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentCreated {
+    pub payment: PaymentRecord,
+    pub checkout: Checkout,
+}
+
+/// The seed's form of `POST /payments`, which creates the order too.
+#[derive(Debug, Clone)]
+pub struct SeedPayment {
+    pub product_id: i64,
+    pub quantity: i64,
+    pub buyer_id: i64,
+    pub seller_id: i64,
+    pub price: i64,
+    pub shipping: Option<Shipping>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub at: i64,
+    pub entity: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub reason: Option<String>,
+}
+
+/// `GET /payments/{id}/status`.
+#[derive(Debug, Clone)]
+pub struct PaymentStatusView {
+    pub payment: PaymentRecord,
+    pub shipment: Option<orders::ShipmentView>,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Release,
+    Refund,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub payment_id: i64,
+    pub order_id: i64,
+    pub gross_amount: i64,
+    pub fee_amount: i64,
+    pub net_amount: i64,
+    pub released_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    pub paid: i64,
+    pub refunded: i64,
+    pub held: i64,
+    pub released: i64,
+    pub payments_checked: i64,
+    /// Payments whose recorded amounts differ from their ledger rows.
+    pub mismatched_payments: Vec<i64>,
+    pub balanced: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReconcileReport {
+    pub checked: u64,
+    pub repaired: u64,
+}
+
+#[derive(Clone)]
+pub struct Payments {
+    db: Db,
+    gateway: Arc<dyn PortOne>,
+    settings: Arc<PaymentSettings>,
+}
+
+const PAYMENT_COLUMNS: &str = "p.id, p.order_id, p.merchant_uid, p.imp_uid, p.amount, p.refunded_amount, \
+    p.released_amount, p.status, p.escrow, p.escrow_status, p.pg_provider, p.pay_method, p.paid_at, \
+    p.failure_code, o.buyer_id, o.seller_id, o.status AS order_status, o.from_cart";
+
+fn record_from_row(row: &AnyRow) -> AppResult<PaymentRecord> {
+    let status: String = row.try_get("status")?;
+    let escrow_status: String = row.try_get("escrow_status")?;
+    let order_status: String = row.try_get("order_status")?;
+    let escrow: i64 = row.try_get("escrow")?;
+    let from_cart: i64 = row.try_get("from_cart")?;
+    Ok(PaymentRecord {
+        id: row.try_get("id")?,
+        order_id: row.try_get("order_id")?,
+        merchant_uid: row.try_get("merchant_uid")?,
+        imp_uid: row.try_get("imp_uid")?,
+        amount: row.try_get("amount")?,
+        refunded_amount: row.try_get("refunded_amount")?,
+        released_amount: row.try_get("released_amount")?,
+        status: PaymentStatus::parse(&status)
+            .map_err(|e| AppError::internal("stored status", e))?,
+        escrow: escrow != 0,
+        escrow_status: EscrowStatus::parse(&escrow_status)
+            .map_err(|e| AppError::internal("stored escrow status", e))?,
+        pg_provider: row.try_get("pg_provider")?,
+        pay_method: row.try_get("pay_method")?,
+        paid_at: row.try_get("paid_at")?,
+        failure_code: row.try_get("failure_code")?,
+        buyer_id: row.try_get("buyer_id")?,
+        seller_id: row.try_get("seller_id")?,
+        order_status: orders::parse_order_status(&order_status)?,
+        from_cart: from_cart != 0,
+    })
+}
+
+fn gateway_error(err: PortOneError) -> AppError {
+    tracing::warn!(gateway.error = err.kind(), error = %err, "gateway call failed");
+    AppError::Gateway(err.kind().replace('_', " "))
+}
+
+fn invalid(message: impl Into<String>) -> AppError {
+    AppError::InvalidState(message.into())
+}
+
+fn lost_race() -> AppError {
+    AppError::Conflict("the payment changed meanwhile; reload it and retry".into())
+}
+
+/// A conditional update of one order's status, with its history row.
+async fn move_order(
+    tx: &mut Tx,
+    order_id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    if !from.can_become(to) {
+        return Err(invalid(format!(
+            "an order that is {from} cannot become {to}"
+        )));
+    }
+    let changed =
+        sqlx::query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
+            .bind(to.as_str())
+            .bind(now_millis())
+            .bind(order_id)
+            .bind(from.as_str())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Err(lost_race());
+    }
+    records::history(
+        tx,
+        order_id,
+        "order",
+        Some(from.as_str()),
+        to.as_str(),
+        actor,
+        reason,
+    )
+    .await
+}
+
+async fn escrow_history(
+    tx: &mut Tx,
+    p: &PaymentRecord,
+    to: EscrowStatus,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    if p.escrow && p.escrow_status.can_become(to) {
+        records::history(
+            tx,
+            p.order_id,
+            "escrow",
+            Some(p.escrow_status.as_str()),
+            to.as_str(),
+            actor,
+            reason,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl Payments {
+    pub fn new(db: Db, gateway: Arc<dyn PortOne>, settings: PaymentSettings) -> Self {
+        Self {
+            db,
+            gateway,
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub fn settings(&self) -> &PaymentSettings {
+        &self.settings
+    }
+
+    pub async fn load(&self, payment_id: i64) -> AppResult<PaymentRecord> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(payment_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
+        record_from_row(&row)
+    }
+
+    async fn load_by_merchant_uid(&self, merchant_uid: &str) -> AppResult<PaymentRecord> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.merchant_uid = ?");
+        let row = sqlx::query(&sql)
+            .bind(merchant_uid)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| AppError::NotFound("no payment has this merchant_uid".into()))?;
+        record_from_row(&row)
+    }
+
+    /// Loads a payment its buyer, its seller or an admin may see.
+    async fn load_for(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentRecord> {
+        let payment = self.load(payment_id).await?;
+        if caller.is_admin()
+            || caller.user_id == payment.buyer_id
+            || caller.user_id == payment.seller_id
+        {
+            Ok(payment)
+        } else {
+            Err(AppError::Forbidden("this payment is not yours".into()))
+        }
+    }
+
+    fn only(caller: Caller, allowed: bool, who: &str) -> AppResult<()> {
+        let _ = caller;
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("only {who} can do this")))
+        }
+    }
+
+    // ---- creation ----
+
+    /// Creates a payment for an order, registers its amount with the gateway first, and
+    /// returns what the browser needs. An unpaid payment of the order is reused.
+    pub async fn create(
+        &self,
+        caller: Caller,
+        order_id: i64,
+        escrow: bool,
+    ) -> AppResult<PaymentCreated> {
+        let order = load_order(&self.db, order_id).await?;
+        if order.buyer_id != caller.user_id {
+            return Err(AppError::Forbidden(
+                "only the order's buyer can pay for it".into(),
+            ));
+        }
+        if order.status != OrderStatus::PendingPayment || order.expires_at <= now_millis() {
+            return Err(invalid(format!(
+                "the order is {} and cannot be paid",
+                order.status
+            )));
+        }
+        let buyer = sqlx::query("SELECT email, name, phone FROM users WHERE id = ?")
+            .bind(caller.user_id)
+            .fetch_one(self.db.pool())
+            .await?;
+        let existing = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM payments WHERE order_id = ? AND status = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(order_id)
+        .bind(PaymentStatus::Ready.as_str())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let payment = match existing {
+            Some(id) => self.load(id).await?,
+            None => {
+                let merchant_uid = format!(
+                    "escrow-{order_id}-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..12]
+                );
+                // Gateway first: a payment we record is always one the gateway will hold to
+                // this amount. A failure here leaves nothing behind.
+                self.gateway
+                    .prepare(&merchant_uid, order.total_amount)
+                    .await
+                    .map_err(gateway_error)?;
+                let now = now_millis();
+                let insert = sqlx::query(
+                    "INSERT INTO payments (order_id, merchant_uid, amount, status, escrow, escrow_status, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(order_id)
+                .bind(&merchant_uid)
+                .bind(order.total_amount)
+                .bind(PaymentStatus::Ready.as_str())
+                .bind(i64::from(escrow))
+                .bind(if escrow { EscrowStatus::Pending } else { EscrowStatus::Inactive }.as_str())
+                .bind(now)
+                .bind(now);
+                let mut tx = self.db.begin().await?;
+                let id = self.db.insert_returning_id(&mut tx, insert).await?;
+                let actor = Actor::member(caller.role, caller.user_id);
+                records::history(
+                    &mut tx,
+                    order_id,
+                    "payment",
+                    None,
+                    PaymentStatus::Ready.as_str(),
+                    &actor,
+                    None,
+                )
+                .await?;
+                tx.commit().await?;
+                self.load(id).await?
+            }
+        };
+        let name = match order.items.as_slice() {
+            [only] => only.name.clone(),
+            [first, rest @ ..] => format!("{} 외 {}건", first.name, rest.len()),
+            [] => format!("주문 {order_id}"),
+        };
+        let checkout = Checkout {
+            imp_code: self.settings.imp_code.clone(),
+            pg: self.settings.pg.clone(),
+            pay_method: "card".into(),
+            merchant_uid: payment.merchant_uid.clone(),
+            name,
+            amount: payment.amount,
+            buyer_email: buyer.try_get("email")?,
+            buyer_name: buyer.try_get("name")?,
+            buyer_tel: buyer
+                .try_get::<Option<String>, _>("phone")?
+                .unwrap_or_default(),
+            buyer_addr: order.shipping.address.clone(),
+            buyer_postcode: order.shipping.postcode.clone(),
+            escrow: payment.escrow,
+            notice_url: self.settings.notice_url.clone(),
+        };
+        Ok(PaymentCreated { payment, checkout })
+    }
+
+    /// The seed's form: checks what the client claims against the server's truth, then
+    /// creates the order and its payment.
+    pub async fn create_seed(
+        &self,
+        caller: Caller,
+        orders: &orders::Orders,
+        seed: SeedPayment,
+        escrow: bool,
+    ) -> AppResult<PaymentCreated> {
+        if seed.buyer_id != caller.user_id {
+            return Err(AppError::Forbidden(
+                "buyer_id must be your own user id".into(),
+            ));
+        }
+        if !(1..=orders::MAX_QUANTITY).contains(&seed.quantity) {
+            return Err(AppError::field(
+                "quantity",
+                format!("must be between 1 and {}", orders::MAX_QUANTITY),
+            ));
+        }
+        let product = sqlx::query(
+            "SELECT seller_id, price FROM products WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(seed.product_id)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("product {} does not exist", seed.product_id)))?;
+        let seller_id: i64 = product.try_get("seller_id")?;
+        let price: i64 = product.try_get("price")?;
+        if seed.seller_id != seller_id {
+            return Err(AppError::Forbidden(
+                "seller_id is not this product's seller".into(),
+            ));
+        }
+        let total = Won::new(price)
+            .and_then(|p| p.times(seed.quantity))
+            .map_err(|e| AppError::field("quantity", e.to_string()))?;
+        if seed.price != total.get() {
+            return Err(AppError::AmountMismatch(format!(
+                "price must be the server's total, {} won",
+                total.get()
+            )));
+        }
+        let shipping = match seed.shipping {
+            Some(shipping) => shipping,
+            None => {
+                let buyer = sqlx::query("SELECT name, phone FROM users WHERE id = ?")
+                    .bind(caller.user_id)
+                    .fetch_one(self.db.pool())
+                    .await?;
+                Shipping {
+                    receiver_name: buyer.try_get("name")?,
+                    receiver_phone: buyer
+                        .try_get::<Option<String>, _>("phone")?
+                        .unwrap_or_else(|| "-".into()),
+                    address: "-".into(),
+                    postcode: "00000".into(),
+                }
+            }
+        };
+        let order_ids = orders
+            .create(
+                caller,
+                orders::OrderSource::Lines(vec![(seed.product_id, seed.quantity)]),
+                shipping,
+            )
+            .await?;
+        let order_id = order_ids
+            .first()
+            .copied()
+            .ok_or_else(|| AppError::Internal("no order created".into()))?;
+        self.create(caller, order_id, escrow).await
+    }
+
+    // ---- completion and synchronisation with the gateway ----
+
+    /// The browser's report of a finished checkout: verified with the gateway, never trusted.
+    pub async fn complete(
+        &self,
+        caller: Caller,
+        payment_id: i64,
+        imp_uid: &str,
+    ) -> AppResult<PaymentStatusView> {
+        let payment = self.load_for(caller, payment_id).await?;
+        Self::only(caller, caller.user_id == payment.buyer_id, "the buyer")?;
+        let gw = self
+            .gateway
+            .get_payment(imp_uid)
+            .await
+            .map_err(|err| match err {
+                PortOneError::NotFound { .. } => {
+                    AppError::field("imp_uid", "the gateway has no such payment")
+                }
+                other => gateway_error(other),
+            })?;
+        if gw.merchant_uid != payment.merchant_uid {
+            return Err(AppError::field(
+                "imp_uid",
+                "this gateway payment belongs to another order",
+            ));
+        }
+        self.apply_gateway(&payment, &gw, &Actor::member(caller.role, caller.user_id))
+            .await?;
+        let after = self.load(payment_id).await?;
+        if after.status == PaymentStatus::Failed
+            && after.failure_code.as_deref() == Some("amount_mismatch")
+        {
+            return Err(AppError::AmountMismatch(
+                "the amount paid differs from the order; the payment was cancelled".into(),
+            ));
+        }
+        self.status_of(after).await
+    }
+
+    /// A webhook: only a hint to look the payment up at the gateway.
+    pub async fn webhook(&self, imp_uid: &str, merchant_uid: &str) -> AppResult<bool> {
+        let payment = self.load_by_merchant_uid(merchant_uid).await?;
+        let gw = self
+            .gateway
+            .get_payment(imp_uid)
+            .await
+            .map_err(|err| match err {
+                PortOneError::NotFound { .. } => {
+                    AppError::NotFound("the gateway has no such payment".into())
+                }
+                other => gateway_error(other),
+            })?;
+        if gw.merchant_uid != payment.merchant_uid {
+            return Err(AppError::NotFound(
+                "no such payment for this merchant_uid".into(),
+            ));
+        }
+        self.apply_gateway(&payment, &gw, &Actor::gateway()).await
+    }
+
+    /// Brings our record in line with the gateway's. Returns whether anything changed.
+    /// The one place that turns gateway state into ours: completion, webhooks, expiry
+    /// checks and reconciliation all come here.
+    async fn apply_gateway(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        actor: &Actor,
+    ) -> AppResult<bool> {
+        use portone::PaymentStatus as Gw;
+        match (payment.status, gw.status) {
+            (PaymentStatus::Ready, Gw::Paid) => {
+                if gw.amount == payment.amount && gw.cancel_amount == 0 {
+                    self.mark_paid(payment, gw, actor).await
+                } else {
+                    self.refuse_mismatch(payment, gw, actor)
+                        .await
+                        .map(|()| true)
+                }
+            }
+            (PaymentStatus::Ready, Gw::Failed) => {
+                let mut tx = self.db.begin().await?;
+                let changed = sqlx::query(
+                    "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
+                )
+                .bind(PaymentStatus::Failed.as_str())
+                .bind(&gw.imp_uid)
+                .bind("gateway_failed")
+                .bind(now_millis())
+                .bind(payment.id)
+                .bind(PaymentStatus::Ready.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    return Ok(false);
+                }
+                let reason = gw
+                    .fail_reason
+                    .as_deref()
+                    .unwrap_or("the gateway refused the payment");
+                records::history(
+                    &mut tx,
+                    payment.order_id,
+                    "payment",
+                    Some("ready"),
+                    "failed",
+                    actor,
+                    Some(reason),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            (PaymentStatus::Paid | PaymentStatus::PartiallyRefunded, Gw::Paid | Gw::Cancelled)
+                if gw.cancel_amount > payment.refunded_amount =>
+            {
+                // Refunds the gateway did that we have not recorded (a crash, a lost answer,
+                // a cancel in the gateway's console).
+                let delta = gw.cancel_amount - payment.refunded_amount;
+                let to_order = if payment.order_status == OrderStatus::Paid {
+                    OrderStatus::Cancelled
+                } else {
+                    OrderStatus::Refunded
+                };
+                let mut tx = self.db.begin().await?;
+                self.record_refund(
+                    &mut tx,
+                    payment,
+                    delta,
+                    to_order,
+                    actor,
+                    "recorded from the gateway's record",
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            (PaymentStatus::Failed | PaymentStatus::Cancelled, Gw::Paid)
+                if gw.cancellable_amount() > 0 =>
+            {
+                // We refused this payment (mismatch, late payment) but the gateway still
+                // holds the money: finish the cancel.
+                self.gateway
+                    .cancel(&CancelRequest::full(
+                        gw.imp_uid.clone(),
+                        gw.cancellable_amount(),
+                        "escrow: refused payment",
+                    ))
+                    .await
+                    .map_err(gateway_error)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn mark_paid(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        actor: &Actor,
+    ) -> AppResult<bool> {
+        let mut tx = self.db.begin().await?;
+        let escrow_to = if payment.escrow {
+            EscrowStatus::Held
+        } else {
+            EscrowStatus::Inactive
+        };
+        let paid_at = if gw.paid_at > 0 {
+            gw.paid_at * 1000
+        } else {
+            now_millis()
+        };
+        let changed = sqlx::query(
+            "UPDATE payments SET status = ?, imp_uid = ?, pg_provider = ?, pay_method = ?, paid_at = ?, \
+             escrow_status = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(PaymentStatus::Paid.as_str())
+        .bind(&gw.imp_uid)
+        .bind(gw.pg_provider.as_deref())
+        .bind(gw.pay_method.as_deref())
+        .bind(paid_at)
+        .bind(escrow_to.as_str())
+        .bind(now_millis())
+        .bind(payment.id)
+        .bind(PaymentStatus::Ready.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false); // someone else completed it first
+        }
+        let order_moved =
+            sqlx::query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
+                .bind(OrderStatus::Paid.as_str())
+                .bind(now_millis())
+                .bind(payment.order_id)
+                .bind(OrderStatus::PendingPayment.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if order_moved == 0 {
+            // The order expired or was cancelled before the money arrived: its stock is gone,
+            // so the payment is refused and given back.
+            drop(tx);
+            return self.refuse_late(payment, gw, actor).await.map(|()| true);
+        }
+        records::history(
+            &mut tx,
+            payment.order_id,
+            "payment",
+            Some("ready"),
+            "paid",
+            actor,
+            None,
+        )
+        .await?;
+        records::history(
+            &mut tx,
+            payment.order_id,
+            "order",
+            Some("pending_payment"),
+            "paid",
+            actor,
+            None,
+        )
+        .await?;
+        if payment.escrow {
+            records::history(
+                &mut tx,
+                payment.order_id,
+                "escrow",
+                Some("pending"),
+                "held",
+                actor,
+                None,
+            )
+            .await?;
+        }
+        records::ledger(
+            &mut tx,
+            payment.id,
+            "capture",
+            account::BUYER,
+            account::ESCROW,
+            payment.amount,
+        )
+        .await?;
+        if payment.from_cart {
+            sqlx::query(
+                "DELETE FROM cart_items WHERE buyer_id = ? AND product_id IN \
+                 (SELECT product_id FROM order_items WHERE order_id = ?)",
+            )
+            .bind(payment.buyer_id)
+            .bind(payment.order_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        records::event(
+            &mut tx,
+            "payment.paid",
+            payment.order_id,
+            serde_json::json!({"payment_id": payment.id, "amount": payment.amount, "imp_uid": gw.imp_uid}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The gateway's amount differs from the order's: claim the failure first (so racing
+    /// completions do it once), give the stock back, then cancel at the gateway at once.
+    async fn refuse_mismatch(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        actor: &Actor,
+    ) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(PaymentStatus::Failed.as_str())
+        .bind(&gw.imp_uid)
+        .bind("amount_mismatch")
+        .bind(now_millis())
+        .bind(payment.id)
+        .bind(PaymentStatus::Ready.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(());
+        }
+        let reason = format!(
+            "amount_mismatch: paid {} won for an order of {} won",
+            gw.amount, payment.amount
+        );
+        records::history(
+            &mut tx,
+            payment.order_id,
+            "payment",
+            Some("ready"),
+            "failed",
+            actor,
+            Some(&reason),
+        )
+        .await?;
+        if payment.order_status == OrderStatus::PendingPayment {
+            move_order(
+                &mut tx,
+                payment.order_id,
+                OrderStatus::PendingPayment,
+                OrderStatus::Cancelled,
+                actor,
+                Some(&reason),
+            )
+            .await?;
+            return_stock(&mut tx, payment.order_id).await?;
+        }
+        records::event(
+            &mut tx,
+            "payment.failed",
+            payment.order_id,
+            serde_json::json!({"payment_id": payment.id, "code": "amount_mismatch"}),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(payment.id = payment.id, payment.imp_uid = %gw.imp_uid, "amount mismatch: cancelling at the gateway");
+        if let Err(err) = self
+            .gateway
+            .cancel(&CancelRequest::full(
+                gw.imp_uid.clone(),
+                gw.cancellable_amount(),
+                "amount mismatch",
+            ))
+            .await
+        {
+            // Reconciliation finishes it: a failed payment still paid at the gateway.
+            tracing::error!(payment.id = payment.id, error = %err, "cancelling a mismatched payment failed");
+        }
+        Ok(())
+    }
+
+    /// Money arrived for an order that is no longer payable.
+    async fn refuse_late(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        actor: &Actor,
+    ) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(PaymentStatus::Cancelled.as_str())
+        .bind(&gw.imp_uid)
+        .bind("order_closed")
+        .bind(now_millis())
+        .bind(payment.id)
+        .bind(PaymentStatus::Ready.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(());
+        }
+        records::history(
+            &mut tx,
+            payment.order_id,
+            "payment",
+            Some("ready"),
+            "cancelled",
+            actor,
+            Some("paid after the order closed"),
+        )
+        .await?;
+        tx.commit().await?;
+        if let Err(err) = self
+            .gateway
+            .cancel(&CancelRequest::full(
+                gw.imp_uid.clone(),
+                gw.cancellable_amount(),
+                "order closed",
+            ))
+            .await
+        {
+            tracing::error!(payment.id = payment.id, error = %err, "cancelling a late payment failed");
+        }
+        Ok(())
+    }
+
+    // ---- reads ----
+
+    pub async fn status(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentStatusView> {
+        let payment = self.load_for(caller, payment_id).await?;
+        self.status_of(payment).await
+    }
+
+    async fn status_of(&self, payment: PaymentRecord) -> AppResult<PaymentStatusView> {
+        let shipment = orders::load_shipment(&self.db, payment.id).await?;
+        let rows = sqlx::query(
+            "SELECT at, entity, from_state, to_state, actor, reason FROM state_history WHERE order_id = ? ORDER BY id",
+        )
+        .bind(payment.order_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        let history = rows
+            .iter()
+            .map(|row| {
+                Ok(HistoryEntry {
+                    at: row.try_get("at")?,
+                    entity: row.try_get("entity")?,
+                    from: row.try_get("from_state")?,
+                    to: row.try_get("to_state")?,
+                    actor: row.try_get("actor")?,
+                    reason: row.try_get("reason")?,
+                })
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        Ok(PaymentStatusView {
+            payment,
+            shipment,
+            history,
+        })
+    }
+
+    pub async fn order_view(&self, payment: &PaymentRecord) -> AppResult<OrderView> {
+        load_order(&self.db, payment.order_id).await
+    }
+
+    // ---- shipment, delivery, confirmation ----
+
+    /// Registers (or updates) the delivery with the gateway's escrow API, then records it.
+    pub async fn ship(
+        &self,
+        caller: Caller,
+        payment_id: i64,
+        courier: &str,
+        invoice: &str,
+        sent_at: Option<i64>,
+    ) -> AppResult<()> {
+        let payment = self.load_for(caller, payment_id).await?;
+        Self::only(caller, caller.user_id == payment.seller_id, "the seller")?;
+        let first = match payment.order_status {
+            OrderStatus::Paid => true,
+            OrderStatus::Shipping => false,
+            other => return Err(invalid(format!("a {other} order cannot be shipped"))),
+        };
+        let sent_at = sent_at.unwrap_or_else(now_millis);
+        if payment.escrow {
+            let imp_uid = payment
+                .imp_uid
+                .clone()
+                .ok_or_else(|| invalid("the payment has no gateway id"))?;
+            let order = load_order(&self.db, payment.order_id).await?;
+            let seller = sqlx::query("SELECT name, phone FROM users WHERE id = ?")
+                .bind(payment.seller_id)
+                .fetch_one(self.db.pool())
+                .await?;
+            let logis = portone::EscrowLogis {
+                sender: portone::EscrowSender {
+                    name: Some(seller.try_get("name")?),
+                    tel: Some(
+                        seller
+                            .try_get::<Option<String>, _>("phone")?
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                    addr: Some("-".into()),
+                    postcode: Some("00000".into()),
+                    relationship: Some("판매자".into()),
+                },
+                receiver: portone::EscrowReceiver {
+                    name: Some(order.shipping.receiver_name.clone()),
+                    tel: Some(order.shipping.receiver_phone.clone()),
+                    addr: Some(order.shipping.address.clone()),
+                    postcode: Some(order.shipping.postcode.clone()),
+                },
+                logis: portone::EscrowLogisInfo {
+                    company: courier.to_string(),
+                    invoice: invoice.to_string(),
+                    sent_at: sent_at / 1000,
+                    receiving_at: None,
+                    address: Some(order.shipping.address.clone()),
+                },
+            };
+            let registered = if first {
+                self.gateway.register_escrow_logis(&imp_uid, &logis).await
+            } else {
+                self.gateway.update_escrow_logis(&imp_uid, &logis).await
+            };
+            match registered {
+                Ok(_) => {}
+                // Registered by an earlier attempt whose answer we lost: update instead.
+                Err(PortOneError::Refused { status: 409, .. }) if first => {
+                    self.gateway
+                        .update_escrow_logis(&imp_uid, &logis)
+                        .await
+                        .map_err(gateway_error)?;
+                }
+                Err(err) => return Err(gateway_error(err)),
+            }
+        }
+        let actor = Actor::member(caller.role, caller.user_id);
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
+        let updated = sqlx::query("UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, updated_at = ? WHERE payment_id = ?")
+            .bind(courier)
+            .bind(invoice)
+            .bind(sent_at)
+            .bind(now)
+            .bind(payment.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            sqlx::query(
+                "INSERT INTO shipments (payment_id, courier, invoice_number, sent_at, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(payment.id)
+            .bind(courier)
+            .bind(invoice)
+            .bind(sent_at)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if first {
+            move_order(
+                &mut tx,
+                payment.order_id,
+                OrderStatus::Paid,
+                OrderStatus::Shipping,
+                &actor,
+                Some(&format!("{courier} {invoice}")),
+            )
+            .await?;
+            records::event(&mut tx, "order.shipped", payment.order_id, serde_json::json!({"payment_id": payment.id, "courier": courier, "invoice_number": invoice})).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delivered(&self, caller: Caller, payment_id: i64) -> AppResult<()> {
+        let payment = self.load_for(caller, payment_id).await?;
+        Self::only(
+            caller,
+            caller.user_id == payment.seller_id || caller.is_admin(),
+            "the seller or an admin",
+        )?;
+        if payment.order_status != OrderStatus::Shipping {
+            return Err(invalid(format!(
+                "a {} order cannot be marked delivered",
+                payment.order_status
+            )));
+        }
+        let now = now_millis();
+        let confirm_at = now
+            + i64::try_from(self.settings.auto_confirm_after.as_millis()).unwrap_or(i64::MAX / 4);
+        let actor = Actor::member(caller.role, caller.user_id);
+        let mut tx = self.db.begin().await?;
+        move_order(
+            &mut tx,
+            payment.order_id,
+            OrderStatus::Shipping,
+            OrderStatus::Delivered,
+            &actor,
+            None,
+        )
+        .await?;
+        sqlx::query("UPDATE orders SET delivered_at = ?, auto_confirm_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(confirm_at)
+            .bind(payment.order_id)
+            .execute(&mut *tx)
+            .await?;
+        records::event(
+            &mut tx,
+            "order.delivered",
+            payment.order_id,
+            serde_json::json!({"payment_id": payment.id, "auto_confirm_at": confirm_at}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn confirm(&self, caller: Caller, payment_id: i64) -> AppResult<()> {
+        let payment = self.load_for(caller, payment_id).await?;
+        Self::only(caller, caller.user_id == payment.buyer_id, "the buyer")?;
+        if !matches!(
+            payment.order_status,
+            OrderStatus::Shipping | OrderStatus::Delivered
+        ) {
+            return Err(invalid(format!(
+                "a {} order cannot be confirmed",
+                payment.order_status
+            )));
+        }
+        let actor = Actor::member(caller.role, caller.user_id);
+        let mut tx = self.db.begin().await?;
+        self.release(&mut tx, &payment, &actor, "purchase confirmed by the buyer")
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Releases what is left of the payment to the seller, less the platform fee.
+    async fn release(
+        &self,
+        tx: &mut Tx,
+        p: &PaymentRecord,
+        actor: &Actor,
+        reason: &str,
+    ) -> AppResult<()> {
+        if !p.status.holds_money() || p.released_amount > 0 {
+            return Err(invalid(format!(
+                "a {} payment cannot be released",
+                p.status
+            )));
+        }
+        let gross = p.left();
+        let changed = sqlx::query(
+            "UPDATE payments SET released_amount = ?, escrow_status = ?, updated_at = ? \
+             WHERE id = ? AND released_amount = 0 AND refunded_amount = ? AND status = ?",
+        )
+        .bind(gross)
+        .bind(
+            if p.escrow {
+                EscrowStatus::Released
+            } else {
+                EscrowStatus::Inactive
+            }
+            .as_str(),
+        )
+        .bind(now_millis())
+        .bind(p.id)
+        .bind(p.refunded_amount)
+        .bind(p.status.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(lost_race());
+        }
+        move_order(
+            tx,
+            p.order_id,
+            p.order_status,
+            OrderStatus::Confirmed,
+            actor,
+            Some(reason),
+        )
+        .await?;
+        escrow_history(tx, p, EscrowStatus::Released, actor, Some(reason)).await?;
+        let fee = Won::new(gross)
+            .map(|g| g.fee(self.settings.fee_bps).get())
+            .unwrap_or(0);
+        let now = now_millis();
+        sqlx::query(
+            "INSERT INTO settlements (payment_id, seller_id, gross_amount, fee_amount, net_amount, released_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id)
+        .bind(p.seller_id)
+        .bind(gross)
+        .bind(fee)
+        .bind(gross - fee)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        records::ledger(tx, p.id, "release", account::ESCROW, account::SELLER, gross).await?;
+        records::event(
+            tx,
+            "escrow.released",
+            p.order_id,
+            serde_json::json!({"payment_id": p.id, "gross_amount": gross, "fee_amount": fee}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    // ---- cancels and refunds ----
+
+    /// Before shipment, by the buyer or the seller: an unpaid order is simply cancelled; a
+    /// paid one is cancelled in full at the gateway first.
+    pub async fn cancel(
+        &self,
+        caller: Caller,
+        payment_id: i64,
+        reason: Option<&str>,
+    ) -> AppResult<PaymentRecord> {
+        let mut payment = self.load_for(caller, payment_id).await?;
+        Self::only(
+            caller,
+            caller.user_id == payment.buyer_id || caller.user_id == payment.seller_id,
+            "the buyer or the seller",
+        )?;
+        let actor = Actor::member(caller.role, caller.user_id);
+        let reason = reason.unwrap_or("cancelled");
+        if payment.order_status == OrderStatus::PendingPayment
+            && payment.status == PaymentStatus::Ready
+        {
+            // The buyer may have just paid: ask the gateway before cancelling.
+            if let Some(gw) = self.find_at_gateway(&payment).await? {
+                if self.apply_gateway(&payment, &gw, &Actor::gateway()).await? {
+                    payment = self.load(payment_id).await?;
+                }
+            }
+        }
+        match (payment.order_status, payment.status) {
+            (OrderStatus::PendingPayment, PaymentStatus::Ready | PaymentStatus::Failed) => {
+                let mut tx = self.db.begin().await?;
+                move_order(
+                    &mut tx,
+                    payment.order_id,
+                    OrderStatus::PendingPayment,
+                    OrderStatus::Cancelled,
+                    &actor,
+                    Some(reason),
+                )
+                .await?;
+                let changed = sqlx::query(
+                    "UPDATE payments SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                )
+                .bind(PaymentStatus::Cancelled.as_str())
+                .bind(now_millis())
+                .bind(payment.id)
+                .bind(PaymentStatus::Ready.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed > 0 {
+                    records::history(
+                        &mut tx,
+                        payment.order_id,
+                        "payment",
+                        Some("ready"),
+                        "cancelled",
+                        &actor,
+                        Some(reason),
+                    )
+                    .await?;
+                }
+                return_stock(&mut tx, payment.order_id).await?;
+                records::event(
+                    &mut tx,
+                    "order.cancelled",
+                    payment.order_id,
+                    serde_json::json!({"payment_id": payment.id}),
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            (OrderStatus::Paid, PaymentStatus::Paid | PaymentStatus::PartiallyRefunded) => {
+                self.refund_at_gateway(
+                    &payment,
+                    payment.left(),
+                    OrderStatus::Cancelled,
+                    &actor,
+                    reason,
+                )
+                .await?;
+            }
+            (order, _) => {
+                return Err(invalid(format!(
+                    "a {order} order cannot be cancelled; open a dispute or ask for a refund"
+                )))
+            }
+        }
+        self.load(payment_id).await
+    }
+
+    /// Refunds all or part of what is left, by the rules of the contract.
+    pub async fn refund(
+        &self,
+        caller: Caller,
+        payment_id: i64,
+        amount: Option<i64>,
+        reason: &str,
+    ) -> AppResult<PaymentRecord> {
+        let payment = self.load_for(caller, payment_id).await?;
+        let is_buyer = caller.user_id == payment.buyer_id;
+        let is_seller = caller.user_id == payment.seller_id;
+        Self::only(
+            caller,
+            is_buyer || is_seller || caller.is_admin(),
+            "the buyer, the seller or an admin",
+        )?;
+        if !payment.status.holds_money()
+            || payment.released_amount > 0
+            || payment.order_status.is_final()
+        {
+            return Err(invalid(format!(
+                "a {} payment of a {} order cannot be refunded",
+                payment.status, payment.order_status
+            )));
+        }
+        let left = payment.left();
+        let amount = amount.unwrap_or(left);
+        if amount <= 0 {
+            return Err(AppError::field("amount", "must be greater than 0"));
+        }
+        if amount > left {
+            return Err(AppError::RefundExceedsBalance(format!(
+                "only {left} won is left to refund"
+            )));
+        }
+        if is_buyer && !is_seller && !caller.is_admin() {
+            if payment.order_status != OrderStatus::Paid {
+                return Err(invalid(
+                    "after shipment the buyer opens a dispute instead of a refund",
+                ));
+            }
+            if amount != left {
+                return Err(AppError::field("amount", "a buyer refunds in full"));
+            }
+        }
+        let to_order = if payment.order_status == OrderStatus::Paid
+            && payment.refunded_amount == 0
+            && amount == left
+        {
+            OrderStatus::Cancelled
+        } else {
+            OrderStatus::Refunded
+        };
+        let actor = Actor::member(caller.role, caller.user_id);
+        self.refund_at_gateway(&payment, amount, to_order, &actor, reason)
+            .await?;
+        self.load(payment_id).await
+    }
+
+    /// The gateway first (with the checksum, so a stale view can never refund twice), then
+    /// our record. A failure leaves our record as it was: 502, and a retry is safe.
+    async fn refund_at_gateway(
+        &self,
+        p: &PaymentRecord,
+        amount: i64,
+        to_order: OrderStatus,
+        actor: &Actor,
+        reason: &str,
+    ) -> AppResult<()> {
+        let imp_uid = p
+            .imp_uid
+            .clone()
+            .ok_or_else(|| invalid("the payment has no gateway id"))?;
+        let left = p.left();
+        let request = if amount == left {
+            CancelRequest::full(imp_uid.clone(), left, reason)
+        } else {
+            CancelRequest::partial(imp_uid.clone(), amount, left, reason)
+        };
+        match self.gateway.cancel(&request).await {
+            Ok(gw) => {
+                let mut tx = self.db.begin().await?;
+                match self
+                    .record_refund(&mut tx, p, amount, to_order, actor, reason)
+                    .await
+                {
+                    Ok(()) => {
+                        tx.commit().await?;
+                        Ok(())
+                    }
+                    Err(AppError::Conflict(_)) => {
+                        drop(tx);
+                        // Someone recorded meanwhile (reconciliation); converge on the gateway.
+                        let fresh = self.load(p.id).await?;
+                        self.apply_gateway(&fresh, &gw, actor).await.map(|_| ())
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+            Err(PortOneError::Refused { message, .. }) => {
+                // Usually a checksum mismatch: our view is stale. Converge, then report.
+                if let Ok(gw) = self.gateway.get_payment(&imp_uid).await {
+                    let fresh = self.load(p.id).await?;
+                    self.apply_gateway(&fresh, &gw, &Actor::gateway()).await?;
+                }
+                Err(AppError::Conflict(format!(
+                    "the gateway refused the refund ({message}); reload the payment"
+                )))
+            }
+            Err(err) => Err(gateway_error(err)),
+        }
+    }
+
+    /// Records `amount` refunded, in the caller's transaction.
+    async fn record_refund(
+        &self,
+        tx: &mut Tx,
+        p: &PaymentRecord,
+        amount: i64,
+        to_order: OrderStatus,
+        actor: &Actor,
+        reason: &str,
+    ) -> AppResult<()> {
+        let total = p.refunded_amount + amount;
+        let full = total + p.released_amount >= p.amount;
+        let to_status = match (full, to_order) {
+            (false, _) => PaymentStatus::PartiallyRefunded,
+            (true, OrderStatus::Cancelled) if p.refunded_amount == 0 => PaymentStatus::Cancelled,
+            (true, _) => PaymentStatus::Refunded,
+        };
+        if !p.status.can_become(to_status) {
+            return Err(invalid(format!(
+                "a {} payment cannot become {to_status}",
+                p.status
+            )));
+        }
+        let escrow_to = if full && p.escrow {
+            EscrowStatus::Returned
+        } else {
+            p.escrow_status
+        };
+        let changed = sqlx::query(
+            "UPDATE payments SET refunded_amount = ?, status = ?, escrow_status = ?, updated_at = ? \
+             WHERE id = ? AND refunded_amount = ? AND status = ?",
+        )
+        .bind(total)
+        .bind(to_status.as_str())
+        .bind(escrow_to.as_str())
+        .bind(now_millis())
+        .bind(p.id)
+        .bind(p.refunded_amount)
+        .bind(p.status.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(lost_race());
+        }
+        records::history(
+            tx,
+            p.order_id,
+            "payment",
+            Some(p.status.as_str()),
+            to_status.as_str(),
+            actor,
+            Some(reason),
+        )
+        .await?;
+        records::ledger(
+            tx,
+            p.id,
+            "refund",
+            account::ESCROW,
+            account::REFUNDS,
+            amount,
+        )
+        .await?;
+        if full {
+            escrow_history(tx, p, EscrowStatus::Returned, actor, Some(reason)).await?;
+            let to_order = if p.order_status == OrderStatus::Paid {
+                to_order
+            } else {
+                OrderStatus::Refunded
+            };
+            move_order(
+                tx,
+                p.order_id,
+                p.order_status,
+                to_order,
+                actor,
+                Some(reason),
+            )
+            .await?;
+            if p.order_status == OrderStatus::Paid {
+                return_stock(tx, p.order_id).await?;
+            }
+        }
+        records::event(
+            tx,
+            "payment.refunded",
+            p.order_id,
+            serde_json::json!({"payment_id": p.id, "amount": amount, "refunded_amount": total}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    // ---- disputes ----
+
+    pub async fn dispute(&self, caller: Caller, payment_id: i64, reason: &str) -> AppResult<()> {
+        let payment = self.load_for(caller, payment_id).await?;
+        Self::only(caller, caller.user_id == payment.buyer_id, "the buyer")?;
+        if !matches!(
+            payment.order_status,
+            OrderStatus::Shipping | OrderStatus::Delivered
+        ) {
+            return Err(invalid(format!(
+                "a {} order cannot be disputed",
+                payment.order_status
+            )));
+        }
+        let actor = Actor::member(caller.role, caller.user_id);
+        let mut tx = self.db.begin().await?;
+        move_order(
+            &mut tx,
+            payment.order_id,
+            payment.order_status,
+            OrderStatus::Disputed,
+            &actor,
+            Some(reason),
+        )
+        .await?;
+        sqlx::query("UPDATE orders SET disputed_from = ? WHERE id = ?")
+            .bind(payment.order_status.as_str())
+            .bind(payment.order_id)
+            .execute(&mut *tx)
+            .await?;
+        records::event(
+            &mut tx,
+            "order.disputed",
+            payment.order_id,
+            serde_json::json!({"payment_id": payment.id, "reason": reason}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An admin decides a dispute: release to the seller, or refund (all, or `amount` with
+    /// the rest released).
+    pub async fn resolve(
+        &self,
+        caller: Caller,
+        payment_id: i64,
+        outcome: Resolution,
+        amount: Option<i64>,
+    ) -> AppResult<PaymentRecord> {
+        if caller.role != Role::Admin {
+            return Err(AppError::Forbidden(
+                "only an admin resolves disputes".into(),
+            ));
+        }
+        let payment = self.load(payment_id).await?;
+        if payment.order_status != OrderStatus::Disputed {
+            return Err(invalid(format!(
+                "a {} order has no dispute to resolve",
+                payment.order_status
+            )));
+        }
+        let actor = Actor::member(caller.role, caller.user_id);
+        match outcome {
+            Resolution::Release => {
+                let mut tx = self.db.begin().await?;
+                self.release(
+                    &mut tx,
+                    &payment,
+                    &actor,
+                    "dispute resolved: released to the seller",
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            Resolution::Refund => {
+                let left = payment.left();
+                let amount = amount.unwrap_or(left);
+                if amount <= 0 {
+                    return Err(AppError::field("amount", "must be greater than 0"));
+                }
+                if amount > left {
+                    return Err(AppError::RefundExceedsBalance(format!(
+                        "only {left} won is left to refund"
+                    )));
+                }
+                self.refund_at_gateway(
+                    &payment,
+                    amount,
+                    OrderStatus::Refunded,
+                    &actor,
+                    "dispute resolved: refunded",
+                )
+                .await?;
+                if amount < left {
+                    let rest = self.load(payment_id).await?;
+                    let mut tx = self.db.begin().await?;
+                    self.release(
+                        &mut tx,
+                        &rest,
+                        &actor,
+                        "dispute resolved: the rest released",
+                    )
+                    .await?;
+                    tx.commit().await?;
+                }
+            }
+        }
+        self.load(payment_id).await
+    }
+
+    // ---- settlements and the ledger ----
+
+    pub async fn settlements(&self, caller: Caller) -> AppResult<Vec<Settlement>> {
+        let rows = sqlx::query(
+            "SELECT s.payment_id, p.order_id, s.gross_amount, s.fee_amount, s.net_amount, s.released_at \
+             FROM settlements s JOIN payments p ON p.id = s.payment_id WHERE s.seller_id = ? ORDER BY s.payment_id DESC",
+        )
+        .bind(caller.user_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Settlement {
+                    payment_id: row.try_get("payment_id")?,
+                    order_id: row.try_get("order_id")?,
+                    gross_amount: row.try_get("gross_amount")?,
+                    fee_amount: row.try_get("fee_amount")?,
+                    net_amount: row.try_get("net_amount")?,
+                    released_at: row.try_get("released_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Totals from the ledger, and whether every payment's record agrees with its entries.
+    pub async fn ledger(&self) -> AppResult<Ledger> {
+        let rows = sqlx::query(
+            "SELECT payment_id, kind, CAST(SUM(amount) AS SIGNED) AS total FROM ledger_entries GROUP BY payment_id, kind",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut per_payment: std::collections::BTreeMap<i64, (i64, i64, i64)> = Default::default();
+        for row in rows {
+            let id: i64 = row.try_get("payment_id")?;
+            let kind: String = row.try_get("kind")?;
+            let total: i64 = row.try_get("total")?;
+            let entry = per_payment.entry(id).or_default();
+            match kind.as_str() {
+                "capture" => entry.0 += total,
+                "refund" => entry.1 += total,
+                "release" => entry.2 += total,
+                _ => {}
+            }
+        }
+        let payments = sqlx::query(
+            "SELECT id, amount, refunded_amount, released_amount, status FROM payments WHERE paid_at IS NOT NULL",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut ledger = Ledger::default();
+        for row in payments {
+            let id: i64 = row.try_get("id")?;
+            let amount: i64 = row.try_get("amount")?;
+            let refunded: i64 = row.try_get("refunded_amount")?;
+            let released: i64 = row.try_get("released_amount")?;
+            let (paid, ledger_refunded, ledger_released) =
+                per_payment.remove(&id).unwrap_or_default();
+            let held = paid - ledger_refunded - ledger_released;
+            ledger.payments_checked += 1;
+            if paid != amount
+                || ledger_refunded != refunded
+                || ledger_released != released
+                || held < 0
+            {
+                ledger.mismatched_payments.push(id);
+            }
+            ledger.paid += paid;
+            ledger.refunded += ledger_refunded;
+            ledger.released += ledger_released;
+            ledger.held += held;
+        }
+        // Entries for payments never marked paid would be money from nowhere.
+        ledger.mismatched_payments.extend(per_payment.keys());
+        ledger.balanced = ledger.mismatched_payments.is_empty()
+            && ledger.paid == ledger.refunded + ledger.held + ledger.released;
+        Ok(ledger)
+    }
+
+    // ---- background work and reconciliation ----
+
+    async fn find_at_gateway(
+        &self,
+        payment: &PaymentRecord,
+    ) -> AppResult<Option<portone::Payment>> {
+        let found = match &payment.imp_uid {
+            Some(imp_uid) => self.gateway.get_payment(imp_uid).await,
+            None => self.gateway.find_payment(&payment.merchant_uid).await,
+        };
+        match found {
+            Ok(gw) if gw.merchant_uid == payment.merchant_uid => Ok(Some(gw)),
+            Ok(_) | Err(PortOneError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(gateway_error(err)),
+        }
+    }
+
+    /// Compares every payment that is not final with the gateway and repairs ours.
+    pub async fn reconcile(&self) -> AppResult<ReconcileReport> {
+        let ids = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM payments WHERE status IN ('ready', 'paid', 'partially_refunded') \
+             OR (status IN ('failed', 'cancelled') AND imp_uid IS NOT NULL AND failure_code IN ('amount_mismatch', 'order_closed')) \
+             ORDER BY id LIMIT 1000",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut report = ReconcileReport::default();
+        for id in ids {
+            let payment = self.load(id).await?;
+            report.checked += 1;
+            match self.find_at_gateway(&payment).await {
+                Ok(Some(gw)) => match self.apply_gateway(&payment, &gw, &Actor::system()).await {
+                    Ok(true) => report.repaired += 1,
+                    Ok(false) => {}
+                    Err(err) => {
+                        tracing::warn!(payment.id = id, error = %err, "reconciling a payment failed")
+                    }
+                },
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(payment.id = id, error = %err, "gateway lookup failed while reconciling")
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Expires unpaid orders past their time, giving their stock back. A payment the
+    /// gateway already holds is completed instead.
+    pub async fn expire_due(&self) -> AppResult<u64> {
+        let ids = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM orders WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT 100",
+        )
+        .bind(OrderStatus::PendingPayment.as_str())
+        .bind(now_millis())
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut expired = 0;
+        for order_id in ids {
+            let payment_id = sqlx::query_scalar::<_, i64>("SELECT id FROM payments WHERE order_id = ? AND status = 'ready' ORDER BY id DESC LIMIT 1")
+                .bind(order_id)
+                .fetch_optional(self.db.pool())
+                .await?;
+            if let Some(payment_id) = payment_id {
+                let payment = self.load(payment_id).await?;
+                match self.find_at_gateway(&payment).await {
+                    Ok(Some(gw)) if gw.status == portone::PaymentStatus::Paid => {
+                        self.apply_gateway(&payment, &gw, &Actor::system()).await?;
+                        continue;
+                    }
+                    Ok(_) => {}
+                    // Unsure whether it was paid: try again on the next run.
+                    Err(_) => continue,
+                }
+            }
+            let actor = Actor::system();
+            let mut tx = self.db.begin().await?;
+            match move_order(
+                &mut tx,
+                order_id,
+                OrderStatus::PendingPayment,
+                OrderStatus::Expired,
+                &actor,
+                Some("not paid in time"),
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(AppError::Conflict(_)) => continue,
+                Err(err) => return Err(err),
+            }
+            let cancelled = sqlx::query(
+                "UPDATE payments SET status = ?, updated_at = ? WHERE order_id = ? AND status = ?",
+            )
+            .bind(PaymentStatus::Cancelled.as_str())
+            .bind(now_millis())
+            .bind(order_id)
+            .bind(PaymentStatus::Ready.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if cancelled > 0 {
+                records::history(
+                    &mut tx,
+                    order_id,
+                    "payment",
+                    Some("ready"),
+                    "cancelled",
+                    &actor,
+                    Some("order expired"),
+                )
+                .await?;
+            }
+            return_stock(&mut tx, order_id).await?;
+            records::event(&mut tx, "order.expired", order_id, serde_json::json!({})).await?;
+            tx.commit().await?;
+            expired += 1;
+        }
+        Ok(expired)
+    }
+
+    /// Releases delivered orders whose confirmation period is over (disputed ones are not
+    /// `delivered`, so a dispute stops this).
+    pub async fn confirm_due(&self) -> AppResult<u64> {
+        let ids = sqlx::query_scalar::<_, i64>(
+            "SELECT p.id FROM orders o JOIN payments p ON p.order_id = o.id \
+             WHERE o.status = ? AND o.auto_confirm_at <= ? AND p.status IN ('paid', 'partially_refunded') \
+             ORDER BY o.auto_confirm_at LIMIT 100",
+        )
+        .bind(OrderStatus::Delivered.as_str())
+        .bind(now_millis())
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut released = 0;
+        for payment_id in ids {
+            let payment = self.load(payment_id).await?;
+            if payment.order_status != OrderStatus::Delivered {
+                continue;
+            }
+            let mut tx = self.db.begin().await?;
+            match self
+                .release(
+                    &mut tx,
+                    &payment,
+                    &Actor::system(),
+                    "confirmed automatically after delivery",
+                )
+                .await
+            {
+                Ok(()) => {
+                    tx.commit().await?;
+                    released += 1;
+                }
+                Err(AppError::Conflict(_) | AppError::InvalidState(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(released)
+    }
+}

@@ -1,0 +1,197 @@
+//! The state graphs of orders, payments and escrow, as the contract draws them. Every
+//! transition the service makes is checked here first; anything else is `invalid_state`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! states {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+states! {
+    /// Where an order is in its life.
+    OrderStatus {
+        PendingPayment => "pending_payment",
+        Paid => "paid",
+        Shipping => "shipping",
+        Delivered => "delivered",
+        Confirmed => "confirmed",
+        Cancelled => "cancelled",
+        Refunded => "refunded",
+        Disputed => "disputed",
+        Expired => "expired",
+    }
+}
+
+states! {
+    /// Where a payment is at the gateway, as we record it.
+    PaymentStatus {
+        Ready => "ready",
+        Paid => "paid",
+        PartiallyRefunded => "partially_refunded",
+        Refunded => "refunded",
+        Cancelled => "cancelled",
+        Failed => "failed",
+    }
+}
+
+states! {
+    /// Where the buyer's money is.
+    EscrowStatus {
+        Inactive => "inactive",
+        Pending => "pending",
+        Held => "held",
+        Released => "released",
+        Returned => "returned",
+    }
+}
+
+impl OrderStatus {
+    /// The edges of the order graph.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (PendingPayment, Paid | Cancelled | Expired)
+                | (Paid, Shipping | Cancelled | Refunded)
+                | (Shipping, Delivered | Confirmed | Disputed | Refunded)
+                | (Delivered, Confirmed | Disputed | Refunded)
+                | (Disputed, Confirmed | Refunded)
+        )
+    }
+
+    /// Money has left (or never reached) escrow: nothing more can happen.
+    pub fn is_final(self) -> bool {
+        use OrderStatus::*;
+        matches!(self, Confirmed | Cancelled | Refunded | Expired)
+    }
+
+    /// Before the seller shipped: the buyer may still cancel.
+    pub fn is_before_shipment(self) -> bool {
+        matches!(self, OrderStatus::PendingPayment | OrderStatus::Paid)
+    }
+}
+
+impl PaymentStatus {
+    pub fn can_become(self, next: PaymentStatus) -> bool {
+        use PaymentStatus::*;
+        matches!(
+            (self, next),
+            (Ready, Paid | Cancelled | Failed)
+                | (Paid, PartiallyRefunded | Refunded | Cancelled | Failed)
+                | (PartiallyRefunded, PartiallyRefunded | Refunded)
+        )
+    }
+
+    /// Money was captured and not all of it has gone back.
+    pub fn holds_money(self) -> bool {
+        matches!(self, PaymentStatus::Paid | PaymentStatus::PartiallyRefunded)
+    }
+}
+
+impl EscrowStatus {
+    pub fn can_become(self, next: EscrowStatus) -> bool {
+        use EscrowStatus::*;
+        matches!((self, next), (Pending, Held) | (Held, Released | Returned))
+    }
+}
+
+/// The courier codes of the gateway's escrow delivery API.
+pub const COURIERS: &[(&str, &str)] = &[
+    ("CJGLS", "CJ대한통운"),
+    ("HANJIN", "한진택배"),
+    ("EPOST", "우체국택배"),
+    ("HYUNDAI", "롯데택배"),
+    ("KGB", "로젠택배"),
+    ("DAESIN", "대신택배"),
+    ("ILYANG", "일양로지스"),
+    ("KDEXP", "경동택배"),
+    ("CVSNET", "편의점택배"),
+    ("CHUNIL", "천일택배"),
+    ("HDEXP", "합동택배"),
+    ("HONAM", "호남택배"),
+    ("REGISTPOST", "우편등기"),
+    ("ETC", "기타"),
+];
+
+pub fn parse_courier(code: &str) -> Result<&'static str, String> {
+    let code = code.trim().to_ascii_uppercase();
+    COURIERS
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(known, _)| *known)
+        .ok_or_else(|| "must be a courier code such as CJGLS, HANJIN, EPOST or ETC".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_graph() {
+        use OrderStatus::*;
+        assert!(PendingPayment.can_become(Paid));
+        assert!(Paid.can_become(Shipping));
+        assert!(Delivered.can_become(Confirmed));
+        assert!(Delivered.can_become(Disputed));
+        assert!(Disputed.can_become(Refunded));
+        assert!(!Shipping.can_become(Cancelled), "no cancel after shipment");
+        assert!(!Confirmed.can_become(Refunded), "no refund after release");
+        assert!(!Disputed.can_become(Delivered));
+        assert!(!Expired.can_become(Paid));
+        for state in [Confirmed, Cancelled, Refunded, Expired] {
+            assert!(state.is_final());
+        }
+    }
+
+    #[test]
+    fn payment_and_escrow_graphs() {
+        use PaymentStatus::*;
+        assert!(Ready.can_become(Paid));
+        assert!(PartiallyRefunded.can_become(PartiallyRefunded));
+        assert!(!Refunded.can_become(Paid));
+        assert!(!Cancelled.can_become(Paid));
+        assert!(!Failed.can_become(Paid));
+        assert!(EscrowStatus::Held.can_become(EscrowStatus::Released));
+        assert!(!EscrowStatus::Released.can_become(EscrowStatus::Returned));
+        assert!(!EscrowStatus::Inactive.can_become(EscrowStatus::Held));
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in ["pending_payment", "paid", "disputed", "expired"] {
+            assert_eq!(OrderStatus::parse(s).map(|o| o.as_str()), Ok(s));
+        }
+        assert!(PaymentStatus::parse("lost").is_err());
+    }
+
+    #[test]
+    fn couriers() {
+        assert_eq!(parse_courier("cjgls"), Ok("CJGLS"));
+        assert!(parse_courier("FEDEX").is_err());
+    }
+}
