@@ -82,6 +82,9 @@ CREATE TABLE outbox_events (
     order_id BIGINT NOT NULL,
     payload VARCHAR(4000) NOT NULL,
     created_at BIGINT NOT NULL,
+    -- A relay claims a row for a while before publishing; another takes over after that.
+    claimed_by VARCHAR(64) NULL,
+    claim_until BIGINT NULL,
     published_at BIGINT NULL
 ) {{TABLE}};
 CREATE UNIQUE INDEX outbox_events_event_id ON outbox_events (event_id);

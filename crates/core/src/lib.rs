@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod members;
 pub mod orders;
+pub mod outbox;
 pub mod page;
 pub mod payments;
 pub mod products;

@@ -46,6 +46,10 @@ pub struct Config {
     )]
     pub portone_api_url: Option<String>,
 
+    /// How long one call to the PortOne API may take.
+    #[arg(long = "portone-timeout", env = "PORTONE_TIMEOUT", value_name = "PORTONE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub gateway_timeout: Duration,
+
     /// PortOne REST API key.
     #[arg(
         long = "portone-imp-key",
@@ -222,6 +226,7 @@ impl Config {
             log_format: "text".into(),
             web_dir: "web/dist".into(),
             public_url: None,
+            gateway_timeout: Duration::from_secs(10),
             pg: "html5_inicis".into(),
             job_interval: Duration::from_secs(5),
             reconcile_interval: Duration::from_secs(300),

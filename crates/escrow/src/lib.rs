@@ -2,6 +2,7 @@
 //! services, HTTP router) are wired together. `main.rs` is the command line over it.
 
 pub mod config;
+pub mod events;
 
 use anyhow::Context;
 use config::Config;
@@ -26,9 +27,6 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Where the built sandbox lives inside the service.
 pub const SANDBOX_PATH: &str = "/sandbox/portone";
 
-/// How long one call to the gateway may take.
-pub const GATEWAY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A built service: its state and its router, not yet listening.
 pub struct App {
     pub state: AppState,
@@ -37,6 +35,8 @@ pub struct App {
     pub sandbox: Option<Sandbox>,
     /// When background jobs run (they start with `serve`).
     pub jobs: JobSchedule,
+    /// Where domain events are published, if anywhere.
+    pub nats_url: Option<String>,
 }
 
 /// Connects to the database, applies migrations and builds the router for a service that
@@ -71,7 +71,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
                 config.imp_key.clone(),
                 config.imp_secret.clone(),
             )
-            .with_timeout(GATEWAY_TIMEOUT),
+            .with_timeout(config.gateway_timeout),
         )
         .map_err(|e| anyhow::anyhow!("building the gateway client: {e}"))?,
     );
@@ -110,6 +110,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         router,
         sandbox,
         jobs,
+        nats_url: config.nats_url.clone(),
     })
 }
 
@@ -160,6 +161,17 @@ pub async fn serve(
         app.state.payments.clone(),
         app.jobs,
     ));
+    let relay = match &app.nats_url {
+        Some(url) => {
+            let context = events::connect(url).await?;
+            Some(tokio::spawn(events::relay(
+                db.clone(),
+                context,
+                app.jobs.tick.min(Duration::from_secs(1)),
+            )))
+        }
+        None => None,
+    };
     let served = axum::serve(
         listener,
         app.router
@@ -169,6 +181,9 @@ pub async fn serve(
     .await
     .context("serving HTTP");
     jobs.abort();
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     db.close().await;
     served
 }

@@ -394,11 +394,49 @@ on_both_databases! {
         app.wait_for_gateway(&imp_uid, "the forged payment to be cancelled at the gateway", |p| p["status"] == "cancelled").await;
 
         // It stays refused.
-        let again = app.complete(&buyer, payment_id, &imp_uid).await;
-        assert_eq!(again.status, 409, "{again:?}");
+        app.complete(&buyer, payment_id, &imp_uid).await.assert_problem(409, "amount_mismatch");
+        // The webhooks of the payment and of its cancel change nothing more.
+        app.wait_for_webhooks(2).await;
         let status = app.status(payment_id, &buyer.token).await;
         assert_eq!(status["status"], "failed");
+        assert_eq!(transitions(&status, "payment", "ready", "failed"), 1, "{status:#}");
         assert_eq!(app.stock(product).await, 5);
+        app.ledger(&admin).await;
+    }
+
+    async fn a_tampered_payment_reported_many_times_at_once_is_cancelled_once(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let admin = app.admin().await;
+        let product = app.product(&seller, "게임기", 48_000, 2).await;
+        let order_id = app.order(&buyer, product, 1).await;
+        let checkout = app.checkout(&buyer, order_id).await;
+        let payment_id = checkout.payment_id;
+        let tampered = app.sandbox_pay(&checkout, 4_800, true).await;
+        let imp_uid = tampered["imp_uid"].as_str().unwrap().to_string();
+
+        let hook = json!({"imp_uid": imp_uid, "merchant_uid": checkout.merchant_uid, "status": "paid"});
+        let completes = join_all((0..5).map(|_| app.complete(&buyer, payment_id, &imp_uid)));
+        let hooks = join_all((0..5).map(|_| app.webhook(hook.clone())));
+        let (completes, hooks) = tokio::join!(completes, hooks);
+        for answer in &completes {
+            answer.assert_problem(409, "amount_mismatch");
+        }
+        for answer in &hooks {
+            assert_not_server_error(answer);
+        }
+
+        app.wait_for_webhooks(2).await;
+        let status = app.status(payment_id, &buyer.token).await;
+        assert_eq!(status["status"], "failed", "{status:#}");
+        assert_eq!(status["order_status"], "cancelled", "{status:#}");
+        assert_eq!(transitions(&status, "payment", "ready", "failed"), 1, "{status:#}");
+        assert_eq!(transitions(&status, "order", "pending_payment", "cancelled"), 1, "{status:#}");
+        assert_eq!(app.stock(product).await, 2, "the stock comes back once");
+        let gateway = app.gateway_payment(&imp_uid).await;
+        assert_eq!(gateway["status"], "cancelled", "{gateway:#}");
+        assert_eq!(gateway["cancel_amount"], 4_800, "{gateway:#}");
+        assert_eq!(gateway["cancel_history"].as_array().unwrap().len(), 1, "cancelled once: {gateway:#}");
         app.ledger(&admin).await;
     }
 
@@ -421,6 +459,7 @@ on_both_databases! {
         assert_eq!(status["imp_uid"], imp_uid);
 
         // A late callback changes nothing.
+        app.wait_for_webhooks(1).await;
         let late = app.complete(&buyer, checkout.payment_id, &imp_uid).await;
         assert_eq!(late.assert_status(200)["status"], "paid");
         let status = app.status(checkout.payment_id, &buyer.token).await;
@@ -454,6 +493,7 @@ on_both_databases! {
             answer.assert_status(200);
         }
 
+        app.wait_for_webhooks(1).await;
         let status = app.status(payment_id, &buyer.token).await;
         assert_eq!(status["status"], "paid");
         assert_eq!(status["escrow_status"], "held");
@@ -494,6 +534,7 @@ on_both_databases! {
         assert_not_server_error(&form);
         let garbage = app.raw(Method::POST, "/webhooks/portone", None, "application/json", "{").await;
         assert!(garbage.status.is_client_error(), "{garbage:?}");
+        app.wait_for_webhooks(1).await;
 
         let status = app.status(unpaid.payment_id, &buyer.token).await;
         assert_eq!(status["status"], "ready", "{status:#}");
@@ -562,6 +603,13 @@ on_both_databases! {
         assert_eq!(status["order_status"], "shipping");
         assert_eq!(status["escrow_status"], "held");
         assert_eq!(app.stock(shipped.product_id).await, 9);
+
+        // The gateway's webhooks (two payments, one cancel) change nothing more.
+        app.wait_for_webhooks(3).await;
+        let status = app.status(paid.payment_id, &buyer.token).await;
+        assert_eq!(status["refunded_amount"], 80_000);
+        assert_eq!(transitions(&status, "escrow", "held", "returned"), 1);
+        assert_eq!(app.stock(paid.product_id).await, 10);
         app.assert_ledger(&admin, 90_000, 80_000, 10_000, 0).await;
     }
 
@@ -618,6 +666,12 @@ on_both_databases! {
         // Nothing is left to refund.
         let more = app.act(Some(&seller), payment_id, "refund", refund(1_000)).await;
         assert_eq!(more.status, 409, "{more:?}");
+
+        // The gateway's webhooks (one payment, three cancels) change nothing more.
+        app.wait_for_webhooks(4).await;
+        let status = app.status(payment_id, &buyer.token).await;
+        assert_eq!(status["refunded_amount"], 100_000);
+        assert_eq!(status["status"], "refunded");
         app.assert_ledger(&admin, 100_000, 100_000, 0, 0).await;
     }
 
@@ -655,6 +709,8 @@ on_both_databases! {
             app.act(Some(who), shipped.payment_id, "refund", json!({"reason": "너무 늦음"})).await.assert_problem(409, "invalid_state");
         }
         assert_eq!(app.gateway_payment(&shipped.imp_uid).await["cancel_amount"], 0);
+        app.wait_for_webhooks(3).await;
+        assert_eq!(app.status(early.payment_id, &buyer.token).await["refunded_amount"], 30_000);
         app.assert_ledger(&admin, 70_000, 30_000, 0, 40_000).await;
     }
 
@@ -684,6 +740,8 @@ on_both_databases! {
         assert_eq!(status["status"], "partially_refunded");
         assert_eq!(status["refunded_amount"], 10_000);
         assert_eq!(app.gateway_payment(&paid.imp_uid).await["cancel_amount"], 10_000);
+        app.wait_for_webhooks(2).await;
+        assert_eq!(app.status(paid.payment_id, &buyer.token).await["refunded_amount"], 10_000);
         app.assert_ledger(&admin, 60_000, 10_000, 50_000, 0).await;
         app.clear_sandbox_faults().await;
     }
@@ -734,7 +792,44 @@ on_both_databases! {
         assert_eq!(gateway["status"], "cancelled");
         assert_eq!(gateway["cancel_amount"], 55_000);
 
+        app.wait_for_webhooks(3).await;
+        assert_eq!(app.status(payment_id, &buyer.token).await["refunded_amount"], 55_000);
         app.assert_ledger(&admin, 100_000, 55_000, 0, 45_000).await;
+    }
+
+    async fn order_lists_page_without_repeats_or_gaps(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let product = app.product(&seller, "양말", 2_000, 50).await;
+        let mut placed = Vec::new();
+        for _ in 0..5 {
+            placed.push(app.order(&buyer, product, 1).await);
+        }
+        placed.sort_unstable();
+        for (member, role) in [(&buyer, "buyer"), (&seller, "seller")] {
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                let mut path = format!("/orders?role={role}&limit=2");
+                if let Some(c) = &cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let body = app.get(&path, Some(&member.token)).await.assert_status(200).clone();
+                let ids = order_ids(&body);
+                assert!(ids.len() <= 2, "{body:#}");
+                seen.extend(ids);
+                pages += 1;
+                assert!(pages <= 5, "paging does not end: {seen:?}");
+                match body["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_string()),
+                    None => break,
+                }
+            }
+            assert_eq!(pages, 3, "{role}: 2 + 2 + 1");
+            seen.sort_unstable();
+            assert_eq!(seen, placed, "{role}: every order once");
+        }
     }
 
     async fn concurrent_buyers_never_oversell(app: TestApp) {
@@ -810,6 +905,8 @@ on_both_databases! {
         let next = app.post_with_key(&path, &seller.token, &new_key(), body).await;
         assert_eq!(next.assert_status(200)["refunded_amount"], 20_000);
         assert_eq!(app.gateway_payment(&paid.imp_uid).await["cancel_amount"], 20_000);
+        app.wait_for_webhooks(3).await;
+        assert_eq!(app.status(paid.payment_id, &buyer.token).await["refunded_amount"], 20_000);
         app.assert_ledger(&admin, 50_000, 20_000, 30_000, 0).await;
     }
 
@@ -944,6 +1041,7 @@ on_both_databases_with! { with_fee =>
             app.get("/admin/ledger", Some(&member.token)).await.assert_problem(403, "forbidden");
         }
         app.get("/admin/ledger", None).await.assert_problem(401, "unauthorized");
+        app.wait_for_webhooks(4).await;
         app.assert_ledger(&admin, 207_000, 10_000, 7_000, 190_000).await;
     }
 }
@@ -1016,5 +1114,55 @@ on_both_databases_with! { fast_expiry =>
         // Its stock is anyone's again.
         let other = app.buyer().await;
         app.try_order(&other, &[(product, 2)]).await.assert_status(201);
+    }
+
+    async fn a_payment_made_after_expiry_is_given_back(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let admin = app.admin().await;
+        let product = app.product(&seller, "마감 임박", 15_000, 3).await;
+        // The checkout must start within the 300 ms the order lives; on a slow machine the
+        // order may expire first, then another one is tried.
+        let mut started = None;
+        for _ in 0..3 {
+            let order_id = app.order(&buyer, product, 1).await;
+            let answer = app.post("/payments", Some(&buyer.token), json!({"order_id": order_id})).await;
+            if answer.status == 201 {
+                started = Some((order_id, answer.body));
+                break;
+            }
+            answer.assert_problem(409, "invalid_state");
+        }
+        let (order_id, body) = started.expect("a checkout started before its order expired");
+        let payment_id = body["payment_id"].as_i64().unwrap();
+        app.wait_for_order(order_id, &buyer.token, "the unpaid order to expire", |o| o["status"] == "expired").await;
+
+        // The buyer's checkout page was still open: the gateway takes the money anyway.
+        let paid = app
+            .post(
+                "/sandbox/portone/_sandbox/payments",
+                None,
+                json!({"merchant_uid": body["merchant_uid"], "amount": body["amount"], "notice_url": body["checkout"]["notice_url"]}),
+            )
+            .await;
+        let paid = paid.assert_status(200).clone();
+        assert_eq!(paid["status"], "paid", "{paid:#}");
+        let imp_uid = paid["imp_uid"].as_str().unwrap().to_string();
+        let late = app.complete(&buyer, payment_id, &imp_uid).await;
+        assert_not_server_error(&late);
+        if late.status == 200 {
+            assert_ne!(late.body["status"], "paid", "{:#}", late.body);
+        }
+
+        // Nothing is sold from an expired order: the money goes back.
+        app.wait_for_gateway(&imp_uid, "the late payment to be cancelled", |p| p["status"] == "cancelled").await;
+        app.wait_for_webhooks(2).await;
+        let status = app.status(payment_id, &buyer.token).await;
+        assert_eq!(status["order_status"], "expired", "{status:#}");
+        assert_ne!(status["status"], "paid", "{status:#}");
+        assert_ne!(status["escrow_status"], "held", "{status:#}");
+        assert_ne!(status["escrow_status"], "released", "{status:#}");
+        app.poll(&format!("/products/{product}"), None, "every reserved unit back in stock", |p| p["stock"] == 3).await;
+        app.ledger(&admin).await;
     }
 }

@@ -481,6 +481,28 @@ pub trait EscrowApp {
         envelope["response"].clone()
     }
 
+    /// Waits until the service has answered at least `count` of the sandbox's webhook
+    /// deliveries, so that what they do (nothing, when the service already knew) has
+    /// happened before the scenario looks again. No delivery may get a 5xx.
+    async fn wait_for_webhooks(&self, count: usize) -> Vec<Value> {
+        let log = self
+            .poll(
+                "/sandbox/portone/_sandbox/webhooks",
+                None,
+                &format!("{count} webhook deliveries"),
+                |log| {
+                    let attempts = log.as_array().map(Vec::as_slice).unwrap_or_default();
+                    for attempt in attempts {
+                        let status = attempt["status"].as_u64().unwrap_or_default();
+                        assert!(status < 500, "the service failed a webhook: {log:#}");
+                    }
+                    attempts.iter().filter(|a| a["status"].is_u64()).count() >= count
+                },
+            )
+            .await;
+        log.as_array().cloned().unwrap_or_default()
+    }
+
     /// Makes the sandbox fail its next `count` calls (`target`: `api` or `webhook`).
     async fn sandbox_fault(&self, target: &str, mode: &str, count: u32) {
         let answer = self

@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 
+mod background;
 mod bad_input;
 mod cli;
 mod escrow_flow;

@@ -44,6 +44,8 @@ pub struct TestDatabase {
     pub url: String,
     backend: Backend,
     name: String,
+    /// False for a second handle on a database another handle drops.
+    owned: bool,
 }
 
 impl TestDatabase {
@@ -79,12 +81,31 @@ impl TestDatabase {
                 format!("{}/{name}", mysql_server_url())
             }
         };
-        Self { url, backend, name }
+        Self {
+            url,
+            backend,
+            name,
+            owned: true,
+        }
+    }
+
+    /// Another handle on the same database (for a second service instance); it does not
+    /// drop the database.
+    pub fn alias(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            backend: self.backend,
+            name: self.name.clone(),
+            owned: false,
+        }
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         match self.backend {
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://").to_string();

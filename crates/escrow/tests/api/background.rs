@@ -1,0 +1,225 @@
+//! Work that happens behind the requests: reconciliation with the gateway after lost
+//! messages, background jobs shared by several instances, and domain events on NATS.
+
+use crate::escrow_support::{spawn_custom, EscrowApp};
+use crate::support::{Backend, TestApp, TestDatabase};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn reconcile(app: &TestApp, token: &str) -> Value {
+    let answer = app.post("/admin/reconcile", Some(token), json!({})).await;
+    answer.assert_status(200).clone()
+}
+
+async fn fault(app: &TestApp, target: &str, mode: &str, count: u32, delay_ms: u64) {
+    let body = json!({"target": target, "mode": mode, "count": count, "delay_ms": delay_ms});
+    app.post("/sandbox/portone/_sandbox/faults", None, body)
+        .await
+        .assert_status(200);
+}
+
+async fn lost_messages_are_healed_by_reconciliation(backend: Backend) {
+    let app = spawn_custom(backend, |c| c.gateway_timeout = Duration::from_millis(500)).await;
+    let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
+    let product = app.product(&seller, "재고 1", 40_000, 1).await;
+    let order_id = app.order(&buyer, product, 1).await;
+    let checkout = app.checkout(&buyer, order_id).await;
+
+    // Every webhook delivery is lost and the browser never calls back.
+    fault(&app, "webhook", "drop", 10, 0).await;
+    let paid = app.sandbox_pay(&checkout, checkout.amount, false).await;
+    let imp_uid = paid["imp_uid"].as_str().unwrap().to_string();
+    let status = app.status(checkout.payment_id, &buyer.token).await;
+    assert_eq!(status["status"], "ready");
+
+    let report = reconcile(&app, &admin.token).await;
+    assert!(report["checked"].as_u64().unwrap() >= 1, "{report:#}");
+    assert_eq!(report["repaired"], 1, "{report:#}");
+    let status = app.status(checkout.payment_id, &buyer.token).await;
+    assert_eq!(status["status"], "paid");
+    assert_eq!(status["escrow_status"], "held");
+    assert_eq!(status["imp_uid"], imp_uid.as_str());
+    // Nothing left to repair: a second run changes nothing.
+    assert_eq!(reconcile(&app, &admin.token).await["repaired"], 0);
+
+    // The gateway does the refund but its answer never arrives in time.
+    fault(&app, "api", "timeout", 1, 1500).await;
+    let refund = json!({"reason": "partial", "amount": 15_000});
+    let path = format!("/payments/{}/refund", checkout.payment_id);
+    app.post(&path, Some(&seller.token), refund.clone())
+        .await
+        .assert_problem(502, "gateway_error");
+    let status = app.status(checkout.payment_id, &buyer.token).await;
+    assert_eq!(
+        status["refunded_amount"], 0,
+        "nothing recorded that we cannot prove"
+    );
+    // The held request finishes at the gateway a little later.
+    app.wait_for_gateway(&imp_uid, "the refund done", |p| {
+        p["cancel_amount"] == 15_000
+    })
+    .await;
+
+    // The seller retries the same refund: the checksum stops a second one at the gateway,
+    // and the one that happened is recorded once.
+    let retry = app.post(&path, Some(&seller.token), refund).await;
+    retry.assert_problem(409, "conflict");
+    let status = app.status(checkout.payment_id, &buyer.token).await;
+    assert_eq!(status["refunded_amount"], 15_000);
+    assert_eq!(status["status"], "partially_refunded");
+    assert_eq!(app.gateway_payment(&imp_uid).await["cancel_amount"], 15_000);
+    app.assert_ledger(&admin, 40_000, 15_000, 25_000, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_messages_are_healed_by_reconciliation_sqlite() {
+    lost_messages_are_healed_by_reconciliation(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_messages_are_healed_by_reconciliation_mysql() {
+    lost_messages_are_healed_by_reconciliation(Backend::MySql).await;
+}
+
+/// Two instances on one MariaDB database, sharing one gateway, both running the jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_never_do_a_job_twice() {
+    let database = TestDatabase::create(Backend::MySql).await;
+    let alias = database.alias();
+    let fast = |config: &mut escrow::config::Config| {
+        config.order_ttl = Duration::from_millis(400);
+        config.auto_confirm_after = Duration::from_millis(300);
+        config.job_interval = Duration::from_millis(30);
+    };
+    let mut first_config = escrow::config::Config::for_database(&database.url);
+    fast(&mut first_config);
+    let first = TestApp::spawn_with(first_config.clone(), database).await;
+    let mut second_config = first_config;
+    second_config.portone_api_url = Some(format!("{}/sandbox/portone", first.base));
+    let second = TestApp::spawn_with(second_config, alias).await;
+
+    let (buyer, seller, admin) = (
+        first.buyer().await,
+        first.seller().await,
+        first.admin().await,
+    );
+    let product = first.product(&seller, "두 인스턴스", 10_000, 100).await;
+
+    // Paid and delivered orders, confirmed automatically by whichever instance gets there.
+    let mut payments = Vec::new();
+    for _ in 0..4 {
+        let order_id = first.order(&buyer, product, 1).await;
+        let checkout = first.checkout(&buyer, order_id).await;
+        first.pay(&buyer, &checkout).await;
+        first.ship(&seller, checkout.payment_id, "1111").await;
+        second.deliver(&seller, checkout.payment_id).await;
+        payments.push(checkout.payment_id);
+    }
+    // Unpaid orders, expired by whichever instance gets there.
+    let mut unpaid = Vec::new();
+    for _ in 0..10 {
+        unpaid.push(second.order(&buyer, product, 2).await);
+    }
+    for payment_id in &payments {
+        let status = first
+            .wait_for_payment(*payment_id, &buyer.token, "released", |s| {
+                s["escrow_status"] == "released"
+            })
+            .await;
+        let releases = status["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["entity"] == "escrow" && h["to"] == "released")
+            .count();
+        assert_eq!(releases, 1, "{status:#}");
+    }
+    for order_id in &unpaid {
+        first
+            .wait_for_order(*order_id, &buyer.token, "expired", |o| {
+                o["status"] == "expired"
+            })
+            .await;
+    }
+    // Let both instances run a few more rounds over the same rows.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        first.stock(product).await,
+        96,
+        "each expired order gave its stock back once"
+    );
+    assert_eq!(first.count("settlements").await, 4);
+    let expiries = first
+        .count("state_history WHERE entity = 'order' AND to_state = 'expired'")
+        .await;
+    assert_eq!(expiries, 10);
+    first.assert_ledger(&admin, 40_000, 0, 0, 40_000).await;
+    let settlements = second.get("/settlements", Some(&seller.token)).await;
+    assert_eq!(settlements.assert_status(200)["total_gross"], 40_000);
+}
+
+/// Domain events reach NATS JetStream with a stable id, and the outbox drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_events_are_published_to_jetstream() {
+    let nats_url =
+        std::env::var("ESCROW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let app = spawn_custom(Backend::Sqlite, |c| {
+        c.nats_url = Some(nats_url.clone());
+        c.job_interval = Duration::from_millis(50);
+    })
+    .await;
+    let (buyer, seller) = (app.buyer().await, app.seller().await);
+    let paid = app.paid_order(&buyer, &seller, 12_000, 1).await;
+
+    let client = async_nats::connect(&nats_url)
+        .await
+        .expect("NATS must run on 127.0.0.1:4222 (see README)");
+    let jetstream = async_nats::jetstream::new(client);
+    let stream = jetstream.get_stream(escrow::events::STREAM).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: "escrow.payment.paid".into(),
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut found = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while found.is_none() && tokio::time::Instant::now() < deadline {
+        let next = tokio::time::timeout(
+            Duration::from_secs(2),
+            futures::StreamExt::next(&mut messages),
+        )
+        .await;
+        let Ok(Some(Ok(message))) = next else {
+            continue;
+        };
+        let event: Value = serde_json::from_slice(&message.payload).unwrap();
+        if event["order_id"] == paid.order_id {
+            let id_header = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.to_string());
+            found = Some((event, id_header));
+        }
+        let _ = message.ack().await;
+    }
+    let (event, id_header) = found.expect("the payment.paid event was published");
+    assert_eq!(event["type"], "payment.paid");
+    assert_eq!(event["data"]["amount"], 12_000);
+    assert_eq!(id_header.as_deref(), event["event_id"].as_str());
+    // Everything written so far is published (order.created and payment.paid at least).
+    let mut backlog = i64::MAX;
+    for _ in 0..100 {
+        backlog = app.count("outbox_events WHERE published_at IS NULL").await;
+        if backlog == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(backlog, 0);
+    assert!(app.count("outbox_events").await >= 2);
+}
