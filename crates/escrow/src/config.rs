@@ -131,6 +131,11 @@ pub struct Config {
     #[arg(long = "reconcile-interval", env = "ESCROW_RECONCILE_INTERVAL", value_name = "ESCROW_RECONCILE_INTERVAL", default_value = "5m", value_parser = parse_duration, global = true)]
     pub reconcile_interval: Duration,
 
+    /// Addresses allowed to post gateway webhooks, comma-separated IPs or CIDRs (PortOne
+    /// sends from 52.78.100.19, 52.78.48.223, 52.78.5.241). Empty: any address.
+    #[arg(long = "webhook-allow", env = "ESCROW_WEBHOOK_ALLOW", value_name = "ESCROW_WEBHOOK_ALLOW", value_delimiter = ',', value_parser = parse_net, global = true)]
+    pub webhook_allow: Vec<ipnet::IpNet>,
+
     /// The built web UI to serve at /app/ (from `npm run build` in web/).
     #[arg(
         long = "web-dir",
@@ -144,6 +149,13 @@ pub struct Config {
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "ESCROW_LOG_FORMAT", value_name = "ESCROW_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
+}
+
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not an IP address or CIDR"))
 }
 
 fn parse_database_url(url: &str) -> Result<String, String> {
@@ -226,6 +238,7 @@ impl Config {
             log_format: "text".into(),
             web_dir: "web/dist".into(),
             public_url: None,
+            webhook_allow: Vec::new(),
             gateway_timeout: Duration::from_secs(10),
             pg: "html5_inicis".into(),
             job_interval: Duration::from_secs(5),

@@ -12,7 +12,7 @@ use escrow_core::members::{Members, NewMember, SignupFields};
 use escrow_core::orders::Orders;
 use escrow_core::payments::{PaymentSettings, Payments};
 use escrow_core::Db;
-use escrow_http::{AppState, BrowserConfig};
+use escrow_http::{AppState, BrowserConfig, WebhookSources};
 use escrow_store::DbConfig;
 use portone::{ClientConfig, PortOne, PortOneClient};
 use portone_sandbox::{Sandbox, SandboxConfig};
@@ -97,7 +97,16 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         tick: config.job_interval,
         reconcile_every: config.reconcile_interval,
     };
-    let state = AppState::new(db, members, orders, payments, gateway, browser);
+    let webhook_sources = WebhookSources(config.webhook_allow.clone());
+    let state = AppState::new(
+        db,
+        members,
+        orders,
+        payments,
+        gateway,
+        browser,
+        webhook_sources,
+    );
     let mut router = escrow_http::router(state.clone());
     if let Some(sandbox) = &sandbox {
         // Outside the API's layers: the sandbox speaks PortOne's wire format, not ours.

@@ -2,7 +2,7 @@
 //! reconciliation.
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_json, ApiJson, Auth, PathId};
+use crate::extract::{parse_json, ApiJson, Auth, ClientAddr, PathId};
 use crate::orders::{ShipmentBody, ShippingBody};
 use crate::state::AppState;
 use crate::wire::{rfc3339, Done};
@@ -340,9 +340,19 @@ pub struct WebhookBody {
     responses((status = 200, body = Done), (status = 404, body = Problem), (status = 502, body = Problem)))]
 pub async fn receive_webhook(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Done>, ApiError> {
+    let allowed = client
+        .parse()
+        .is_ok_and(|ip| state.webhook_sources.allows(ip));
+    if !allowed {
+        tracing::warn!(client = %client, "webhook from an address not allowed");
+        return Err(
+            AppError::Forbidden("webhooks are not accepted from this address".into()).into(),
+        );
+    }
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

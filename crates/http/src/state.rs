@@ -20,6 +20,17 @@ pub struct BrowserConfig {
     pub web_dir: PathBuf,
 }
 
+/// Which addresses may post gateway webhooks; empty: any (webhooks are verified with the
+/// gateway anyway, so this is defence in depth, e.g. PortOne's documented senders).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSources(pub Vec<ipnet::IpNet>);
+
+impl WebhookSources {
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.0.is_empty() || self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
@@ -29,6 +40,7 @@ pub struct AppState {
     pub payments: Payments,
     pub gateway: Arc<dyn PortOne>,
     pub browser: Arc<BrowserConfig>,
+    pub webhook_sources: Arc<WebhookSources>,
 }
 
 impl AppState {
@@ -39,6 +51,7 @@ impl AppState {
         payments: Payments,
         gateway: Arc<dyn PortOne>,
         browser: BrowserConfig,
+        webhook_sources: WebhookSources,
     ) -> Self {
         Self {
             products: Products::new(db.clone()),
@@ -48,6 +61,7 @@ impl AppState {
             members,
             gateway,
             browser: Arc::new(browser),
+            webhook_sources: Arc::new(webhook_sources),
         }
     }
 }

@@ -99,3 +99,29 @@ async fn escrow_sandbox_serves_the_gateway_alone() {
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["code"], 0);
 }
+
+/// Webhooks from addresses outside `ESCROW_WEBHOOK_ALLOW` are refused before anything else.
+#[tokio::test]
+async fn webhook_sources_can_be_restricted() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let mut config = escrow::config::Config::for_database(&database.url);
+    config.webhook_allow = vec![
+        "52.78.100.19/32".parse().unwrap(),
+        "52.78.48.223".parse::<std::net::IpAddr>().unwrap().into(),
+    ];
+    let app = TestApp::spawn_with(config, database).await;
+    let notice =
+        json!({"imp_uid": "imp_000000000001", "merchant_uid": "escrow-1-x", "status": "paid"});
+    app.post("/webhooks/portone", None, notice.clone())
+        .await
+        .assert_problem(403, "forbidden");
+
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let mut config = escrow::config::Config::for_database(&database.url);
+    config.webhook_allow = vec!["127.0.0.0/8".parse().unwrap()];
+    let app = TestApp::spawn_with(config, database).await;
+    // Allowed through; then simply unknown.
+    app.post("/webhooks/portone", None, notice)
+        .await
+        .assert_problem(404, "not_found");
+}
