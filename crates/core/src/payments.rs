@@ -636,17 +636,38 @@ impl Payments {
             {
                 // We refused this payment (mismatch, late payment) but the gateway still
                 // holds the money: finish the cancel.
-                self.gateway
-                    .cancel(&CancelRequest::full(
-                        gw.imp_uid.clone(),
-                        gw.cancellable_amount(),
-                        "escrow: refused payment",
-                    ))
-                    .await
-                    .map_err(gateway_error)?;
-                Ok(true)
+                self.cancel_refused(gw).await
             }
             _ => Ok(false),
+        }
+    }
+
+    /// Cancels in full a payment we refused. Racing callers (a completion and a webhook)
+    /// may both try; the gateway refuses the second, which is success for us once the
+    /// gateway shows nothing left to cancel.
+    async fn cancel_refused(&self, gw: &portone::Payment) -> AppResult<bool> {
+        let request = CancelRequest::full(
+            gw.imp_uid.clone(),
+            gw.cancellable_amount(),
+            "escrow: refused payment",
+        );
+        match self.gateway.cancel(&request).await {
+            Ok(_) => Ok(true),
+            Err(PortOneError::Refused { .. }) => {
+                let now = self
+                    .gateway
+                    .get_payment(&gw.imp_uid)
+                    .await
+                    .map_err(gateway_error)?;
+                if now.cancellable_amount() == 0 {
+                    Ok(false)
+                } else {
+                    Err(AppError::Gateway(
+                        "the gateway refused to cancel a refused payment".into(),
+                    ))
+                }
+            }
+            Err(err) => Err(gateway_error(err)),
         }
     }
 
@@ -822,15 +843,7 @@ impl Payments {
         .await?;
         tx.commit().await?;
         tracing::warn!(payment.id = payment.id, payment.imp_uid = %gw.imp_uid, "amount mismatch: cancelling at the gateway");
-        if let Err(err) = self
-            .gateway
-            .cancel(&CancelRequest::full(
-                gw.imp_uid.clone(),
-                gw.cancellable_amount(),
-                "amount mismatch",
-            ))
-            .await
-        {
+        if let Err(err) = self.cancel_refused(gw).await {
             // Reconciliation finishes it: a failed payment still paid at the gateway.
             tracing::error!(payment.id = payment.id, error = %err, "cancelling a mismatched payment failed");
         }
@@ -871,15 +884,7 @@ impl Payments {
         )
         .await?;
         tx.commit().await?;
-        if let Err(err) = self
-            .gateway
-            .cancel(&CancelRequest::full(
-                gw.imp_uid.clone(),
-                gw.cancellable_amount(),
-                "order closed",
-            ))
-            .await
-        {
+        if let Err(err) = self.cancel_refused(gw).await {
             tracing::error!(payment.id = payment.id, error = %err, "cancelling a late payment failed");
         }
         Ok(())
