@@ -25,7 +25,10 @@ if ! mariadb_up; then
   mariadb_up || { echo "MariaDB did not come up on 127.0.0.1:3306" >&2; exit 1; }
 fi
 
-if [ "${SKIP_BROWSER:-}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
-  echo "installing Chromium for the browser tests..."
-  apt_install chromium
+if [ "${SKIP_BROWSER:-}" != 1 ]; then
+  # Korean text in the screenshots needs a Hangul font.
+  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi nanum; then
+    echo "installing Chromium and a Korean font for the browser tests..."
+    apt_install chromium fonts-nanum
+  fi
 fi

@@ -402,6 +402,32 @@ impl Orders {
         Ok(view)
     }
 
+    /// Orders waiting for an admin's decision, newest first.
+    pub async fn list_disputed(
+        &self,
+        caller: Caller,
+        page: PageRequest,
+    ) -> AppResult<Page<OrderView>> {
+        if !caller.is_admin() {
+            return Err(AppError::Forbidden("admins only".into()));
+        }
+        let mut sql = String::from("SELECT id FROM orders WHERE status = 'disputed'");
+        if page.before_id.is_some() {
+            sql.push_str(" AND id < ?");
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        if let Some(before) = page.before_id {
+            query = query.bind(before);
+        }
+        let ids = query.bind(page.limit + 1).fetch_all(self.db.pool()).await?;
+        let mut views = Vec::with_capacity(ids.len());
+        for id in ids {
+            views.push(load_order(&self.db, id).await?);
+        }
+        Ok(page.into_page(views, |v| v.id))
+    }
+
     /// The caller's orders as buyer or as seller, newest first.
     pub async fn list(
         &self,

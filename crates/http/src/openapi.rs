@@ -34,12 +34,13 @@ use utoipa::{Modify, OpenApi};
         crate::payments::resolve_payment,
         crate::payments::list_settlements,
         crate::payments::get_ledger,
+        crate::orders::list_disputes,
         crate::payments::run_reconcile,
         crate::system::get_health,
         crate::system::get_readiness,
         crate::system::get_metrics,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldErrorBody)),
+    components(schemas(crate::error::Problem, crate::error::FieldErrorBody, crate::orders::OrderRole)),
     modifiers(&BearerAuth),
     tags((name = "members"), (name = "products"), (name = "orders"), (name = "payments"), (name = "admin"), (name = "system"))
 )]

@@ -308,6 +308,29 @@ pub async fn list_orders(
     }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Disputed orders waiting for a decision (admins).
+#[utoipa::path(get, path = "/admin/disputes", tag = "admin", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = OrderPage), (status = 403, body = Problem)))]
+pub async fn list_disputes(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let page = state.orders.list_disputed(caller, page).await?;
+    Ok(Json(OrderPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
 /// One order with its items, payment and shipment (its buyer, its seller, admins).
 #[utoipa::path(get, path = "/orders/{order_id}", tag = "orders", params(("order_id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = OrderBody), (status = 403, body = Problem), (status = 404, body = Problem)))]

@@ -7,7 +7,6 @@ use crate::state::AppState;
 use crate::{members, orders, payments, products, system, web};
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
-use axum::routing::{get, post, put};
 use axum::Router;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,49 +19,61 @@ use utoipa_swagger_ui::SwaggerUi;
 /// Bodies above this are refused with 413 before they are read into memory.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The whole HTTP API. `extra` routes (the sandbox, the web UI) are merged by the caller.
+/// Declares the API's routes once: the router is built from this table, and `ROUTES` lists
+/// it for tests (the authorization matrix and the OpenAPI check iterate over it, so a new
+/// route cannot be left out of either).
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        /// Every API route as (method, path template).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn api_routes() -> Router<AppState> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+route_table! {
+    post "/auth/signup" => members::create_member,
+    post "/auth/login" => members::create_session,
+    get "/auth/me" => members::get_me,
+    get "/products" => products::list_products,
+    post "/products" => products::create_product,
+    get "/products/{product_id}" => products::get_product,
+    put "/products/{product_id}" => products::update_product,
+    delete "/products/{product_id}" => products::delete_product,
+    get "/cart" => orders::get_cart,
+    put "/cart/items/{product_id}" => orders::put_cart_item,
+    delete "/cart/items/{product_id}" => orders::delete_cart_item,
+    get "/orders" => orders::list_orders,
+    post "/orders" => orders::create_order,
+    get "/orders/{order_id}" => orders::get_order,
+    post "/payments" => payments::create_payment,
+    post "/payments/{payment_id}/complete" => payments::complete_payment,
+    get "/payments/{payment_id}/status" => payments::get_payment_status,
+    post "/payments/{payment_id}/shipment" => payments::ship_payment,
+    post "/payments/{payment_id}/delivered" => payments::deliver_payment,
+    post "/payments/{payment_id}/confirm" => payments::confirm_payment,
+    post "/payments/{payment_id}/cancel" => payments::cancel_payment,
+    post "/payments/{payment_id}/refund" => payments::refund_payment,
+    post "/payments/{payment_id}/dispute" => payments::dispute_payment,
+    post "/payments/{payment_id}/resolve" => payments::resolve_payment,
+    post "/webhooks/portone" => payments::receive_webhook,
+    get "/settlements" => payments::list_settlements,
+    get "/admin/ledger" => payments::get_ledger,
+    get "/admin/disputes" => orders::list_disputes,
+    post "/admin/reconcile" => payments::run_reconcile,
+    get "/healthz" => system::get_health,
+    get "/readyz" => system::get_readiness,
+    get "/metrics" => system::get_metrics,
+}
+
+/// The whole HTTP API with the docs and the web UI. The sandbox is merged by the caller.
 pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request records anything.
     crate::middleware::metrics_handle();
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/auth/signup", post(members::create_member))
-        .route("/auth/login", post(members::create_session))
-        .route("/auth/me", get(members::get_me))
-        .route(
-            "/products",
-            get(products::list_products).post(products::create_product),
-        )
-        .route(
-            "/products/{product_id}",
-            get(products::get_product)
-                .put(products::update_product)
-                .delete(products::delete_product),
-        )
-        .route("/cart", get(orders::get_cart))
-        .route(
-            "/cart/items/{product_id}",
-            put(orders::put_cart_item).delete(orders::delete_cart_item),
-        )
-        .route("/orders", get(orders::list_orders).post(orders::create_order))
-        .route("/orders/{order_id}", get(orders::get_order))
-        .route("/payments", post(payments::create_payment))
-        .route("/payments/{payment_id}/complete", post(payments::complete_payment))
-        .route("/payments/{payment_id}/status", get(payments::get_payment_status))
-        .route("/payments/{payment_id}/shipment", post(payments::ship_payment))
-        .route("/payments/{payment_id}/delivered", post(payments::deliver_payment))
-        .route("/payments/{payment_id}/confirm", post(payments::confirm_payment))
-        .route("/payments/{payment_id}/cancel", post(payments::cancel_payment))
-        .route("/payments/{payment_id}/refund", post(payments::refund_payment))
-        .route("/payments/{payment_id}/dispute", post(payments::dispute_payment))
-        .route("/payments/{payment_id}/resolve", post(payments::resolve_payment))
-        .route("/webhooks/portone", post(payments::receive_webhook))
-        .route("/settlements", get(payments::list_settlements))
-        .route("/admin/ledger", get(payments::get_ledger))
-        .route("/admin/reconcile", post(payments::run_reconcile))
-        .route("/healthz", get(system::get_health))
-        .route("/readyz", get(system::get_readiness))
-        .route("/metrics", get(system::get_metrics))
+    api_routes()
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .merge(web::routes(&state))
         .fallback(system::not_found)

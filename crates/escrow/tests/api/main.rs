@@ -6,6 +6,7 @@
 #[macro_use]
 mod support;
 
+mod authz;
 mod background;
 mod bad_input;
 mod cli;

@@ -44,3 +44,25 @@ on_both_databases! {
         assert_eq!(root.headers()["location"], "/app/");
     }
 }
+
+/// The web UI's types are generated from `web/openapi.json`; it must be what the code
+/// generates. `UPDATE_OPENAPI_SNAPSHOT=1` rewrites it.
+#[test]
+fn openapi_snapshot_is_current() {
+    use utoipa::OpenApi;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/openapi.json");
+    let generated = serde_json::to_value(escrow_http::ApiDoc::openapi()).unwrap();
+    if std::env::var_os("UPDATE_OPENAPI_SNAPSHOT").is_some() {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&generated).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(
+        snapshot == generated,
+        "web/openapi.json is stale: run UPDATE_OPENAPI_SNAPSHOT=1 cargo test -p escrow --test api openapi_snapshot"
+    );
+}
