@@ -1,0 +1,378 @@
+// The browser scenarios, in order. Each gets a context with `browser`, `apiBase`, `appBase`,
+// `shots`, `defer(fn)` for cleanup. Those needing endpoints the service does not have yet call
+// needRoutes() first and skip.
+import {
+  app, assert, createAdmin, member, needRoutes, newPage, PASSWORD, PHONE, product, shot, Skip, uiLogin, uniqueEmail,
+} from './lib.mjs';
+
+const ORDER_ROUTES = ['POST /orders', 'GET /orders/{id}', 'POST /payments', 'POST /payments/{id}/complete', 'GET /payments/{id}/status'];
+
+/** Buy one unit of a product through the UI: product page → checkout → sandbox window. */
+async function buyThroughUi(ctx, page, productId, { decline = false, shotName = null } = {}) {
+  await page.goto(app(ctx, `products/${productId}`));
+  await page.click('[data-testid=buy-now]');
+  await page.waitForSelector('[data-testid=place-order]');
+  await page.fill('#address', '서울특별시 중구 세종대로 110');
+  await page.fill('#postcode', '04524');
+  if (shotName) await shot(ctx, page, `${shotName}-form`);
+  await page.click('[data-testid=place-order]');
+  const frame = page.frameLocator('#portone-sandbox-checkout');
+  await frame.locator('#pay-button').waitFor();
+  if (shotName) await shot(ctx, page, `${shotName}-sandbox-window`);
+  await frame.locator(decline ? '#decline-button' : '#pay-button').click();
+  await page.waitForSelector(decline ? '[data-testid=pay-failure]' : '[data-testid=pay-success]', { timeout: 20_000 });
+  const href = await page.getAttribute('[data-testid=view-order]', 'href');
+  const orderId = href.split('/').pop();
+  return orderId;
+}
+
+async function expectStatus(page, status) {
+  await page.waitForSelector(`[data-testid=order-status][data-status=${status}]`, { timeout: 15_000 });
+}
+
+/** Opens an action on the order page, fills it, submits and waits for the done note. */
+async function act(page, action, fill = async () => {}) {
+  await page.click(`[data-testid=action-${action}]`);
+  await fill();
+  await page.click('[data-testid=action-submit]');
+  await page.waitForSelector('[data-testid=action-done]');
+}
+
+async function paymentIdOf(buyer, orderId) {
+  const order = await buyer.client.ok('GET', `/orders/${orderId}`);
+  assert(order.payment?.payment_id !== undefined, `order ${orderId} has a payment`);
+  return order.payment.payment_id;
+}
+
+export const scenarios = [
+  {
+    name: 'seller: sign up, list a product, edit it, find it, delete it',
+    async run(ctx) {
+      const page = await newPage(ctx);
+      const email = uniqueEmail('seller-ui');
+      await page.goto(app(ctx, 'signup'));
+      await page.check('[data-testid=role-seller]');
+      await page.fill('#email', email);
+      await page.fill('#password', PASSWORD);
+      await page.fill('#name', '김판매');
+      await shot(ctx, page, 'signup');
+      await page.click('[data-testid=signup-submit]');
+      await page.waitForURL(/\/app\/seller\/products$/);
+      await page.waitForSelector('text=아직 등록한 상품이 없습니다.');
+
+      const name = `수제 도자기 머그 ${Date.now().toString(36)}`;
+      await page.click('[data-testid=new-product]');
+      await page.fill('#name', name);
+      await page.fill('#description', '손으로 빚은 350ml 머그컵입니다.');
+      await page.fill('#price', '150,000');
+      await page.fill('#stock', '5');
+      await shot(ctx, page, 'product-new');
+      await page.click('[data-testid=product-submit]');
+      await page.waitForURL(/\/app\/products\/\d+$/);
+      assert((await page.textContent('[data-testid=product-price]')).trim() === '150,000원', 'price shown as won');
+      const productId = page.url().split('/').pop();
+
+      // Edit: new name and price.
+      await page.goto(app(ctx, `seller/products/${productId}/edit`));
+      await page.waitForFunction(() => document.querySelector('#name')?.value);
+      await page.fill('#name', `${name} (대)`);
+      await page.fill('#price', '165000');
+      await page.click('[data-testid=product-submit]');
+      await page.waitForURL(new RegExp(`/app/products/${productId}$`));
+      await page.waitForSelector(`[data-testid=product-name]:has-text("${name} (대)")`);
+      assert((await page.textContent('[data-testid=product-price]')).trim() === '165,000원', 'edited price');
+      await shot(ctx, page, 'product-page');
+
+      // The list and the search find it; a search for something else does not.
+      await page.goto(app(ctx, ''));
+      await page.waitForSelector(`[data-testid=product-card]:has-text("${name}")`);
+      await shot(ctx, page, 'product-list');
+      await page.fill('[data-testid=search]', name);
+      await page.press('[data-testid=search]', 'Enter');
+      await page.waitForURL(/\?q=/);
+      await page.waitForSelector(`[data-testid=product-card]:has-text("${name}")`);
+      assert((await page.locator('[data-testid=product-card]').count()) === 1, 'search finds exactly it');
+      await page.fill('[data-testid=search]', 'zz-nothing-like-this');
+      await page.press('[data-testid=search]', 'Enter');
+      await page.waitForSelector('text=맞는 상품이 없습니다');
+
+      // Delete from "my products" (the confirm dialog is accepted).
+      await page.goto(app(ctx, 'seller/products'));
+      await page.waitForSelector('[data-testid=seller-product-row]');
+      await shot(ctx, page, 'seller-products');
+      await page.click('[data-testid=delete-product]');
+      await page.waitForSelector('text=아직 등록한 상품이 없습니다.');
+      const res = await fetch(`${ctx.apiBase}/products/${productId}`);
+      assert(res.status === 404, `deleted product answers 404, got ${res.status}`);
+      assert(page.jsErrors.length === 0, `no page errors: ${page.jsErrors.join('; ')}`);
+    },
+  },
+  {
+    name: 'members: field errors on sign-up, wrong password, log in and out',
+    async run(ctx) {
+      const page = await newPage(ctx);
+      await page.goto(app(ctx, 'signup'));
+      await page.fill('#email', 'not-an-email');
+      await page.fill('#password', 'short');
+      await page.fill('#name', '홍길동');
+      await page.click('[data-testid=signup-submit]');
+      await page.waitForSelector('[data-testid=field-error]');
+      await shot(ctx, page, 'signup-errors');
+
+      const buyer = await member(ctx.apiBase, 'buyer');
+      await page.goto(app(ctx, 'login'));
+      await page.fill('#email', buyer.email);
+      await page.fill('#password', 'wrong password!');
+      await page.click('[data-testid=login-submit]');
+      await page.waitForSelector('[data-testid=error]');
+      await shot(ctx, page, 'login-error');
+      await page.fill('#password', PASSWORD);
+      await page.click('[data-testid=login-submit]');
+      await page.waitForSelector('[data-testid=logout]');
+      assert((await page.textContent('[data-testid=who]')).includes(buyer.name), 'shows who is signed in');
+      await page.click('[data-testid=logout]');
+      await page.waitForSelector('[data-testid=nav-login]');
+      // A page that needs a session sends you to log in, and back afterwards.
+      await page.goto(app(ctx, 'orders'));
+      await page.waitForURL(/\/app\/login\?next=/);
+      await uiLogin(ctx, page, buyer.email);
+    },
+  },
+  {
+    name: 'buyer: browse at phone width, open a product, switch language',
+    async run(ctx) {
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '제주 감귤 5kg', price: 32000, description: '산지 직송 감귤입니다.\n당도 12브릭스 이상.' });
+      await product(seller, { name: '국산 참기름 350ml', price: 18900 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { viewport: PHONE, token: buyer.token });
+      await page.goto(app(ctx, ''));
+      await page.waitForSelector(`[data-testid=product-card]:has-text("${p.name}")`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, `no horizontal scrolling at 375px (overflow ${overflow}px)`);
+      await shot(ctx, page, 'phone-product-list');
+      await page.click('.menu-toggle');
+      await page.waitForSelector('#main-nav.open');
+      await shot(ctx, page, 'phone-menu');
+      await page.click('.menu-toggle');
+      await page.click(`[data-testid=product-card]:has-text("${p.name}") a`);
+      await page.waitForSelector('[data-testid=product-price]:has-text("32,000원")');
+      await shot(ctx, page, 'phone-product-page');
+
+      // English, then back to Korean (the default).
+      await page.click('.menu-toggle');
+      await page.click('[data-testid=lang]');
+      await page.waitForSelector('[data-testid=add-to-cart]:has-text("Add to cart")');
+      assert((await page.textContent('[data-testid=product-price]')).trim() === '₩32,000', 'won in English');
+      await shot(ctx, page, 'phone-product-page-en');
+      await page.click('[data-testid=lang]'); // the menu is still open
+      await page.waitForSelector('[data-testid=add-to-cart]:has-text("장바구니 담기")');
+    },
+  },
+  {
+    name: 'buyer: add to cart, change quantity, see the total, check out the whole cart',
+    async run(ctx) {
+      await needRoutes(ctx.apiBase, ['PUT /cart/items/{id}', 'GET /cart']);
+      const seller = await member(ctx.apiBase, 'seller');
+      const a = await product(seller, { name: '유기농 현미 4kg', price: 24000 });
+      const b = await product(seller, { name: '들기름 180ml', price: 9500 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { token: buyer.token });
+      for (const p of [a, b]) {
+        await page.goto(app(ctx, `products/${p.product_id}`));
+        await page.click('[data-testid=add-to-cart]');
+        await page.waitForSelector('[data-testid=notice]');
+      }
+      await page.goto(app(ctx, 'cart'));
+      await page.waitForSelector('[data-testid=cart-line]');
+      assert((await page.locator('[data-testid=cart-line]').count()) === 2, 'two lines');
+      await page.click(`[data-testid=cart-line]:has-text("${a.name}") button[aria-label="하나 더"]`);
+      await page.waitForSelector('[data-testid=cart-total]:has-text("57,500원")');
+      await shot(ctx, page, 'cart');
+
+      // Check out the whole cart (one seller: one order), pay, and the cart empties.
+      await needRoutes(ctx.apiBase, ORDER_ROUTES);
+      await page.click('[data-testid=to-checkout]');
+      await page.waitForSelector('[data-testid=checkout-total]:has-text("57,500원")');
+      await page.fill('#address', '대전광역시 유성구 대학로 99');
+      await page.fill('#postcode', '34134');
+      await page.click('[data-testid=place-order]');
+      await page.frameLocator('#portone-sandbox-checkout').locator('#pay-button').click();
+      await page.waitForSelector('[data-testid=pay-success]', { timeout: 20_000 });
+      assert((await page.locator('[data-testid=pay-result]').count()) === 1, 'one seller, one order');
+      await page.goto(app(ctx, 'cart'));
+      await page.waitForSelector('text=장바구니가 비어 있습니다.');
+    },
+  },
+  {
+    name: 'escrow purchase: sandbox checkout, shipment, delivery, confirm, settlement',
+    async run(ctx) {
+      await needRoutes(ctx.apiBase, [...ORDER_ROUTES, 'GET /orders', 'POST /payments/{id}/shipment', 'POST /payments/{id}/delivered', 'POST /payments/{id}/confirm', 'GET /settlements']);
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '원목 도마', price: 150000, stock: 3 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+
+      const page = await newPage(ctx, { token: buyer.token });
+      const orderId = await buyThroughUi(ctx, page, p.product_id, { shotName: 'checkout' });
+      await shot(ctx, page, 'checkout-success');
+      await page.click('[data-testid=view-order]');
+      await expectStatus(page, 'paid');
+      await page.waitForSelector('[data-testid=escrow-status][data-status=held]');
+      await shot(ctx, page, 'order-paid-buyer');
+      await page.goto(app(ctx, 'orders'));
+      await page.waitForSelector('[data-testid=order-row][data-status=paid]');
+      await shot(ctx, page, 'buyer-orders');
+
+      // The seller ships and marks it delivered.
+      const sp = await newPage(ctx, { token: seller.token });
+      await sp.goto(app(ctx, 'seller/orders'));
+      await sp.waitForSelector('[data-testid=order-row]');
+      await shot(ctx, sp, 'seller-orders');
+      await sp.goto(app(ctx, `orders/${orderId}`));
+      await expectStatus(sp, 'paid');
+      await act(sp, 'ship', async () => {
+        await sp.selectOption('[data-testid=courier]', 'HANJIN');
+        await sp.fill('[data-testid=invoice]', '123456789012');
+      });
+      await expectStatus(sp, 'shipping');
+      await sp.waitForSelector('[data-testid=shipment]:has-text("123456789012")');
+      await shot(ctx, sp, 'order-shipping-seller');
+      await act(sp, 'delivered');
+      await expectStatus(sp, 'delivered');
+
+      // The buyer confirms: the escrow is released.
+      await page.goto(app(ctx, `orders/${orderId}`));
+      await expectStatus(page, 'delivered');
+      await act(page, 'confirm');
+      await expectStatus(page, 'confirmed');
+      await page.waitForSelector('[data-testid=escrow-status][data-status=released]');
+      await page.waitForSelector('[data-testid=timeline] li >> nth=3');
+      await shot(ctx, page, 'order-confirmed-buyer');
+      await page.setViewportSize(PHONE);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, `order page fits 375px (overflow ${overflow}px)`);
+      await shot(ctx, page, 'phone-order-confirmed');
+
+      // The seller's settlement shows it.
+      await sp.goto(app(ctx, 'seller/settlements'));
+      await sp.waitForSelector('[data-testid=settlement-row]');
+      await shot(ctx, sp, 'settlements');
+    },
+  },
+  {
+    name: 'declined card: a clear failure, then paying again works',
+    async run(ctx) {
+      await needRoutes(ctx.apiBase, ORDER_ROUTES);
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '가죽 지갑', price: 59000 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { token: buyer.token });
+      const orderId = await buyThroughUi(ctx, page, p.product_id, { decline: true });
+      const text = await page.textContent('[data-testid=pay-failure]');
+      assert(text.includes('결제에 실패했습니다'), 'failure is stated');
+      await shot(ctx, page, 'checkout-declined');
+      await page.click('[data-testid=pay-again]');
+      await page.frameLocator('#portone-sandbox-checkout').locator('#pay-button').click();
+      await page.waitForSelector('[data-testid=pay-success]', { timeout: 20_000 });
+      await page.goto(app(ctx, `orders/${orderId}`));
+      await expectStatus(page, 'paid');
+    },
+  },
+  {
+    name: 'cancel before shipment: the buyer cancels a paid order, the escrow is returned',
+    async run(ctx) {
+      await needRoutes(ctx.apiBase, [...ORDER_ROUTES, 'POST /payments/{id}/cancel']);
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '무선 키보드', price: 45000 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { token: buyer.token });
+      const orderId = await buyThroughUi(ctx, page, p.product_id);
+      await page.goto(app(ctx, `orders/${orderId}`));
+      await expectStatus(page, 'paid');
+      await act(page, 'cancel', () => page.fill('[data-testid=reason]', '단순 변심'));
+      await expectStatus(page, 'cancelled');
+      await page.waitForSelector('[data-testid=escrow-status][data-status=returned]');
+      await shot(ctx, page, 'order-cancelled');
+    },
+  },
+  {
+    name: 'dispute: the buyer disputes after shipment, an admin refunds',
+    async run(ctx) {
+      await needRoutes(ctx.apiBase, [...ORDER_ROUTES, 'POST /payments/{id}/shipment', 'POST /payments/{id}/dispute', 'POST /payments/{id}/resolve']);
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '블루투스 스피커', price: 89000 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { token: buyer.token });
+      const orderId = await buyThroughUi(ctx, page, p.product_id);
+      const paymentId = await paymentIdOf(buyer, orderId);
+      await seller.client.ok('POST', `/payments/${paymentId}/shipment`, { courier: 'CJGLS', invoice_number: '987654321' });
+
+      await page.goto(app(ctx, `orders/${orderId}`));
+      await expectStatus(page, 'shipping');
+      await act(page, 'dispute', () => page.fill('[data-testid=reason]', '상품이 설명과 다릅니다'));
+      await expectStatus(page, 'disputed');
+      await shot(ctx, page, 'order-disputed-buyer');
+
+      const adminEmail = uniqueEmail('admin');
+      await createAdmin(ctx, adminEmail);
+      const ap = await newPage(ctx);
+      await uiLogin(ctx, ap, adminEmail);
+      await ap.goto(app(ctx, 'admin'));
+      await ap.fill('[data-testid=admin-order-id]', String(orderId));
+      await ap.press('[data-testid=admin-order-id]', 'Enter');
+      await expectStatus(ap, 'disputed');
+      await act(ap, 'resolve', () => ap.check('[data-testid=outcome-refund]'));
+      await expectStatus(ap, 'refunded');
+      await shot(ctx, ap, 'order-resolved-admin');
+    },
+  },
+  {
+    name: 'phone checkout: the gateway redirects back to /app/payments/{id}/return',
+    async run(ctx) {
+      await needRoutes(ctx.apiBase, ORDER_ROUTES);
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '휴대폰 케이스', price: 12000 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { viewport: PHONE, mobile: true, token: buyer.token });
+      await page.goto(app(ctx, `products/${p.product_id}`));
+      await page.click('[data-testid=buy-now]');
+      await page.fill('#address', '부산광역시 해운대구 센텀중앙로 79');
+      await page.fill('#postcode', '48058');
+      await shot(ctx, page, 'phone-checkout');
+      await page.click('[data-testid=place-order]');
+      await page.waitForSelector('#pay-button'); // the sandbox page itself (redirect mode)
+      await page.click('#pay-button');
+      await page.waitForURL(/\/app\/payments\/[^/]+\/return\?/, { timeout: 20_000 });
+      await page.waitForSelector('[data-testid=pay-success]', { timeout: 20_000 });
+      await shot(ctx, page, 'phone-payment-return');
+    },
+  },
+  {
+    name: 'admin: disputes, reconciliation and ledger pages',
+    async run(ctx) {
+      const adminEmail = uniqueEmail('admin');
+      await createAdmin(ctx, adminEmail);
+      const page = await newPage(ctx);
+      await uiLogin(ctx, page, adminEmail);
+      await page.waitForURL(/\/app\/admin$/);
+      await page.waitForSelector('[data-testid=tab-disputes]');
+      await page.waitForFunction(() => !document.querySelector('.loading'));
+      await shot(ctx, page, 'admin-disputes');
+      await page.click('[data-testid=tab-ledger]');
+      await page.waitForFunction(() => !document.querySelector('.loading'));
+      await shot(ctx, page, 'admin-ledger');
+      await page.click('[data-testid=tab-reconcile]');
+      await page.click('[data-testid=run-reconcile]');
+      await page.waitForSelector('[data-testid=reconcile-report], [data-testid=error]');
+      await shot(ctx, page, 'admin-reconcile');
+      const missing = [];
+      for (const path of ['/admin/ledger', '/admin/reconcile']) {
+        const r = await fetch(ctx.apiBase + path, { method: path.endsWith('reconcile') ? 'POST' : 'GET' });
+        if (r.status === 404) missing.push(path);
+      }
+      if (missing.length === 2) throw new Skip(`pages render, but the service has no ${missing.join(', ')} yet (404)`);
+      await page.click('[data-testid=tab-ledger]');
+      await page.waitForSelector('[data-testid=ledger-balanced]:has-text("✔")');
+    },
+  },
+];

@@ -1,0 +1,75 @@
+/** Typed calls of the escrow API, one function per endpoint of the contract. */
+import { http } from './client';
+import { listQuery } from '../lib/paging';
+import type * as C from './contract';
+
+const enc = encodeURIComponent;
+
+export const auth = {
+  signup: (body: C.SignupRequest) => http.post<C.SignupResponse>('/auth/signup', body),
+  login: (body: C.LoginRequest) => http.post<C.LoginResponse>('/auth/login', body, false),
+  me: () => http.get<C.Member>('/auth/me'),
+};
+
+export const products = {
+  list: (q: { limit?: number; cursor?: string | null; seller_id?: number | null; q?: string | null } = {}) =>
+    http.get<C.ProductPage>(`/products${listQuery(q)}`),
+  get: (id: number | string) => http.get<C.Product>(`/products/${enc(String(id))}`),
+  create: (body: C.ProductRequest) => http.post<C.ProductCreated>('/products', body),
+  update: (id: number, body: C.ProductRequest) => http.put<C.Done>(`/products/${id}`, body),
+  remove: (id: number) => http.del<C.Done>(`/products/${id}`),
+};
+
+export const cart = {
+  get: () => http.get<C.Cart>('/cart'),
+  put: (productId: number, quantity: number) => http.put<C.Cart>(`/cart/items/${productId}`, { quantity }),
+  remove: (productId: number) => http.del<C.Cart>(`/cart/items/${productId}`),
+};
+
+export const orders = {
+  create: (body: C.CreateOrderRequest, key: string) => http.post<C.OrdersCreated>('/orders', body, key),
+  list: (role: 'buyer' | 'seller', cursor?: string | null) =>
+    http.get<C.OrderPage>(`/orders${listQuery({ role, cursor, limit: 20 })}`),
+  get: (id: C.Id) => http.get<C.Order>(`/orders/${enc(String(id))}`),
+};
+
+const p = (id: C.Id) => `/payments/${enc(String(id))}`;
+export const payments = {
+  create: (orderId: C.Id, key: string) => http.post<C.PaymentCreated>('/payments', { order_id: orderId }, key),
+  complete: (id: C.Id, impUid: string, key: string) => http.post<C.PaymentStatusBody>(`${p(id)}/complete`, { imp_uid: impUid }, key),
+  status: (id: C.Id) => http.get<C.PaymentStatusBody>(`${p(id)}/status`),
+  shipment: (id: C.Id, body: C.ShipmentRequest) => http.post<C.PaymentChanged>(`${p(id)}/shipment`, body),
+  delivered: (id: C.Id) => http.post<C.PaymentChanged>(`${p(id)}/delivered`),
+  confirm: (id: C.Id) => http.post<C.PaymentChanged>(`${p(id)}/confirm`),
+  cancel: (id: C.Id, reason?: string) => http.post<C.PaymentChanged>(`${p(id)}/cancel`, reason ? { reason } : {}),
+  refund: (id: C.Id, reason: string, amount?: number) =>
+    http.post<C.RefundResponse>(`${p(id)}/refund`, amount ? { reason, amount } : { reason }),
+  dispute: (id: C.Id, reason: string) => http.post<C.PaymentChanged>(`${p(id)}/dispute`, { reason }),
+  resolve: (id: C.Id, body: C.ResolveRequest) => http.post<C.PaymentChanged>(`${p(id)}/resolve`, body),
+};
+
+export const settlements = {
+  list: (cursor?: string | null) => http.get<C.SettlementList>(`/settlements${listQuery({ cursor })}`),
+};
+
+export const admin = {
+  ledger: () => http.get<C.Ledger>('/admin/ledger'),
+  reconcile: () => http.post<C.ReconcileReport>('/admin/reconcile'),
+  /** Not in the contract yet: the disputed orders awaiting a decision. */
+  disputes: () => http.get<C.OrderPage>(`/admin/disputes`),
+};
+
+export async function webConfig(): Promise<C.WebConfig> {
+  const fallback: C.WebConfig = { imp_code: 'imp00000000', iamport_js: '/sandbox/portone/iamport.js' };
+  try {
+    const res = await fetch('/app/config.json', { headers: { Accept: 'application/json' } });
+    if (!res.ok) return fallback;
+    const cfg = (await res.json()) as Partial<C.WebConfig>;
+    return {
+      imp_code: typeof cfg.imp_code === 'string' && cfg.imp_code ? cfg.imp_code : fallback.imp_code,
+      iamport_js: typeof cfg.iamport_js === 'string' && cfg.iamport_js ? cfg.iamport_js : fallback.iamport_js,
+    };
+  } catch {
+    return fallback;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The checkout of one order (api.md §5): POST /payments → IMP.request_pay with the server's
+ * `checkout` → POST /payments/{id}/complete with the imp_uid. The server verifies with the
+ * gateway; the browser's word is never taken for the amount.
+ */
+import { payments, webConfig } from '../api';
+import type { Id, PaymentCreated, PaymentStatusBody } from '../api/contract';
+import { loadIamport, paySucceeded, requestPay } from './iamport';
+import { toApiError } from './problem';
+import { uuid } from './uuid';
+
+export type PayOutcome =
+  | { ok: true; paymentId: Id; status: PaymentStatusBody }
+  | { ok: false; paymentId: Id | null; message: string; code?: string };
+
+export function returnUrl(paymentId: Id): string {
+  return new URL(`${import.meta.env.BASE_URL}payments/${encodeURIComponent(String(paymentId))}/return`, window.location.origin).href;
+}
+
+/**
+ * The payment prepared for each order in this page, so that trying again after a declined
+ * card reuses it (same merchant_uid, amount already registered with the gateway) instead of
+ * asking the server for another.
+ */
+const prepared = new Map<string, PaymentCreated>();
+
+export async function payOrder(orderId: Id): Promise<PayOutcome> {
+  let paymentId: Id | null = null;
+  try {
+    const created = prepared.get(String(orderId)) ?? (await payments.create(orderId, uuid()));
+    prepared.set(String(orderId), created);
+    paymentId = created.payment_id;
+    const cfg = await webConfig();
+    const imp = await loadIamport(cfg.iamport_js);
+    const { imp_code, ...checkout } = created.checkout;
+    const result = await requestPay(imp, imp_code || cfg.imp_code, {
+      ...checkout,
+      pay_method: checkout.pay_method as never,
+      pg: checkout.pg as never,
+      m_redirect_url: returnUrl(created.payment_id),
+    });
+    if (!paySucceeded(result) || !result.imp_uid) {
+      return { ok: false, paymentId, message: result.error_msg || '', code: result.error_code };
+    }
+    const outcome = await complete(created.payment_id, result.imp_uid);
+    // Paid, or refused by the server's own check: either way this payment is finished.
+    if (outcome.ok || outcome.code === 'failed' || outcome.code === 'amount_mismatch') prepared.delete(String(orderId));
+    return outcome;
+  } catch (err) {
+    const e = toApiError(err);
+    return { ok: false, paymentId, message: e.message, code: e.code };
+  }
+}
+
+export async function complete(paymentId: Id, impUid: string): Promise<PayOutcome> {
+  try {
+    const status = await payments.complete(paymentId, impUid, uuid());
+    if (status.status === 'failed') return { ok: false, paymentId, message: '', code: 'failed' };
+    return { ok: true, paymentId, status };
+  } catch (err) {
+    const e = toApiError(err);
+    return { ok: false, paymentId, message: e.message, code: e.code };
+  }
+}
