@@ -3,7 +3,7 @@
 //! fails here, and a route missing from the OpenAPI document fails too.
 
 use crate::escrow_support::{shipping, EscrowApp};
-use crate::support::{Answer, TestApp};
+use crate::support::Answer;
 use escrow_http::router::ROUTES;
 use reqwest::Method;
 use serde_json::{json, Value};
