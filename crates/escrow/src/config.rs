@@ -26,6 +26,10 @@ pub struct Config {
     #[arg(long = "db-max-connections", env = "ESCROW_DB_MAX_CONNECTIONS", value_name = "ESCROW_DB_MAX_CONNECTIONS", default_value_t = 16, global = true, value_parser = clap::value_parser!(u32).range(1..=512))]
     pub db_max_connections: u32,
 
+    /// How long a request waits for a database connection before answering 503.
+    #[arg(long = "db-acquire-timeout", env = "ESCROW_DB_ACQUIRE_TIMEOUT", value_name = "ESCROW_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub db_acquire_timeout: Duration,
+
     /// Token signing key (at least 32 characters). Random per start when unset, which is
     /// only allowed with the built-in sandbox (development); required with a real gateway.
     #[arg(
@@ -226,6 +230,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.to_string(),
             db_max_connections: 8,
+            db_acquire_timeout: Duration::from_secs(5),
             jwt_secret: Some("test-secret-test-secret-test-secret-0123".into()),
             portone_api_url: None,
             imp_key: "sandbox-key".into(),

@@ -153,6 +153,7 @@ pub async fn serve_sandbox(
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     let mut db_config = DbConfig::new(config.database_url.clone());
     db_config.max_connections = config.db_max_connections;
+    db_config.acquire_timeout = config.db_acquire_timeout;
     Db::connect(&db_config)
         .await
         .with_context(|| format!("connecting to {}", config.database_url_redacted()))

@@ -14,5 +14,6 @@ mod escrow_flow;
 mod escrow_support;
 mod gateway;
 mod members;
+mod outage;
 mod products;
 mod system;
