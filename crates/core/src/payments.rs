@@ -565,7 +565,13 @@ impl Payments {
         use portone::PaymentStatus as Gw;
         match (payment.status, gw.status) {
             (PaymentStatus::Ready, Gw::Paid) => {
-                if gw.amount == payment.amount && gw.cancel_amount == 0 {
+                // Everything the buyer's browser could have changed: the amount, escrow
+                // turned off, another currency.
+                let matches = gw.amount == payment.amount
+                    && gw.cancel_amount == 0
+                    && gw.escrow == payment.escrow
+                    && gw.currency.eq_ignore_ascii_case("KRW");
+                if matches {
                     self.mark_paid(payment, gw, actor).await
                 } else {
                     self.refuse_mismatch(payment, gw, actor)
@@ -809,8 +815,8 @@ impl Payments {
             return Ok(());
         }
         let reason = format!(
-            "amount_mismatch: paid {} won for an order of {} won",
-            gw.amount, payment.amount
+            "amount_mismatch: paid {} {} (escrow {}) for an order of {} KRW (escrow {})",
+            gw.amount, gw.currency, gw.escrow, payment.amount, payment.escrow
         );
         records::history(
             &mut tx,

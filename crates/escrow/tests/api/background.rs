@@ -223,3 +223,42 @@ async fn domain_events_are_published_to_jetstream() {
     assert_eq!(backlog, 0);
     assert!(app.count("outbox_events").await >= 2);
 }
+
+async fn escrow_switched_off_in_the_browser_is_refused(backend: Backend) {
+    let app = spawn_custom(backend, |_| {}).await;
+    let (buyer, seller) = (app.buyer().await, app.seller().await);
+    let product = app.product(&seller, "에스크로 필수", 30_000, 2).await;
+    let order_id = app.order(&buyer, product, 1).await;
+    let checkout = app.checkout(&buyer, order_id).await;
+    // Right amount, but the browser asked the gateway for a payment without escrow.
+    let body =
+        json!({"merchant_uid": checkout.merchant_uid, "amount": checkout.amount, "escrow": false});
+    let paid = app
+        .post("/sandbox/portone/_sandbox/payments", None, body)
+        .await;
+    let imp_uid = paid.assert_status(200)["imp_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.complete(&buyer, checkout.payment_id, &imp_uid)
+        .await
+        .assert_problem(409, "amount_mismatch");
+    let status = app.status(checkout.payment_id, &buyer.token).await;
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["order_status"], "cancelled");
+    assert_eq!(app.stock(product).await, 2);
+    app.wait_for_gateway(&imp_uid, "the refused payment cancelled", |p| {
+        p["status"] == "cancelled"
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escrow_switched_off_in_the_browser_is_refused_sqlite() {
+    escrow_switched_off_in_the_browser_is_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escrow_switched_off_in_the_browser_is_refused_mysql() {
+    escrow_switched_off_in_the_browser_is_refused(Backend::MySql).await;
+}
