@@ -3,6 +3,7 @@
 //! Wire types live in `escrow-http`; rows stay here and never cross the HTTP boundary.
 
 pub mod auth;
+pub mod chaos;
 pub mod error;
 pub mod idempotency;
 pub mod jobs;

@@ -363,6 +363,7 @@ impl Payments {
                     .prepare(&merchant_uid, order.total_amount)
                     .await
                     .map_err(gateway_error)?;
+                crate::chaos::crash_point("after-gateway-prepare");
                 let now = now_millis();
                 let insert = sqlx::query(
                     "INSERT INTO payments (order_id, merchant_uid, amount, status, escrow, escrow_status, created_at, updated_at) \
@@ -563,6 +564,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<bool> {
         use portone::PaymentStatus as Gw;
+        crate::chaos::crash_point("after-gateway-fetch");
         match (payment.status, gw.status) {
             (PaymentStatus::Ready, Gw::Paid) => {
                 // Everything the buyer's browser could have changed: the amount, escrow
@@ -1358,6 +1360,7 @@ impl Payments {
         };
         match self.gateway.cancel(&request).await {
             Ok(gw) => {
+                crate::chaos::crash_point("after-gateway-cancel");
                 let mut tx = self.db.begin().await?;
                 match self
                     .record_refund(&mut tx, p, amount, to_order, actor, reason)

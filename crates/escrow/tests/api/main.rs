@@ -10,6 +10,7 @@ mod authz;
 mod background;
 mod bad_input;
 mod cli;
+mod crash;
 mod escrow_flow;
 mod escrow_support;
 mod gateway;

@@ -1,0 +1,448 @@
+//! Crash safety: many concurrent lifecycles while the service is killed with SIGKILL at
+//! random moments and aborts itself at crash points between gateway calls and the commits
+//! that record them; restarted each time, then reconciled. Afterwards every payment agrees
+//! with the gateway, nothing was refunded twice, the ledger balances and no stock was lost
+//! or made. The gateway is `escrow sandbox` in a process of its own, so it outlives the
+//! service like the real one.
+
+use crate::support::{Backend, TestDatabase};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+const SECRET: &str = "crash-test-secret-crash-test-secret-0123";
+const INITIAL_STOCK: i64 = 10_000;
+const PRICE: i64 = 10_000;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn escrow() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_escrow"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ESCROW_") || key.starts_with("PORTONE_") {
+            command.env_remove(key);
+        }
+    }
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    command
+}
+
+/// The service process, restarted whenever it dies.
+struct Service {
+    child: Mutex<Child>,
+    database_url: String,
+    gateway_url: String,
+    port: u16,
+    restarts: AtomicU32,
+}
+
+impl Service {
+    fn spawn_child(database_url: &str, gateway_url: &str, port: u16) -> Child {
+        escrow()
+            .arg("serve")
+            .env("ESCROW_DATABASE_URL", database_url)
+            .env("ESCROW_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ESCROW_JWT_SECRET", SECRET)
+            .env("PORTONE_API_URL", gateway_url)
+            .env("PORTONE_TIMEOUT", "2s")
+            .env("ESCROW_JOB_INTERVAL", "200ms")
+            .env("ESCROW_RECONCILE_INTERVAL", "1s")
+            .env(
+                "ESCROW_CRASH_POINTS",
+                "after-gateway-cancel:0.15,after-gateway-fetch:0.03,after-gateway-prepare:0.05",
+            )
+            .spawn()
+            .unwrap()
+    }
+
+    /// Restarts the service if it is not running; returns whether it had died.
+    async fn revive(&self) -> bool {
+        let mut child = self.child.lock().await;
+        if matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        *child = Self::spawn_child(&self.database_url, &self.gateway_url, self.port);
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    async fn kill(&self) {
+        let mut child = self.child.lock().await;
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// One HTTP call, retried through crashes and restarts: the same Idempotency-Key while the
+/// outcome is unknown, a new one when the old claim is stuck with a dead instance.
+async fn call(
+    client: &reqwest::Client,
+    service: &Service,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut key = uuid::Uuid::new_v4().to_string();
+    for _ in 0..400 {
+        let mut request = client
+            .request(method.clone(), format!("{}{path}", service.base()))
+            .timeout(Duration::from_secs(10));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = &body {
+            request = request.header("idempotency-key", &key).json(body);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                if body["code"] == "idempotency_key_in_flight" {
+                    key = uuid::Uuid::new_v4().to_string();
+                } else if status < 500
+                    || body["code"] == "gateway_error" && status == 502 && path.ends_with("/refund")
+                {
+                    return (status, body);
+                }
+            }
+            Err(_) => {
+                service.revive().await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{method} {path} never got an answer");
+}
+
+async fn gateway(
+    client: &reqwest::Client,
+    gateway_url: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let token: Value = client
+        .post(format!("{gateway_url}/users/getToken"))
+        .json(&json!({"imp_key": "sandbox-key", "imp_secret": "sandbox-secret"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["response"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut request = client
+        .request(method, format!("{gateway_url}{path}"))
+        .header("authorization", token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_many_lifecycles_loses_nothing() {
+    let database = TestDatabase::create(Backend::MySql).await;
+    let sandbox_port = free_port();
+    let gateway_url = format!("http://127.0.0.1:{sandbox_port}");
+    let mut sandbox = escrow()
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")])
+        .spawn()
+        .unwrap();
+    let port = free_port();
+    let service = Arc::new(Service {
+        child: Mutex::new(Service::spawn_child(&database.url, &gateway_url, port)),
+        database_url: database.url.clone(),
+        gateway_url: gateway_url.clone(),
+        port,
+        restarts: AtomicU32::new(0),
+    });
+    let client = reqwest::Client::new();
+
+    // People: a seller with one product, buyers, and an admin made from the command line.
+    let signup = |role: &'static str| {
+        let (client, service) = (client.clone(), service.clone());
+        async move {
+            let email = format!("{role}-{}@example.kr", uuid::Uuid::new_v4().simple());
+            let body = json!({"email": email, "password": "password-123", "name": "N", "role": role, "phone": "010-0000-0000"});
+            let (status, answer) = call(
+                &client,
+                &service,
+                reqwest::Method::POST,
+                "/auth/signup",
+                None,
+                Some(body),
+            )
+            .await;
+            assert!(
+                status == 201 || answer["code"] == "email_taken",
+                "{answer:#}"
+            );
+            let (_, login) = call(
+                &client,
+                &service,
+                reqwest::Method::POST,
+                "/auth/login",
+                None,
+                Some(json!({"email": email, "password": "password-123"})),
+            )
+            .await;
+            login["token"].as_str().unwrap().to_string()
+        }
+    };
+    let seller = signup("seller").await;
+    let mut buyers = Vec::new();
+    for _ in 0..6 {
+        buyers.push(signup("buyer").await);
+    }
+    let admin_email = format!("admin-{}@example.kr", uuid::Uuid::new_v4().simple());
+    let created = escrow()
+        .args([
+            "admin",
+            "create",
+            "--email",
+            &admin_email,
+            "--password",
+            "admin-password-1",
+        ])
+        .env("ESCROW_DATABASE_URL", &database.url)
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let (_, product) = call(
+        &client,
+        &service,
+        reqwest::Method::POST,
+        "/products",
+        Some(&seller),
+        Some(json!({"name": "충돌 시험", "price": PRICE, "stock": INITIAL_STOCK})),
+    )
+    .await;
+    let product_id = product["product_id"].as_i64().unwrap();
+
+    // The killer: SIGKILL at random moments while the lifecycles run.
+    let running = Arc::new(AtomicBool::new(true));
+    let kills = Arc::new(AtomicU32::new(0));
+    let killer = tokio::spawn({
+        let (service, running, kills) = (service.clone(), running.clone(), kills.clone());
+        async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+            while running.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(rng.gen_range(200..700))).await;
+                if running.load(Ordering::Relaxed) {
+                    service.kill().await;
+                    kills.fetch_add(1, Ordering::Relaxed);
+                    service.revive().await;
+                }
+            }
+        }
+    });
+
+    // Lifecycles: each buyer runs several, each ending one of three ways.
+    let mut drivers = Vec::new();
+    for (index, buyer) in buyers.iter().enumerate() {
+        let (client, service, seller, buyer, gateway_url) = (
+            client.clone(),
+            service.clone(),
+            seller.clone(),
+            buyer.clone(),
+            gateway_url.clone(),
+        );
+        drivers.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
+            for round in 0..10 {
+                let shipping = json!({"receiver_name": "R", "receiver_phone": "010-1111-2222", "address": "서울", "postcode": "04524"});
+                let (status, order) = call(&client, &service, reqwest::Method::POST, "/orders", Some(&buyer), Some(json!({"items": [{"product_id": product_id, "quantity": 1 + round % 2}], "shipping": shipping}))).await;
+                assert_eq!(status, 201, "{order:#}");
+                let order_id = order["orders"][0]["order_id"].as_i64().unwrap();
+                let (status, payment) = call(&client, &service, reqwest::Method::POST, "/payments", Some(&buyer), Some(json!({"order_id": order_id}))).await;
+                assert_eq!(status, 201, "{payment:#}");
+                let payment_id = payment["payment_id"].as_i64().unwrap();
+                let checkout = &payment["checkout"];
+                let paid: Value = client
+                    .post(format!("{gateway_url}/_sandbox/payments"))
+                    .json(&json!({"merchant_uid": checkout["merchant_uid"], "amount": checkout["amount"], "notice_url": checkout["notice_url"]}))
+                    .send().await.unwrap().json().await.unwrap();
+                let imp_uid = paid["imp_uid"].as_str().unwrap().to_string();
+                let path = |action: &str| format!("/payments/{payment_id}/{action}");
+                call(&client, &service, reqwest::Method::POST, &path("complete"), Some(&buyer), Some(json!({"imp_uid": imp_uid}))).await;
+                match rng.gen_range(0..3) {
+                    0 => {
+                        call(&client, &service, reqwest::Method::POST, &path("shipment"), Some(&seller), Some(json!({"courier": "CJGLS", "invoice_number": "123456"}))).await;
+                        call(&client, &service, reqwest::Method::POST, &path("delivered"), Some(&seller), Some(json!({}))).await;
+                        call(&client, &service, reqwest::Method::POST, &path("confirm"), Some(&buyer), Some(json!({}))).await;
+                    }
+                    1 => {
+                        call(&client, &service, reqwest::Method::POST, &path("refund"), Some(&seller), Some(json!({"reason": "partial", "amount": 1_000}))).await;
+                        call(&client, &service, reqwest::Method::POST, &path("refund"), Some(&seller), Some(json!({"reason": "partial", "amount": 2_000}))).await;
+                    }
+                    _ => {
+                        call(&client, &service, reqwest::Method::POST, &path("cancel"), Some(&buyer), Some(json!({"reason": "changed my mind"}))).await;
+                    }
+                }
+            }
+        }));
+    }
+    for driver in drivers {
+        driver.await.unwrap();
+    }
+    running.store(false, Ordering::Relaxed);
+    killer.await.unwrap();
+    service.revive().await;
+
+    // Reconcile until nothing is left to repair (a crash may also hit a reconciliation).
+    let (_, admin) = call(
+        &client,
+        &service,
+        reqwest::Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"email": admin_email, "password": "admin-password-1"})),
+    )
+    .await;
+    let admin = admin["token"].as_str().unwrap().to_string();
+    let mut quiet = false;
+    for _ in 0..20 {
+        let (_, report) = call(
+            &client,
+            &service,
+            reqwest::Method::POST,
+            "/admin/reconcile",
+            Some(&admin),
+            Some(json!({})),
+        )
+        .await;
+        if report["repaired"] == 0 {
+            quiet = true;
+            break;
+        }
+    }
+    assert!(quiet, "reconciliation kept finding things to repair");
+
+    // Every payment agrees with the gateway; nothing refunded twice.
+    use sqlx::{Connection, Row};
+    let mut db = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+    let payments = sqlx::query(
+        "SELECT id, imp_uid, merchant_uid, amount, refunded_amount, status FROM payments",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let mut checked = 0;
+    for row in &payments {
+        let imp_uid: Option<String> = row.try_get("imp_uid").unwrap();
+        let merchant_uid: String = row.try_get("merchant_uid").unwrap();
+        let amount: i64 = row.try_get("amount").unwrap();
+        let refunded: i64 = row.try_get("refunded_amount").unwrap();
+        let status: String = row.try_get("status").unwrap();
+        let found = match &imp_uid {
+            Some(imp_uid) => {
+                gateway(
+                    &client,
+                    &gateway_url,
+                    reqwest::Method::GET,
+                    &format!("/payments/{imp_uid}"),
+                    None,
+                )
+                .await
+            }
+            None => {
+                gateway(
+                    &client,
+                    &gateway_url,
+                    reqwest::Method::GET,
+                    &format!("/payments/find/{merchant_uid}"),
+                    None,
+                )
+                .await
+            }
+        };
+        let gw = &found["response"];
+        let gw_status = gw["status"].as_str().unwrap_or("none");
+        let gw_cancelled = gw["cancel_amount"].as_i64().unwrap_or(0);
+        assert!(
+            gw_cancelled <= amount,
+            "payment {merchant_uid} refunded more than paid: {gw:#}"
+        );
+        match status.as_str() {
+            "paid" | "partially_refunded" | "refunded" | "cancelled" if imp_uid.is_some() => {
+                assert_eq!(
+                    refunded, gw_cancelled,
+                    "payment {merchant_uid} ({status}) vs gateway {gw:#}"
+                );
+            }
+            "ready" => assert!(
+                gw_status != "paid",
+                "payment {merchant_uid} paid at the gateway but ready here"
+            ),
+            "failed" | "cancelled" => assert!(
+                gw_status != "paid" || gw_cancelled == amount,
+                "{merchant_uid}: {gw:#}"
+            ),
+            other => panic!("unexpected payment status {other}"),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 60, "only {checked} payments");
+
+    // The ledger balances.
+    let (status, ledger) = call(
+        &client,
+        &service,
+        reqwest::Method::GET,
+        "/admin/ledger",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ledger["balanced"], true, "{ledger:#}");
+
+    // No stock lost or made: what is on the shelf plus what live orders hold is what was listed.
+    let stock: i64 = sqlx::query("SELECT stock FROM products WHERE id = ?")
+        .bind(product_id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .try_get("stock")
+        .unwrap();
+    let held: i64 = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(i.quantity), 0) AS SIGNED) AS held FROM order_items i JOIN orders o ON o.id = i.order_id \
+         WHERE o.status NOT IN ('cancelled', 'expired')",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap()
+    .try_get("held")
+    .unwrap();
+    assert_eq!(stock + held, INITIAL_STOCK, "stock {stock} + held {held}");
+
+    let restarts = service.restarts.load(Ordering::Relaxed);
+    let kills = kills.load(Ordering::Relaxed);
+    eprintln!("crash test: {checked} payments, {kills} SIGKILLs, {restarts} restarts (the rest were crash points)");
+    assert!(
+        restarts > kills,
+        "no crash point fired ({restarts} restarts, {kills} kills)"
+    );
+    service.kill().await;
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+}
