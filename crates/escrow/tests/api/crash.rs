@@ -43,11 +43,29 @@ struct Service {
     database_url: String,
     gateway_url: String,
     port: u16,
+    crash_points: &'static str,
     restarts: AtomicU32,
 }
 
 impl Service {
-    fn spawn_child(database_url: &str, gateway_url: &str, port: u16) -> Child {
+    fn start(database_url: &str, gateway_url: &str, crash_points: &'static str) -> Arc<Self> {
+        let port = free_port();
+        Arc::new(Service {
+            child: Mutex::new(Self::spawn_child(
+                database_url,
+                gateway_url,
+                port,
+                crash_points,
+            )),
+            database_url: database_url.to_string(),
+            gateway_url: gateway_url.to_string(),
+            port,
+            crash_points,
+            restarts: AtomicU32::new(0),
+        })
+    }
+
+    fn spawn_child(database_url: &str, gateway_url: &str, port: u16, crash_points: &str) -> Child {
         escrow()
             .arg("serve")
             .env("ESCROW_DATABASE_URL", database_url)
@@ -57,10 +75,8 @@ impl Service {
             .env("PORTONE_TIMEOUT", "2s")
             .env("ESCROW_JOB_INTERVAL", "200ms")
             .env("ESCROW_RECONCILE_INTERVAL", "1s")
-            .env(
-                "ESCROW_CRASH_POINTS",
-                "after-gateway-cancel:0.15,after-gateway-fetch:0.03,after-gateway-prepare:0.05",
-            )
+            .env("ESCROW_AUTO_CONFIRM_AFTER", "300ms")
+            .env("ESCROW_CRASH_POINTS", crash_points)
             .spawn()
             .unwrap()
     }
@@ -71,7 +87,12 @@ impl Service {
         if matches!(child.try_wait(), Ok(None)) {
             return false;
         }
-        *child = Self::spawn_child(&self.database_url, &self.gateway_url, self.port);
+        *child = Self::spawn_child(
+            &self.database_url,
+            &self.gateway_url,
+            self.port,
+            self.crash_points,
+        );
         self.restarts.fetch_add(1, Ordering::Relaxed);
         true
     }
@@ -91,14 +112,16 @@ impl Service {
 /// outcome is unknown, a new one when the old claim is stuck with a dead instance.
 async fn call(
     client: &reqwest::Client,
-    service: &Service,
+    services: &[Arc<Service>],
     method: reqwest::Method,
     path: &str,
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
     let mut key = uuid::Uuid::new_v4().to_string();
-    for _ in 0..400 {
+    for attempt in 0..400 {
+        // Spread calls over the instances, as a load balancer would.
+        let service = &services[(attempt + path.len()) % services.len()];
         let mut request = client
             .request(method.clone(), format!("{}{path}", service.base()))
             .timeout(Duration::from_secs(10));
@@ -158,8 +181,22 @@ async fn gateway(
     request.send().await.unwrap().json().await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigkill_during_many_lifecycles_loses_nothing() {
+/// What goes wrong while the lifecycles run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chaos {
+    /// SIGKILL at random moments, and crash points between gateway calls and commits.
+    Kills,
+    /// Every sandbox fault mode, injected at random moments.
+    GatewayFaults,
+}
+
+const CRASH_POINTS: &str =
+    "after-gateway-cancel:0.15,after-gateway-fetch:0.03,after-gateway-prepare:0.05";
+
+/// Runs `rounds` lifecycles per buyer on `instances` service processes sharing one MariaDB
+/// database and one gateway, under `chaos`, then checks every invariant. Returns
+/// (payments checked, chaos events).
+async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usize, u32) {
     let database = TestDatabase::create(Backend::MySql).await;
     let sandbox_port = free_port();
     let gateway_url = format!("http://127.0.0.1:{sandbox_port}");
@@ -167,25 +204,26 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
         .args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")])
         .spawn()
         .unwrap();
-    let port = free_port();
-    let service = Arc::new(Service {
-        child: Mutex::new(Service::spawn_child(&database.url, &gateway_url, port)),
-        database_url: database.url.clone(),
-        gateway_url: gateway_url.clone(),
-        port,
-        restarts: AtomicU32::new(0),
-    });
+    let crash_points = if chaos == Chaos::Kills {
+        CRASH_POINTS
+    } else {
+        ""
+    };
+    let services: Vec<Arc<Service>> = (0..instances)
+        .map(|_| Service::start(&database.url, &gateway_url, crash_points))
+        .collect();
+    let services = Arc::new(services);
     let client = reqwest::Client::new();
 
     // People: a seller with one product, buyers, and an admin made from the command line.
     let signup = |role: &'static str| {
-        let (client, service) = (client.clone(), service.clone());
+        let (client, services) = (client.clone(), services.clone());
         async move {
             let email = format!("{role}-{}@example.kr", uuid::Uuid::new_v4().simple());
             let body = json!({"email": email, "password": "password-123", "name": "N", "role": role, "phone": "010-0000-0000"});
             let (status, answer) = call(
                 &client,
-                &service,
+                &services,
                 reqwest::Method::POST,
                 "/auth/signup",
                 None,
@@ -198,7 +236,7 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
             );
             let (_, login) = call(
                 &client,
-                &service,
+                &services,
                 reqwest::Method::POST,
                 "/auth/login",
                 None,
@@ -229,7 +267,7 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
     assert!(created.success());
     let (_, product) = call(
         &client,
-        &service,
+        &services,
         reqwest::Method::POST,
         "/products",
         Some(&seller),
@@ -238,64 +276,119 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
     .await;
     let product_id = product["product_id"].as_i64().unwrap();
 
-    // The killer: SIGKILL at random moments while the lifecycles run.
+    // The chaos monkey, until the lifecycles are done. With several instances only the
+    // first is killed: the others carry on with its work.
     let running = Arc::new(AtomicBool::new(true));
-    let kills = Arc::new(AtomicU32::new(0));
-    let killer = tokio::spawn({
-        let (service, running, kills) = (service.clone(), running.clone(), kills.clone());
+    let events = Arc::new(AtomicU32::new(0));
+    let monkey = tokio::spawn({
+        let (services, running, events, client, gateway_url) = (
+            services.clone(),
+            running.clone(),
+            events.clone(),
+            client.clone(),
+            gateway_url.clone(),
+        );
         async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(7);
             while running.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(rng.gen_range(200..700))).await;
-                if running.load(Ordering::Relaxed) {
-                    service.kill().await;
-                    kills.fetch_add(1, Ordering::Relaxed);
-                    service.revive().await;
+                let pause = match chaos {
+                    Chaos::Kills => rng.gen_range(200..700),
+                    Chaos::GatewayFaults => rng.gen_range(30..150),
+                };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                if !running.load(Ordering::Relaxed) {
+                    break;
                 }
+                match chaos {
+                    Chaos::Kills => {
+                        services[0].kill().await;
+                        services[0].revive().await;
+                    }
+                    Chaos::GatewayFaults => {
+                        let (target, mode) = [
+                            ("api", "error_500"),
+                            ("api", "timeout"),
+                            ("api", "drop"),
+                            ("api", "duplicate"),
+                            ("webhook", "drop"),
+                            ("webhook", "duplicate"),
+                            ("webhook", "delay"),
+                            ("webhook", "error_500"),
+                        ][rng.gen_range(0..8)];
+                        let fault = json!({"target": target, "mode": mode, "count": rng.gen_range(1..4), "delay_ms": 2500});
+                        let _ = client
+                            .post(format!("{gateway_url}/_sandbox/faults"))
+                            .json(&fault)
+                            .send()
+                            .await;
+                    }
+                }
+                events.fetch_add(1, Ordering::Relaxed);
             }
         }
     });
 
-    // Lifecycles: each buyer runs several, each ending one of three ways.
+    // Lifecycles: each buyer runs several, each ending one of four ways.
     let mut drivers = Vec::new();
     for (index, buyer) in buyers.iter().enumerate() {
-        let (client, service, seller, buyer, gateway_url) = (
+        let (client, services, seller, buyer, gateway_url) = (
             client.clone(),
-            service.clone(),
+            services.clone(),
             seller.clone(),
             buyer.clone(),
             gateway_url.clone(),
         );
         drivers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
-            for round in 0..10 {
+            for round in 0..rounds {
                 let shipping = json!({"receiver_name": "R", "receiver_phone": "010-1111-2222", "address": "서울", "postcode": "04524"});
-                let (status, order) = call(&client, &service, reqwest::Method::POST, "/orders", Some(&buyer), Some(json!({"items": [{"product_id": product_id, "quantity": 1 + round % 2}], "shipping": shipping}))).await;
+                let (status, order) = call(&client, &services, reqwest::Method::POST, "/orders", Some(&buyer), Some(json!({"items": [{"product_id": product_id, "quantity": 1 + round % 2}], "shipping": shipping}))).await;
                 assert_eq!(status, 201, "{order:#}");
                 let order_id = order["orders"][0]["order_id"].as_i64().unwrap();
-                let (status, payment) = call(&client, &service, reqwest::Method::POST, "/payments", Some(&buyer), Some(json!({"order_id": order_id}))).await;
-                assert_eq!(status, 201, "{payment:#}");
+                let (status, payment) = call(&client, &services, reqwest::Method::POST, "/payments", Some(&buyer), Some(json!({"order_id": order_id}))).await;
+                if status != 201 {
+                    continue; // e.g. the gateway refused the prepare under a fault: the order expires
+                }
                 let payment_id = payment["payment_id"].as_i64().unwrap();
                 let checkout = &payment["checkout"];
-                let paid: Value = client
-                    .post(format!("{gateway_url}/_sandbox/payments"))
-                    .json(&json!({"merchant_uid": checkout["merchant_uid"], "amount": checkout["amount"], "notice_url": checkout["notice_url"]}))
-                    .send().await.unwrap().json().await.unwrap();
-                let imp_uid = paid["imp_uid"].as_str().unwrap().to_string();
+                let mut imp_uid = None;
+                for _ in 0..20 {
+                    let paid = client
+                        .post(format!("{gateway_url}/_sandbox/payments"))
+                        .json(&json!({"merchant_uid": checkout["merchant_uid"], "amount": checkout["amount"], "notice_url": checkout["notice_url"]}))
+                        .send()
+                        .await;
+                    if let Ok(paid) = paid {
+                        if let Ok(paid) = paid.json::<Value>().await {
+                            imp_uid = paid["imp_uid"].as_str().map(str::to_string);
+                            break;
+                        }
+                    }
+                }
+                let Some(imp_uid) = imp_uid else { continue };
                 let path = |action: &str| format!("/payments/{payment_id}/{action}");
-                call(&client, &service, reqwest::Method::POST, &path("complete"), Some(&buyer), Some(json!({"imp_uid": imp_uid}))).await;
-                match rng.gen_range(0..3) {
+                call(&client, &services, reqwest::Method::POST, &path("complete"), Some(&buyer), Some(json!({"imp_uid": imp_uid}))).await;
+                let post = |action: String, token: String, body: Value| {
+                    let (client, services) = (client.clone(), services.clone());
+                    async move { call(&client, &services, reqwest::Method::POST, &action, Some(&token), Some(body)).await }
+                };
+                match rng.gen_range(0..4) {
                     0 => {
-                        call(&client, &service, reqwest::Method::POST, &path("shipment"), Some(&seller), Some(json!({"courier": "CJGLS", "invoice_number": "123456"}))).await;
-                        call(&client, &service, reqwest::Method::POST, &path("delivered"), Some(&seller), Some(json!({}))).await;
-                        call(&client, &service, reqwest::Method::POST, &path("confirm"), Some(&buyer), Some(json!({}))).await;
+                        post(path("shipment"), seller.clone(), json!({"courier": "CJGLS", "invoice_number": "123456"})).await;
+                        post(path("delivered"), seller.clone(), json!({})).await;
+                        post(path("confirm"), buyer.clone(), json!({})).await;
                     }
                     1 => {
-                        call(&client, &service, reqwest::Method::POST, &path("refund"), Some(&seller), Some(json!({"reason": "partial", "amount": 1_000}))).await;
-                        call(&client, &service, reqwest::Method::POST, &path("refund"), Some(&seller), Some(json!({"reason": "partial", "amount": 2_000}))).await;
+                        // Released by the automatic confirmation, on whichever instance.
+                        post(path("shipment"), seller.clone(), json!({"courier": "HANJIN", "invoice_number": "654321"})).await;
+                        post(path("delivered"), seller.clone(), json!({})).await;
+                    }
+                    2 => {
+                        post(path("refund"), seller.clone(), json!({"reason": "partial", "amount": 1_000})).await;
+                        post(path("refund"), seller.clone(), json!({"reason": "partial", "amount": 2_000})).await;
                     }
                     _ => {
-                        call(&client, &service, reqwest::Method::POST, &path("cancel"), Some(&buyer), Some(json!({"reason": "changed my mind"}))).await;
+                        post(path("cancel"), buyer.clone(), json!({"reason": "changed my mind"})).await;
                     }
                 }
             }
@@ -305,13 +398,19 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
         driver.await.unwrap();
     }
     running.store(false, Ordering::Relaxed);
-    killer.await.unwrap();
-    service.revive().await;
+    monkey.await.unwrap();
+    let _ = client
+        .delete(format!("{gateway_url}/_sandbox/faults"))
+        .send()
+        .await;
+    for service in services.iter() {
+        service.revive().await;
+    }
 
-    // Reconcile until nothing is left to repair (a crash may also hit a reconciliation).
+    // Reconcile until nothing is left to repair, and let automatic confirmation finish.
     let (_, admin) = call(
         &client,
-        &service,
+        &services,
         reqwest::Method::POST,
         "/auth/login",
         None,
@@ -319,33 +418,42 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
     )
     .await;
     let admin = admin["token"].as_str().unwrap().to_string();
-    let mut quiet = false;
-    for _ in 0..20 {
+    use sqlx::{Connection, Row};
+    let mut db = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+    let mut settled = false;
+    for _ in 0..100 {
         let (_, report) = call(
             &client,
-            &service,
+            &services,
             reqwest::Method::POST,
             "/admin/reconcile",
             Some(&admin),
             Some(json!({})),
         )
         .await;
-        if report["repaired"] == 0 {
-            quiet = true;
+        let delivered: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE status = 'delivered'")
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+                .try_get("n")
+                .unwrap();
+        if report["repaired"] == 0 && delivered == 0 {
+            settled = true;
             break;
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(quiet, "reconciliation kept finding things to repair");
+    assert!(
+        settled,
+        "reconciliation or automatic confirmation never finished"
+    );
 
     // Every payment agrees with the gateway; nothing refunded twice.
-    use sqlx::{Connection, Row};
-    let mut db = sqlx::AnyConnection::connect(&database.url).await.unwrap();
-    let payments = sqlx::query(
-        "SELECT id, imp_uid, merchant_uid, amount, refunded_amount, status FROM payments",
-    )
-    .fetch_all(&mut db)
-    .await
-    .unwrap();
+    let payments = sqlx::query("SELECT id, imp_uid, merchant_uid, amount, refunded_amount, released_amount, status FROM payments")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
     let mut checked = 0;
     for row in &payments {
         let imp_uid: Option<String> = row.try_get("imp_uid").unwrap();
@@ -401,12 +509,37 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
         }
         checked += 1;
     }
-    assert!(checked >= 60, "only {checked} payments");
+    assert!(
+        checked >= buyers.len() * rounds / 2,
+        "only {checked} payments"
+    );
+
+    // Each release happened once: one settlement and one release entry per released payment.
+    let released: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE released_amount > 0")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    let settlements: i64 = sqlx::query("SELECT COUNT(*) AS n FROM settlements")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    let release_entries: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM ledger_entries WHERE kind = 'release'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+    assert_eq!((settlements, release_entries), (released, released));
 
     // The ledger balances.
     let (status, ledger) = call(
         &client,
-        &service,
+        &services,
         reqwest::Method::GET,
         "/admin/ledger",
         Some(&admin),
@@ -435,14 +568,37 @@ async fn sigkill_during_many_lifecycles_loses_nothing() {
     .unwrap();
     assert_eq!(stock + held, INITIAL_STOCK, "stock {stock} + held {held}");
 
-    let restarts = service.restarts.load(Ordering::Relaxed);
-    let kills = kills.load(Ordering::Relaxed);
-    eprintln!("crash test: {checked} payments, {kills} SIGKILLs, {restarts} restarts (the rest were crash points)");
-    assert!(
-        restarts > kills,
-        "no crash point fired ({restarts} restarts, {kills} kills)"
-    );
-    service.kill().await;
+    let restarts: u32 = services
+        .iter()
+        .map(|s| s.restarts.load(Ordering::Relaxed))
+        .sum();
+    let events = events.load(Ordering::Relaxed);
+    eprintln!("{chaos:?} × {instances} instance(s): {checked} payments, {events} chaos events, {restarts} restarts, {released} released once");
+    if chaos == Chaos::Kills {
+        assert!(
+            restarts > events,
+            "no crash point fired ({restarts} restarts, {events} kills)"
+        );
+    }
+    for service in services.iter() {
+        service.kill().await;
+    }
     let _ = sandbox.kill();
     let _ = sandbox.wait();
+    (checked, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_many_lifecycles_loses_nothing() {
+    lifecycles_under(Chaos::Kills, 1, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gateway_faults_during_many_lifecycles_lose_nothing() {
+    lifecycles_under(Chaos::GatewayFaults, 1, 8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_one_killed_mid_run_do_every_job_once() {
+    lifecycles_under(Chaos::Kills, 3, 6).await;
 }
