@@ -16,14 +16,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (SQLite and MariaDB)"
 cargo test --workspace --locked
 
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+export ESCROW_BIN="$target_dir/debug/escrow"
+cargo build -p escrow --locked
+
+echo "== hostile input: schemathesis against /openapi.json"
+bash tests/hostile/schemathesis.sh
+
 if [ -f web/package.json ]; then
   echo "== web: install, unit tests, build"
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)
   echo "== web: browser tests"
-  target_dir="${CARGO_TARGET_DIR:-target}"
-  case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
-  export ESCROW_BIN="$target_dir/debug/escrow"
   export ARTIFACTS_DIR="$PWD/artifacts"
-  cargo build -p escrow --locked
   (cd web && npm run e2e)
 fi
