@@ -32,6 +32,6 @@ token=$(curl -sf -X POST "$base/auth/login" -H 'content-type: application/json' 
 
 "$venv/bin/st" run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
-  --checks not_a_server_error,response_schema_conformance \
+  --checks not_a_server_error,response_schema_conformance,content_type_conformance \
   --max-examples "${ST_EXAMPLES:-50}" --workers 2 --seed 1 --no-color \
   --phases examples,fuzzing,stateful

@@ -41,7 +41,7 @@ use utoipa::{Modify, OpenApi};
         crate::system::get_metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldErrorBody, crate::orders::OrderRole)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemContentType),
     tags((name = "members"), (name = "products"), (name = "orders"), (name = "payments"), (name = "admin"), (name = "system"))
 )]
 pub struct ApiDoc;
@@ -60,5 +60,45 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Error responses are `application/problem+json`, as the service sends them; the
+/// annotations name only the body, so the media type is set here for all of them at once.
+struct ProblemContentType;
+
+impl Modify for ProblemContentType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    let utoipa::openapi::RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !is_error {
+                        continue;
+                    }
+                    let is_problem = response.content.get("application/json").is_some_and(|content| {
+                        matches!(&content.schema, Some(utoipa::openapi::RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                    });
+                    if !is_problem {
+                        continue;
+                    }
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".into(), content);
+                    }
+                }
+            }
+        }
     }
 }
