@@ -50,6 +50,10 @@ pub struct Config {
     )]
     pub portone_api_url: Option<String>,
 
+    /// How long a client may take to send a request's headers before the connection is closed.
+    #[arg(long = "header-timeout", env = "ESCROW_HEADER_TIMEOUT", value_name = "ESCROW_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub header_timeout: Duration,
+
     /// How long one call to the PortOne API may take.
     #[arg(long = "portone-timeout", env = "PORTONE_TIMEOUT", value_name = "PORTONE_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
     pub gateway_timeout: Duration,
@@ -245,6 +249,7 @@ impl Config {
             public_url: None,
             webhook_allow: Vec::new(),
             gateway_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             pg: "html5_inicis".into(),
             job_interval: Duration::from_secs(5),
             reconcile_interval: Duration::from_secs(300),

@@ -37,6 +37,8 @@ pub struct App {
     pub jobs: JobSchedule,
     /// Where domain events are published, if anywhere.
     pub nats_url: Option<String>,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
 }
 
 /// Connects to the database, applies migrations and builds the router for a service that
@@ -120,6 +122,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         sandbox,
         jobs,
         nats_url: config.nats_url.clone(),
+        header_timeout: config.header_timeout,
     })
 }
 
@@ -182,20 +185,73 @@ pub async fn serve(
         }
         None => None,
     };
-    let served = axum::serve(
-        listener,
-        app.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP");
+    let served = serve_http(app.router, listener, app.header_timeout, shutdown).await;
     jobs.abort();
     if let Some(relay) = relay {
         relay.abort();
     }
     db.close().await;
     served
+}
+
+/// How long in-flight requests may take to finish once shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// HTTP/1.1 with hyper directly rather than `axum::serve`, for one setting it lacks: a
+/// deadline for a request's headers, so slow clients (slow-loris) cannot hold connections
+/// open. Shutdown stops accepting, then lets in-flight requests finish.
+async fn serve_http(
+    router: axum::Router,
+    listener: tokio::net::TcpListener,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some requests did not finish in time");
+    }
+    Ok(())
 }
 
 /// Creates an admin account (the only way admins come to be).

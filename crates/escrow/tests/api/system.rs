@@ -66,3 +66,32 @@ fn openapi_snapshot_is_current() {
         "web/openapi.json is stale: run UPDATE_OPENAPI_SNAPSHOT=1 cargo test -p escrow --test api openapi_snapshot"
     );
 }
+
+/// A client that sends its headers slowly (slow-loris) is cut off; others are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let database = crate::support::TestDatabase::create(crate::support::Backend::Sqlite).await;
+    let mut config = escrow::config::Config::for_database(&database.url);
+    config.header_timeout = std::time::Duration::from_millis(300);
+    let app = crate::support::TestApp::spawn_with(config, database).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    // The server gives up on the headers and closes (possibly after a 408).
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buffer),
+    )
+    .await;
+    assert!(read.is_ok(), "the slow connection was still open after 5 s");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(!String::from_utf8_lossy(&buffer).contains("200 OK"));
+    // Meanwhile a normal client is served.
+    app.get("/healthz", None).await.assert_status(200);
+}
