@@ -411,21 +411,7 @@ impl Orders {
         if !caller.is_admin() {
             return Err(AppError::Forbidden("admins only".into()));
         }
-        let mut sql = String::from("SELECT id FROM orders WHERE status = 'disputed'");
-        if page.before_id.is_some() {
-            sql.push_str(" AND id < ?");
-        }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
-        if let Some(before) = page.before_id {
-            query = query.bind(before);
-        }
-        let ids = query.bind(page.limit + 1).fetch_all(self.db.pool()).await?;
-        let mut views = Vec::with_capacity(ids.len());
-        for id in ids {
-            views.push(load_order(&self.db, id).await?);
-        }
-        Ok(page.into_page(views, |v| v.id))
+        self.page_where("status = 'disputed'", None, page).await
     }
 
     /// The caller's orders as buyer or as seller, newest first.
@@ -435,13 +421,30 @@ impl Orders {
         as_seller: bool,
         page: PageRequest,
     ) -> AppResult<Page<OrderView>> {
-        let column = if as_seller { "seller_id" } else { "buyer_id" };
-        let mut sql = format!("SELECT id FROM orders WHERE {column} = ?");
+        let filter = if as_seller {
+            "seller_id = ?"
+        } else {
+            "buyer_id = ?"
+        };
+        self.page_where(filter, Some(caller.user_id), page).await
+    }
+
+    /// One keyset page of the orders matching `filter` (one optional `?` bound to `value`).
+    async fn page_where(
+        &self,
+        filter: &str,
+        value: Option<i64>,
+        page: PageRequest,
+    ) -> AppResult<Page<OrderView>> {
+        let mut sql = format!("SELECT id FROM orders WHERE {filter}");
         if page.before_id.is_some() {
             sql.push_str(" AND id < ?");
         }
         sql.push_str(" ORDER BY id DESC LIMIT ?");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(caller.user_id);
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        if let Some(value) = value {
+            query = query.bind(value);
+        }
         if let Some(before) = page.before_id {
             query = query.bind(before);
         }

@@ -582,38 +582,23 @@ impl Payments {
                 }
             }
             (PaymentStatus::Ready, Gw::Failed) => {
-                let mut tx = self.db.begin().await?;
-                let changed = sqlx::query(
-                    "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
-                )
-                .bind(PaymentStatus::Failed.as_str())
-                .bind(&gw.imp_uid)
-                .bind("gateway_failed")
-                .bind(now_millis())
-                .bind(payment.id)
-                .bind(PaymentStatus::Ready.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if changed == 0 {
-                    return Ok(false);
-                }
                 let reason = gw
                     .fail_reason
                     .as_deref()
                     .unwrap_or("the gateway refused the payment");
-                records::history(
+                let mut tx = self.db.begin().await?;
+                let won = Self::close_ready(
                     &mut tx,
-                    payment.order_id,
-                    "payment",
-                    Some("ready"),
-                    "failed",
+                    payment,
+                    &gw.imp_uid,
+                    PaymentStatus::Failed,
+                    "gateway_failed",
                     actor,
-                    Some(reason),
+                    reason,
                 )
                 .await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(won)
             }
             (PaymentStatus::Paid | PaymentStatus::PartiallyRefunded, Gw::Paid | Gw::Cancelled)
                 if gw.cancel_amount > payment.refunded_amount =>
@@ -792,6 +777,46 @@ impl Payments {
         Ok(true)
     }
 
+    /// Closes a `ready` payment the gateway reported on, with its history row, in `tx`:
+    /// the conditional claim that makes racing callers do what follows once. Returns
+    /// whether this caller won.
+    async fn close_ready(
+        tx: &mut Tx,
+        payment: &PaymentRecord,
+        imp_uid: &str,
+        to: PaymentStatus,
+        failure_code: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> AppResult<bool> {
+        let claimed = sqlx::query(
+            "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(to.as_str())
+        .bind(imp_uid)
+        .bind(failure_code)
+        .bind(now_millis())
+        .bind(payment.id)
+        .bind(PaymentStatus::Ready.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(false);
+        }
+        records::history(
+            tx,
+            payment.order_id,
+            "payment",
+            Some("ready"),
+            to.as_str(),
+            actor,
+            Some(reason),
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// The gateway's amount differs from the order's: claim the failure first (so racing
     /// completions do it once), give the stock back, then cancel at the gateway at once.
     async fn refuse_mismatch(
@@ -800,36 +825,24 @@ impl Payments {
         gw: &portone::Payment,
         actor: &Actor,
     ) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
-        let claimed = sqlx::query(
-            "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
-        )
-        .bind(PaymentStatus::Failed.as_str())
-        .bind(&gw.imp_uid)
-        .bind("amount_mismatch")
-        .bind(now_millis())
-        .bind(payment.id)
-        .bind(PaymentStatus::Ready.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
-            return Ok(());
-        }
         let reason = format!(
             "amount_mismatch: paid {} {} (escrow {}) for an order of {} KRW (escrow {})",
             gw.amount, gw.currency, gw.escrow, payment.amount, payment.escrow
         );
-        records::history(
+        let mut tx = self.db.begin().await?;
+        if !Self::close_ready(
             &mut tx,
-            payment.order_id,
-            "payment",
-            Some("ready"),
-            "failed",
+            payment,
+            &gw.imp_uid,
+            PaymentStatus::Failed,
+            "amount_mismatch",
             actor,
-            Some(&reason),
+            &reason,
         )
-        .await?;
+        .await?
+        {
+            return Ok(());
+        }
         if payment.order_status == OrderStatus::PendingPayment {
             move_order(
                 &mut tx,
@@ -866,31 +879,19 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<()> {
         let mut tx = self.db.begin().await?;
-        let claimed = sqlx::query(
-            "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
+        if !Self::close_ready(
+            &mut tx,
+            payment,
+            &gw.imp_uid,
+            PaymentStatus::Cancelled,
+            "order_closed",
+            actor,
+            "paid after the order closed",
         )
-        .bind(PaymentStatus::Cancelled.as_str())
-        .bind(&gw.imp_uid)
-        .bind("order_closed")
-        .bind(now_millis())
-        .bind(payment.id)
-        .bind(PaymentStatus::Ready.as_str())
-        .execute(&mut *tx)
         .await?
-        .rows_affected();
-        if claimed == 0 {
+        {
             return Ok(());
         }
-        records::history(
-            &mut tx,
-            payment.order_id,
-            "payment",
-            Some("ready"),
-            "cancelled",
-            actor,
-            Some("paid after the order closed"),
-        )
-        .await?;
         tx.commit().await?;
         if let Err(err) = self.cancel_refused(gw).await {
             tracing::error!(payment.id = payment.id, error = %err, "cancelling a late payment failed");
