@@ -119,3 +119,62 @@ on_both_databases! {
         assert_eq!(app.count("users").await, 1);
     }
 }
+
+/// Strings that attack SQL, HTML, templates and paths, in every string field a member can
+/// write: stored and returned verbatim where they fit the field, refused with a 4xx where
+/// not, never a 5xx, and the tables intact.
+const INJECTIONS: &[&str] = &[
+    "' OR '1'='1",
+    "\"; DROP TABLE users; --",
+    "1; DELETE FROM products WHERE 1=1",
+    "<script>alert(1)</script>",
+    "{{7*7}}${7*7}<%= 7*7 %>",
+    "${jndi:ldap://127.0.0.1/x}",
+    "../../../../etc/passwd",
+    "%00%27%22",
+    "\\\\' \\\" \\\\",
+    "😀 한글 混合 \u{202e}",
+];
+
+on_both_databases! {
+    async fn injection_strings_are_just_text(app: TestApp) {
+        use crate::escrow_support::EscrowApp;
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        for (index, text) in INJECTIONS.iter().enumerate() {
+            let created = app
+                .post("/products", Some(&seller.token), json!({"name": text, "description": text, "price": 1000 + index as i64, "stock": 3}))
+                .await;
+            let id = created.assert_status(201)["product_id"].as_i64().unwrap();
+            let product = app.get(&format!("/products/{id}"), None).await;
+            let product = product.assert_status(200);
+            assert_eq!(product["name"].as_str(), Some(text.trim()), "name");
+            assert_eq!(product["description"].as_str(), Some(text.trim()));
+            let search = app.client.get(format!("{}/products", app.base)).query(&[("q", text)]).send().await.unwrap();
+            assert_eq!(search.status(), 200, "{text}");
+
+            let signup = app
+                .post("/auth/signup", None, json!({"email": format!("inj{index}@example.kr"), "password": text.repeat(3), "name": text, "username": text, "phone": text}))
+                .await;
+            assert!(signup.status.is_client_error() || signup.status == 201, "{text}: {}", signup.status);
+
+            let phone_only = json!({"receiver_name": "R", "receiver_phone": text, "address": "A", "postcode": "04524"});
+            let refused = app.post("/orders", Some(&buyer.token), json!({"items": [{"product_id": id, "quantity": 1}], "shipping": phone_only})).await;
+            assert!(refused.status.is_client_error() || refused.status == 201, "{text}: {}", refused.status);
+            let shipping = json!({"receiver_name": text, "receiver_phone": "010-1234-5678", "address": text, "postcode": "04524"});
+            let order = app.post("/orders", Some(&buyer.token), json!({"items": [{"product_id": id, "quantity": 1}], "shipping": shipping})).await;
+            let order = order.assert_status(201).clone();
+            assert_eq!(order["orders"][0]["shipping"]["address"].as_str(), Some(text.trim()));
+            let payment = app.post("/payments", Some(&buyer.token), json!({"order_id": order["orders"][0]["order_id"]})).await;
+            let payment_id = payment.assert_status(201)["payment_id"].as_i64().unwrap();
+            let cancel = app.act(Some(&buyer), payment_id, "cancel", json!({"reason": text})).await;
+            cancel.assert_status(200);
+            let status = app.status(payment_id, &buyer.token).await;
+            assert!(status["history"].as_array().unwrap().iter().any(|h| h["reason"].as_str() == Some(text.trim())));
+            let webhook = app.post("/webhooks/portone", None, json!({"imp_uid": text, "merchant_uid": text, "status": text})).await;
+            assert!(webhook.status.is_client_error(), "{text}: {}", webhook.status);
+        }
+        assert_eq!(app.count("products").await, INJECTIONS.len() as i64);
+        assert!(app.count("users").await >= 2);
+    }
+}
