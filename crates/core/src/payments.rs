@@ -308,8 +308,8 @@ impl Payments {
         }
     }
 
-    fn only(caller: Caller, allowed: bool, who: &str) -> AppResult<()> {
-        let _ = caller;
+    /// The policy check of an action: 403 naming who may do it.
+    fn only(allowed: bool, who: &str) -> AppResult<()> {
         if allowed {
             Ok(())
         } else {
@@ -503,7 +503,7 @@ impl Payments {
         imp_uid: &str,
     ) -> AppResult<PaymentStatusView> {
         let payment = self.load_for(caller, payment_id).await?;
-        Self::only(caller, caller.user_id == payment.buyer_id, "the buyer")?;
+        Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
         let gw = self
             .gateway
             .get_payment(imp_uid)
@@ -950,7 +950,7 @@ impl Payments {
         sent_at: Option<i64>,
     ) -> AppResult<()> {
         let payment = self.load_for(caller, payment_id).await?;
-        Self::only(caller, caller.user_id == payment.seller_id, "the seller")?;
+        Self::only(caller.user_id == payment.seller_id, "the seller")?;
         let first = match payment.order_status {
             OrderStatus::Paid => true,
             OrderStatus::Shipping => false,
@@ -1054,7 +1054,6 @@ impl Payments {
     pub async fn delivered(&self, caller: Caller, payment_id: i64) -> AppResult<()> {
         let payment = self.load_for(caller, payment_id).await?;
         Self::only(
-            caller,
             caller.user_id == payment.seller_id || caller.is_admin(),
             "the seller or an admin",
         )?;
@@ -1097,7 +1096,7 @@ impl Payments {
 
     pub async fn confirm(&self, caller: Caller, payment_id: i64) -> AppResult<()> {
         let payment = self.load_for(caller, payment_id).await?;
-        Self::only(caller, caller.user_id == payment.buyer_id, "the buyer")?;
+        Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
         if !matches!(
             payment.order_status,
             OrderStatus::Shipping | OrderStatus::Delivered
@@ -1201,7 +1200,6 @@ impl Payments {
     ) -> AppResult<PaymentRecord> {
         let mut payment = self.load_for(caller, payment_id).await?;
         Self::only(
-            caller,
             caller.user_id == payment.buyer_id || caller.user_id == payment.seller_id,
             "the buyer or the seller",
         )?;
@@ -1292,7 +1290,6 @@ impl Payments {
         let is_buyer = caller.user_id == payment.buyer_id;
         let is_seller = caller.user_id == payment.seller_id;
         Self::only(
-            caller,
             is_buyer || is_seller || caller.is_admin(),
             "the buyer, the seller or an admin",
         )?;
@@ -1492,7 +1489,7 @@ impl Payments {
 
     pub async fn dispute(&self, caller: Caller, payment_id: i64, reason: &str) -> AppResult<()> {
         let payment = self.load_for(caller, payment_id).await?;
-        Self::only(caller, caller.user_id == payment.buyer_id, "the buyer")?;
+        Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
         if !matches!(
             payment.order_status,
             OrderStatus::Shipping | OrderStatus::Delivered
