@@ -24,6 +24,9 @@ cargo build -p escrow --locked
 echo "== hostile input: schemathesis against /openapi.json"
 bash tests/hostile/schemathesis.sh
 
+echo "== the official PortOne clients (PyPI, npm) against the sandbox"
+bash tests/clients/run.sh
+
 if [ -f web/package.json ]; then
   echo "== web: install, unit tests, build"
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)

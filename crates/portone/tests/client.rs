@@ -509,13 +509,13 @@ async fn partial_and_full_cancels_with_checksum() {
         .cancel(&CancelRequest::partial(&imp_uid, 5000, 20000, "again"))
         .await
         .unwrap_err();
-    assert_eq!(refused_status(&stale), Some(400), "{stale:?}");
+    assert_eq!(refused_status(&stale), Some(200), "{stale:?}");
     assert!(stale.outcome_known());
     let over = client
         .cancel(&CancelRequest::partial(&imp_uid, 15001, 15000, "too much"))
         .await
         .unwrap_err();
-    assert_eq!(refused_status(&over), Some(400), "{over:?}");
+    assert_eq!(refused_status(&over), Some(200), "{over:?}");
     assert_eq!(
         client.get_payment(&imp_uid).await.unwrap().cancel_amount,
         15000
@@ -552,7 +552,7 @@ async fn partial_and_full_cancels_with_checksum() {
         .cancel(&CancelRequest::full(&imp_uid, 0, "twice"))
         .await
         .unwrap_err();
-    assert_eq!(refused_status(&again), Some(400));
+    assert_eq!(refused_status(&again), Some(200));
     let nothing = client.cancel(&CancelRequest::default()).await.unwrap_err();
     assert_eq!(nothing.kind(), "invalid_request");
 
@@ -742,7 +742,7 @@ async fn fault_timeout_is_unknown_outcome_and_the_cancel_may_have_happened() {
         .cancel(&CancelRequest::partial(&imp_uid, 3000, 8000, "x"))
         .await
         .unwrap_err();
-    assert_eq!(refused_status(&repeat), Some(400));
+    assert_eq!(refused_status(&repeat), Some(200));
 
     // A timed-out GET is retried.
     env.fault(json!({ "target": "api", "mode": "timeout", "count": 1, "delay_ms": 1500 }))

@@ -24,7 +24,8 @@ impl From<Refusal> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = serde_json::json!({ "code": -1, "message": self.0.message, "response": null });
+        let body =
+            serde_json::json!({ "code": self.0.code, "message": self.0.message, "response": null });
         (status, Json(body)).into_response()
     }
 }

@@ -19,17 +19,32 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A refusal as the gateway words it: HTTP status and message (envelope `code` -1).
+/// A refusal as the gateway words it: HTTP status, envelope `code` and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
     pub status: u16,
+    pub code: i64,
     pub message: String,
 }
 
 impl Refusal {
+    /// An HTTP error status with envelope `code` -1.
     pub(crate) fn new(status: u16, message: impl Into<String>) -> Self {
         Self {
             status,
+            code: -1,
+            message: message.into(),
+        }
+    }
+
+    /// A refused `POST /payments/cancel`: the gateway answers these with HTTP **200** and
+    /// `code: 1` (its docs: "응답 코드가 200이라도 code가 0이 아니면 환불에 실패"; the
+    /// official Python client's tests expect `ResponseError(code=1, "취소할 결제건이 존재하지
+    /// 않습니다.")`, which it raises only for HTTP 200).
+    pub(crate) fn cancel(message: impl Into<String>) -> Self {
+        Self {
+            status: 200,
+            code: 1,
             message: message.into(),
         }
     }
@@ -171,7 +186,15 @@ pub(crate) struct LogisRecord {
 }
 
 /// Courier codes the gateway knows; anything else is recorded as `ETC`.
+///
+/// The gateway's table (developers.portone.io "택배사 코드": HYUNDAI, HANARO, SAGAWA, KGB,
+/// YELLOWCAP, DONGBU, EPOST, CJGLS, HANJIN, DAESIN, ETC) plus the codes of
+/// `shared/portone-v1.md`.
 const COURIERS: &[&str] = &[
+    "HANARO",
+    "SAGAWA",
+    "YELLOWCAP",
+    "DONGBU",
     "CJGLS",
     "HANJIN",
     "EPOST",
@@ -488,18 +511,21 @@ impl State {
                     .or_else(|| self.find(merchant_uid, None, None));
                 found.and_then(|p| self.by_imp_uid.get(&p.imp_uid).copied())
             }
-            _ => return Err(Refusal::new(400, "imp_uid 또는 merchant_uid가 필요합니다.")),
+            _ => {
+                return Err(Refusal::cancel(
+                    "imp_uid 또는 merchant_uid 를 지정해주셔야합니다.",
+                ))
+            }
         };
         let Some(index) = index else {
-            return Err(Refusal::new(404, "취소할 결제건이 존재하지 않습니다."));
+            return Err(Refusal::cancel("취소할 결제건이 존재하지 않습니다."));
         };
         let payment = &mut self.payments[index];
         match payment.status {
             "paid" => {}
-            "cancelled" => return Err(Refusal::new(400, "이미 전액취소된 주문입니다.")),
+            "cancelled" => return Err(Refusal::cancel("이미 전액취소된 주문입니다.")),
             _ => {
-                return Err(Refusal::new(
-                    400,
+                return Err(Refusal::cancel(
                     "결제완료 상태가 아닌 주문은 취소할 수 없습니다.",
                 ))
             }
@@ -507,20 +533,18 @@ impl State {
         let left = payment.amount - payment.cancel_amount;
         if let Some(checksum) = checksum {
             if checksum != left {
-                return Err(Refusal::new(
-                    400,
-                    format!("checksum({checksum}원)이 취소가능금액({left}원)과 일치하지 않습니다."),
-                ));
+                return Err(Refusal::cancel(format!(
+                    "checksum({checksum}원)이 취소가능금액({left}원)과 일치하지 않습니다."
+                )));
             }
         }
         let amount = match amount {
             None | Some(0) => left,
-            Some(a) if a < 0 => return Err(Refusal::new(400, "취소금액은 0보다 커야 합니다.")),
+            Some(a) if a < 0 => return Err(Refusal::cancel("취소금액은 0보다 커야 합니다.")),
             Some(a) if a > left => {
-                return Err(Refusal::new(
-                    400,
-                    format!("취소요청금액({a}원)이 취소가능금액({left}원)을 초과합니다."),
-                ))
+                return Err(Refusal::cancel(format!(
+                    "취소요청금액({a}원)이 취소가능금액({left}원)을 초과합니다."
+                )))
             }
             Some(a) => a,
         };
@@ -652,5 +676,108 @@ impl State {
             .get(imp_uid)
             .cloned()
             .ok_or_else(|| Refusal::new(409, "등록된 배송정보가 존재하지 않습니다."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paid(state: &mut State, merchant_uid: &str, amount: i64) -> String {
+        let new = NewPayment {
+            merchant_uid: merchant_uid.into(),
+            amount,
+            escrow: true,
+            channel: "pc",
+            ..NewPayment::default()
+        };
+        match state.create_payment(&SandboxConfig::default(), new) {
+            Ok(p) => p.imp_uid,
+            Err(e) => panic!("payment refused: {e:?}"),
+        }
+    }
+
+    fn refusal<T>(result: Result<T, Refusal>) -> Refusal {
+        match result {
+            Ok(_) => panic!("expected a refusal"),
+            Err(e) => e,
+        }
+    }
+
+    /// The gateway answers every refused cancel with HTTP 200 and code 1 (checked against
+    /// the official clients, tests/clients/).
+    #[test]
+    fn cancel_refusals_are_http_200_code_1() {
+        let mut state = State::default();
+        let imp_uid = paid(&mut state, "m-1", 1000);
+        let cases = [
+            (Some("imp_000000000000"), None, None, None),
+            (None, Some("nobody"), None, None),
+            (None, None, None, None),
+            (Some(imp_uid.as_str()), None, Some(1001), None),
+            (Some(imp_uid.as_str()), None, Some(100), Some(999)),
+        ];
+        for (imp, mid, amount, checksum) in cases {
+            let r = refusal(state.cancel(imp, mid, amount, checksum, None));
+            assert_eq!((r.status, r.code), (200, 1), "{r:?}");
+        }
+        let unknown = refusal(state.cancel(Some("nothing"), None, None, None, None));
+        assert_eq!(unknown.message, "취소할 결제건이 존재하지 않습니다.");
+        assert!(state.cancel(Some(&imp_uid), None, None, None, None).is_ok());
+        let again = refusal(state.cancel(Some(&imp_uid), None, None, None, None));
+        assert_eq!(
+            (again.status, again.code, again.message.as_str()),
+            (200, 1, "이미 전액취소된 주문입니다.")
+        );
+        // Other calls keep their HTTP error statuses.
+        assert_eq!(refusal(state.prepare("", 1)).status, 400);
+    }
+
+    #[test]
+    fn courier_codes_of_the_gateway_table_are_kept() {
+        let mut state = State::default();
+        let imp_uid = paid(&mut state, "m-2", 1000);
+        let party = Party {
+            name: Some("a".into()),
+            tel: Some("010".into()),
+            addr: Some("addr".into()),
+            postcode: Some("06018".into()),
+            relationship: None,
+        };
+        let table = [
+            "HYUNDAI",
+            "HANARO",
+            "SAGAWA",
+            "KGB",
+            "YELLOWCAP",
+            "DONGBU",
+            "EPOST",
+            "CJGLS",
+            "HANJIN",
+            "DAESIN",
+            "ETC",
+        ];
+        for (i, company) in table.into_iter().chain(["LOGEN", "nope"]).enumerate() {
+            let request = LogisRequest {
+                sender: party.clone(),
+                receiver: party.clone(),
+                logis: LogisInfo {
+                    company: Some(company.into()),
+                    invoice: Some("1".into()),
+                    sent_at: Some(1_700_000_000),
+                    ..LogisInfo::default()
+                },
+            };
+            let saved = match state.save_logis(&imp_uid, request, i > 0) {
+                Ok(r) => r.company,
+                Err(e) => panic!("{company}: {e:?}"),
+            };
+            let expected = if table.contains(&company) {
+                company
+            } else {
+                "ETC"
+            };
+            assert_eq!(saved, expected);
+        }
     }
 }

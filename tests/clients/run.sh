@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Cross-check of the PortOne V1 sandbox with the gateway's own published REST clients
+# (PyPI iamport-rest-client, npm iamport-rest-client-nodejs), unchanged but for the base URL.
+#
+#   tests/clients/run.sh            # after: cargo build -p escrow
+#
+# ESCROW_BIN      the escrow binary (default ${CARGO_TARGET_DIR:-target}/debug/escrow,
+#                 relative to the repository root)
+# XDG_CACHE_HOME  the Python environment lives in ${XDG_CACHE_HOME:-$HOME/.cache}/escrow-xcheck
+#
+# Needs python3 with pip, node >= 18 and npm. Starts `escrow sandbox` on a free local port,
+# runs both checks against it, stops it, and exits non-zero if either check failed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+bin="${ESCROW_BIN:-${CARGO_TARGET_DIR:-target}/debug/escrow}"
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
+if [[ ! -x "$bin" ]]; then
+  echo "run.sh: no escrow binary at $bin (build it: cargo build -p escrow, or set ESCROW_BIN)" >&2
+  exit 2
+fi
+for tool in python3 node npm; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 2; }
+done
+
+export SANDBOX_KEY="xcheck_imp_key"
+export SANDBOX_SECRET="xcheck_imp_secret_$RANDOM$RANDOM"
+
+# ---- Python environment: a venv, or (no ensurepip, e.g. Debian without python3-venv)
+# ---- a `pip install --target` directory. Both are reused while requirements.txt is unchanged.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/escrow-xcheck"
+mkdir -p "$cache"
+req="$here/python/requirements.txt"
+stamp_of() { python3 -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$1"; }
+want="$(stamp_of "$req")"
+venv="$cache/venv"
+pylib="$cache/pylib"
+py=""
+pypath=""
+if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+  py="$venv/bin/python"
+elif python3 -m venv "$venv" >/dev/null 2>&1 && "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+  py="$venv/bin/python"
+else
+  rm -rf "$venv" # a half-made venv (no pip) would only mislead the next run
+  python3 -m pip --version >/dev/null 2>&1 || { echo "run.sh: python3 has no pip" >&2; exit 2; }
+  py="python3"
+  pypath="$pylib"
+fi
+if [[ -z "$pypath" ]]; then
+  if [[ "$(cat "$venv/.xcheck-stamp" 2>/dev/null)" != "$want" ]]; then
+    echo "run.sh: installing the Python client into $venv"
+    "$py" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$venv/.xcheck-stamp"
+  fi
+else
+  if [[ "$(cat "$pylib/.xcheck-stamp" 2>/dev/null)" != "$want" ]]; then
+    echo "run.sh: no usable venv; installing the Python client into $pylib"
+    rm -rf "$pylib"
+    python3 -m pip install --quiet --disable-pip-version-check --no-user --target "$pylib" -r "$req"
+    echo "$want" >"$pylib/.xcheck-stamp"
+  fi
+fi
+
+# ---- Node: exactly the locked versions.
+echo "run.sh: npm ci in tests/clients/node"
+(cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+# ---- The sandbox, on a free port.
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+export SANDBOX_URL="http://127.0.0.1:$port"
+log="$(mktemp "${TMPDIR:-/tmp}/escrow-xcheck-sandbox.XXXXXX")"
+PORTONE_IMP_KEY="$SANDBOX_KEY" PORTONE_IMP_SECRET="$SANDBOX_SECRET" \
+  "$bin" sandbox --listen "127.0.0.1:$port" >"$log" 2>&1 &
+sandbox_pid=$!
+stop() {
+  if kill -0 "$sandbox_pid" 2>/dev/null; then
+    kill "$sandbox_pid" 2>/dev/null || true
+    wait "$sandbox_pid" 2>/dev/null || true
+  fi
+  rm -f "$log"
+}
+trap stop EXIT
+
+ready=""
+for _ in $(seq 1 100); do
+  if ! kill -0 "$sandbox_pid" 2>/dev/null; then break; fi
+  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/iamport.js", timeout=1).read()' \
+    "$SANDBOX_URL" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+if [[ -z "$ready" ]]; then
+  echo "run.sh: the sandbox did not come up on $SANDBOX_URL; its output:" >&2
+  cat "$log" >&2
+  exit 2
+fi
+echo "run.sh: sandbox at $SANDBOX_URL"
+
+status=0
+echo "== python: iamport-rest-client"
+if [[ -n "$pypath" ]]; then
+  PYTHONPATH="$pypath${PYTHONPATH:+:$PYTHONPATH}" PYTHONNOUSERSITE=1 "$py" "$here/python/check.py" || status=1
+else
+  "$py" "$here/python/check.py" || status=1
+fi
+echo "== node: iamport-rest-client-nodejs"
+(cd "$here/node" && node check.mjs) || status=1
+
+if [[ $status -ne 0 ]]; then
+  echo "run.sh: FAILED (see above)"
+else
+  echo "run.sh: both official clients agree with the sandbox"
+fi
+exit $status
