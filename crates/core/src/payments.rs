@@ -606,17 +606,11 @@ impl Payments {
                 // Refunds the gateway did that we have not recorded (a crash, a lost answer,
                 // a cancel in the gateway's console).
                 let delta = gw.cancel_amount - payment.refunded_amount;
-                let to_order = if payment.order_status == OrderStatus::Paid {
-                    OrderStatus::Cancelled
-                } else {
-                    OrderStatus::Refunded
-                };
                 let mut tx = self.db.begin().await?;
                 self.record_refund(
                     &mut tx,
                     payment,
                     delta,
-                    to_order,
                     actor,
                     "recorded from the gateway's record",
                 )
@@ -1260,14 +1254,8 @@ impl Payments {
                 tx.commit().await?;
             }
             (OrderStatus::Paid, PaymentStatus::Paid | PaymentStatus::PartiallyRefunded) => {
-                self.refund_at_gateway(
-                    &payment,
-                    payment.left(),
-                    OrderStatus::Cancelled,
-                    &actor,
-                    reason,
-                )
-                .await?;
+                self.refund_at_gateway(&payment, payment.left(), &actor, reason)
+                    .await?;
             }
             (order, _) => {
                 return Err(invalid(format!(
@@ -1322,16 +1310,8 @@ impl Payments {
                 return Err(AppError::field("amount", "a buyer refunds in full"));
             }
         }
-        let to_order = if payment.order_status == OrderStatus::Paid
-            && payment.refunded_amount == 0
-            && amount == left
-        {
-            OrderStatus::Cancelled
-        } else {
-            OrderStatus::Refunded
-        };
         let actor = Actor::member(caller.role, caller.user_id);
-        self.refund_at_gateway(&payment, amount, to_order, &actor, reason)
+        self.refund_at_gateway(&payment, amount, &actor, reason)
             .await?;
         self.load(payment_id).await
     }
@@ -1342,7 +1322,6 @@ impl Payments {
         &self,
         p: &PaymentRecord,
         amount: i64,
-        to_order: OrderStatus,
         actor: &Actor,
         reason: &str,
     ) -> AppResult<()> {
@@ -1360,10 +1339,7 @@ impl Payments {
             Ok(gw) => {
                 crate::chaos::crash_point("after-gateway-cancel");
                 let mut tx = self.db.begin().await?;
-                match self
-                    .record_refund(&mut tx, p, amount, to_order, actor, reason)
-                    .await
-                {
+                match self.record_refund(&mut tx, p, amount, actor, reason).await {
                     Ok(()) => {
                         tx.commit().await?;
                         Ok(())
@@ -1391,22 +1367,24 @@ impl Payments {
         }
     }
 
-    /// Records `amount` refunded, in the caller's transaction.
+    /// Records `amount` refunded, in the caller's transaction. When that empties the escrow
+    /// the order ends: `cancelled` (stock back) if it had not shipped, else `refunded`; and
+    /// the payment `cancelled` if it was returned in one go, else `refunded`.
     async fn record_refund(
         &self,
         tx: &mut Tx,
         p: &PaymentRecord,
         amount: i64,
-        to_order: OrderStatus,
         actor: &Actor,
         reason: &str,
     ) -> AppResult<()> {
         let total = p.refunded_amount + amount;
         let full = total + p.released_amount >= p.amount;
-        let to_status = match (full, to_order) {
-            (false, _) => PaymentStatus::PartiallyRefunded,
-            (true, OrderStatus::Cancelled) if p.refunded_amount == 0 => PaymentStatus::Cancelled,
-            (true, _) => PaymentStatus::Refunded,
+        let before_shipment = p.order_status == OrderStatus::Paid;
+        let to_status = match full {
+            false => PaymentStatus::PartiallyRefunded,
+            true if before_shipment && p.refunded_amount == 0 => PaymentStatus::Cancelled,
+            true => PaymentStatus::Refunded,
         };
         if !p.status.can_become(to_status) {
             return Err(invalid(format!(
@@ -1457,8 +1435,8 @@ impl Payments {
         .await?;
         if full {
             escrow_history(tx, p, EscrowStatus::Returned, actor, Some(reason)).await?;
-            let to_order = if p.order_status == OrderStatus::Paid {
-                to_order
+            let to_order = if before_shipment {
+                OrderStatus::Cancelled
             } else {
                 OrderStatus::Refunded
             };
@@ -1471,7 +1449,7 @@ impl Payments {
                 Some(reason),
             )
             .await?;
-            if p.order_status == OrderStatus::Paid {
+            if before_shipment {
                 return_stock(tx, p.order_id).await?;
             }
         }
@@ -1571,14 +1549,8 @@ impl Payments {
                         "only {left} won is left to refund"
                     )));
                 }
-                self.refund_at_gateway(
-                    &payment,
-                    amount,
-                    OrderStatus::Refunded,
-                    &actor,
-                    "dispute resolved: refunded",
-                )
-                .await?;
+                self.refund_at_gateway(&payment, amount, &actor, "dispute resolved: refunded")
+                    .await?;
                 if amount < left {
                     let rest = self.load(payment_id).await?;
                     let mut tx = self.db.begin().await?;

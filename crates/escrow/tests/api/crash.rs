@@ -44,6 +44,8 @@ struct Service {
     gateway_url: String,
     port: u16,
     crash_points: &'static str,
+    /// Once set, restarts run without crash points (for the checks after the chaos).
+    calm: AtomicBool,
     restarts: AtomicU32,
 }
 
@@ -61,6 +63,7 @@ impl Service {
             gateway_url: gateway_url.to_string(),
             port,
             crash_points,
+            calm: AtomicBool::new(false),
             restarts: AtomicU32::new(0),
         })
     }
@@ -91,7 +94,11 @@ impl Service {
             &self.database_url,
             &self.gateway_url,
             self.port,
-            self.crash_points,
+            if self.calm.load(Ordering::Relaxed) {
+                ""
+            } else {
+                self.crash_points
+            },
         );
         self.restarts.fetch_add(1, Ordering::Relaxed);
         true
@@ -202,6 +209,13 @@ const CRASH_POINTS: &str =
 /// database and one gateway, under `chaos`, then checks every invariant. Returns
 /// (payments checked, chaos events).
 async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usize, u32) {
+    // The soak: `ESCROW_SOAK=20 cargo test -p escrow --test api crash -- --nocapture` runs
+    // twenty times the lifecycles (see RELIABILITY.md).
+    let soak: usize = std::env::var("ESCROW_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let rounds = rounds * soak.max(1);
     let database = TestDatabase::create(Backend::MySql).await;
     let sandbox_port = free_port();
     let gateway_url = format!("http://127.0.0.1:{sandbox_port}");
@@ -408,7 +422,11 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
         .delete(format!("{gateway_url}/_sandbox/faults"))
         .send()
         .await;
+    // The chaos is over: restart every instance without crash points, so that the checks
+    // below are not themselves interrupted.
     for service in services.iter() {
+        service.calm.store(true, Ordering::Relaxed);
+        service.kill().await;
         service.revive().await;
     }
 
@@ -555,22 +573,54 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     assert_eq!(ledger["balanced"], true, "{ledger:#}");
 
     // No stock lost or made: what is on the shelf plus what live orders hold is what was listed.
-    let stock: i64 = sqlx::query("SELECT stock FROM products WHERE id = ?")
-        .bind(product_id)
-        .fetch_one(&mut db)
-        .await
-        .unwrap()
-        .try_get("stock")
-        .unwrap();
-    let held: i64 = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(i.quantity), 0) AS SIGNED) AS held FROM order_items i JOIN orders o ON o.id = i.order_id \
-         WHERE o.status NOT IN ('cancelled', 'expired')",
+    // One statement, so both numbers come from one snapshot: a request whose client gave up
+    // may still commit on the server, and must not land between two reads.
+    let row = sqlx::query(
+        "SELECT (SELECT stock FROM products WHERE id = ?) AS stock, \
+         (SELECT CAST(COALESCE(SUM(i.quantity), 0) AS SIGNED) FROM order_items i JOIN orders o ON o.id = i.order_id \
+          WHERE o.status NOT IN ('cancelled', 'expired')) AS held",
     )
+    .bind(product_id)
     .fetch_one(&mut db)
     .await
-    .unwrap()
-    .try_get("held")
     .unwrap();
+    let stock: i64 = row.try_get("stock").unwrap();
+    let held: i64 = row.try_get("held").unwrap();
+    if stock + held != INITIAL_STOCK {
+        // Say which orders, to find the path that moved stock twice or not at all.
+        let rows = sqlx::query(
+            "SELECT o.id, o.status, CAST(SUM(i.quantity) AS SIGNED) AS qty FROM orders o \
+             JOIN order_items i ON i.order_id = o.id GROUP BY o.id, o.status ORDER BY o.id",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        for row in rows {
+            let id: i64 = row.try_get("id").unwrap();
+            let history = sqlx::query("SELECT entity, from_state, to_state, actor, reason FROM state_history WHERE order_id = ? ORDER BY id")
+                .bind(id)
+                .fetch_all(&mut db)
+                .await
+                .unwrap();
+            let moves: Vec<String> = history
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}:{}->{}({})",
+                        h.try_get::<String, _>("entity").unwrap(),
+                        h.try_get::<Option<String>, _>("from_state")
+                            .unwrap()
+                            .unwrap_or_default(),
+                        h.try_get::<String, _>("to_state").unwrap(),
+                        h.try_get::<String, _>("actor").unwrap()
+                    )
+                })
+                .collect();
+            let status: String = row.try_get("status").unwrap();
+            let qty: i64 = row.try_get("qty").unwrap();
+            eprintln!("order {id} {status} x{qty}: {}", moves.join(" "));
+        }
+    }
     assert_eq!(stock + held, INITIAL_STOCK, "stock {stock} + held {held}");
 
     let restarts: u32 = services
