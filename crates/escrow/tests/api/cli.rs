@@ -125,3 +125,141 @@ async fn sigterm_stops_the_server_cleanly() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// SIGTERM while a request is waiting on the gateway: that request still finishes (200,
+/// recorded), new connections are refused, and the process exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use serde_json::{json, Value};
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (sandbox_port, port) = (free_port(), free_port());
+    let gateway = format!("http://127.0.0.1:{sandbox_port}");
+    let mut sandbox = escrow()
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")])
+        .spawn()
+        .unwrap();
+    let mut child = escrow()
+        .arg("serve")
+        .env("ESCROW_DATABASE_URL", &database.url)
+        .env("ESCROW_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "ESCROW_JWT_SECRET",
+            "shutdown-test-secret-shutdown-test-secret",
+        )
+        .env("PORTONE_API_URL", &gateway)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        let up = client.get(format!("{base}/healthz")).send().await.is_ok()
+            && client
+                .get(format!("{gateway}/iamport.js"))
+                .send()
+                .await
+                .is_ok();
+        if up {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let post = |url: String, token: Option<String>, body: Value| {
+        let client = client.clone();
+        async move {
+            let mut request = client.post(url).json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let mut tokens = Vec::new();
+    for role in ["seller", "buyer"] {
+        let email = format!("{role}@example.kr");
+        post(
+            format!("{base}/auth/signup"),
+            None,
+            json!({"email": email, "password": "password-123", "name": "N", "role": role}),
+        )
+        .await;
+        let (_, login) = post(
+            format!("{base}/auth/login"),
+            None,
+            json!({"email": email, "password": "password-123"}),
+        )
+        .await;
+        tokens.push(login["token"].as_str().unwrap().to_string());
+    }
+    let (seller, buyer) = (tokens[0].clone(), tokens[1].clone());
+    let (_, product) = post(
+        format!("{base}/products"),
+        Some(seller),
+        json!({"name": "종료", "price": 5000, "stock": 1}),
+    )
+    .await;
+    let shipping = json!({"receiver_name": "R", "receiver_phone": "010-1234-5678", "address": "A", "postcode": "04524"});
+    let (_, order) = post(format!("{base}/orders"), Some(buyer.clone()), json!({"items": [{"product_id": product["product_id"], "quantity": 1}], "shipping": shipping})).await;
+    let (_, payment) = post(
+        format!("{base}/payments"),
+        Some(buyer.clone()),
+        json!({"order_id": order["orders"][0]["order_id"]}),
+    )
+    .await;
+    let (_, paid) = post(
+        format!("{gateway}/_sandbox/payments"),
+        None,
+        json!({"merchant_uid": payment["checkout"]["merchant_uid"], "amount": 5000}),
+    )
+    .await;
+
+    // The gateway will hold its next answer for 1.5 s: the completion is in flight then.
+    post(
+        format!("{gateway}/_sandbox/faults"),
+        None,
+        json!({"target": "api", "mode": "delay", "count": 1, "delay_ms": 1500}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let completion = tokio::spawn(post(
+        format!("{base}/payments/{}/complete", payment["payment_id"]),
+        Some(buyer),
+        json!({"imp_uid": paid["imp_uid"]}),
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "still accepting after SIGTERM"
+    );
+
+    let (status, body) = completion.await.unwrap();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1400),
+        "the request was not in flight at SIGTERM"
+    );
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["status"], "paid");
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+}
