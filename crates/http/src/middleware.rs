@@ -25,6 +25,16 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
+        // A bare recorder leaves upkeep to its owner: without it every histogram sample
+        // stays queued until the next scrape of /metrics, so memory grows with each request
+        // when nobody scrapes. Drain the queues every 5 s, as the exporter's own task would.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            });
         // Fails only when another recorder was installed first; then ours just stays empty.
         let _ = metrics::set_global_recorder(recorder);
         handle
