@@ -27,6 +27,9 @@ bash tests/hostile/schemathesis.sh
 echo "== the official PortOne clients (PyPI, npm) against the sandbox"
 bash tests/clients/run.sh
 
+echo "== load harness: a short smoke run of every scenario (figures: BENCHMARKS.md)"
+bash scripts/bench.sh --smoke
+
 if [ -f web/package.json ]; then
   echo "== web: install, unit tests, build"
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run build)

@@ -1,0 +1,568 @@
+//! `escrow-bench`: the load harness of the escrow service.
+//!
+//! It measures, in one run on one machine with one generator: the HTTP ceiling (a trivial
+//! axum handler in a separate process), the database ceiling (single-row INSERT + COMMIT
+//! through sqlx `Any`), and the service itself (catalogue reads at two table sizes, the full
+//! escrow lifecycle, a login storm beside catalogue reads) on SQLite and on MariaDB, then
+//! prints the ratios against the targets of the performance issue. See BENCHMARKS.md.
+
+mod load;
+mod report;
+mod scenarios;
+mod service;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use load::{OpStats, Timing};
+use report::{Report, StepFigures};
+use scenarios::{Catalogue, InsertCommit, Lifecycle, Logins, Ping, Reads};
+use service::{Backend, BenchDb, Served};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "escrow-bench",
+    about = "Load harness of the escrow service",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// Which database(s) to run the service on.
+    #[arg(long, value_enum, default_value = "both")]
+    db: DbChoice,
+    /// Which scenario(s) to run, comma-separated (the ceilings always run).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+    scenario: Vec<ScenarioChoice>,
+    /// Measured time of each step.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured time before each step.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Concurrent workers (closed loop) of each step.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Product table sizes of the catalogue scenario.
+    #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+    products: Vec<u64>,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Login workers of the login storm (beside `concurrency` catalogue readers).
+    #[arg(long, default_value_t = 4)]
+    login_concurrency: usize,
+    /// The service's connection pool (ESCROW_DB_MAX_CONNECTIONS); the DB ceiling uses the same.
+    #[arg(long, default_value_t = 16)]
+    db_max_connections: u32,
+    /// Database commits one lifecycle makes (counted in the code, see BENCHMARKS.md).
+    #[arg(long, default_value_t = 6)]
+    commits_per_lifecycle: u32,
+    /// Tiny sizes and ~1 s steps, to keep the harness working in CI.
+    #[arg(long)]
+    smoke: bool,
+    /// Exit non-zero when a target fails or a step had errors.
+    #[arg(long)]
+    strict: bool,
+    /// The escrow binary (`cargo build --release -p escrow`).
+    #[arg(long, env = "ESCROW_BIN", default_value = "target/release/escrow")]
+    escrow_bin: PathBuf,
+    /// MariaDB server (a fresh database is created in it and dropped after).
+    #[arg(
+        long,
+        env = "BENCH_MYSQL_URL",
+        default_value = "mysql://root@127.0.0.1:3306"
+    )]
+    mysql_url: String,
+    /// Also write the tables as Markdown to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Serves the trivial handler of the HTTP ceiling (started by the harness itself).
+    #[command(hide = true)]
+    CeilingServer {
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DbChoice {
+    Sqlite,
+    Mysql,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ScenarioChoice {
+    Catalogue,
+    Lifecycle,
+    LoginStorm,
+    All,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num.parse().map_err(|_| format!("bad duration `{s}`"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("bad duration unit in `{s}` (ms, s, m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> Result<()> {
+    let mut cli = Cli::parse();
+    if let Some(Cmd::CeilingServer { listen }) = &cli.command {
+        return service::ceiling_server(listen);
+    }
+    if cli.smoke {
+        cli.duration = cli.duration.min(Duration::from_secs(1));
+        cli.warmup = cli.warmup.min(Duration::from_millis(300));
+        cli.concurrency = cli.concurrency.min(8);
+        cli.login_concurrency = cli.login_concurrency.min(2);
+        cli.products = vec![1_000, 5_000];
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let strict = cli.strict;
+    let ok = runtime.block_on(run(cli))?;
+    if strict && !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+struct Bench {
+    cli: Cli,
+    timing: Timing,
+    hash: String,
+    report: Report,
+    logs: PathBuf,
+}
+
+async fn run(cli: Cli) -> Result<bool> {
+    anyhow::ensure!(
+        cli.escrow_bin.exists(),
+        "no escrow binary at {} (cargo build --release -p escrow, or set ESCROW_BIN)",
+        cli.escrow_bin.display()
+    );
+    let logs = std::env::temp_dir().join(format!("escrow-bench-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&logs)?;
+    let mut bench = Bench {
+        timing: Timing {
+            warmup: cli.warmup,
+            duration: cli.duration,
+        },
+        hash: service::password_hash(cli.seed)?,
+        report: Report {
+            commits_per_lifecycle: cli.commits_per_lifecycle,
+            ..Report::default()
+        },
+        logs,
+        cli,
+    };
+    report::print_machine(&bench.cli_summary());
+    bench.http_ceiling().await?;
+    let backends: Vec<Backend> = match bench.cli.db {
+        DbChoice::Sqlite => vec![Backend::Sqlite],
+        DbChoice::Mysql => vec![Backend::MySql],
+        DbChoice::Both => vec![Backend::Sqlite, Backend::MySql],
+    };
+    let sc = bench.cli.scenario.clone();
+    let wants = |s: ScenarioChoice| sc.contains(&s) || sc.contains(&ScenarioChoice::All);
+    for backend in backends {
+        bench
+            .db_ceiling(backend)
+            .await
+            .with_context(|| format!("db ceiling on {}", backend.name()))?;
+        if wants(ScenarioChoice::Catalogue) {
+            bench
+                .catalogue(backend)
+                .await
+                .with_context(|| format!("catalogue on {}", backend.name()))?;
+        }
+        if wants(ScenarioChoice::Lifecycle) {
+            bench
+                .lifecycle(backend)
+                .await
+                .with_context(|| format!("lifecycle on {}", backend.name()))?;
+        }
+        if wants(ScenarioChoice::LoginStorm) {
+            bench
+                .login_storm(backend)
+                .await
+                .with_context(|| format!("login storm on {}", backend.name()))?;
+        }
+    }
+    let ok = bench.report.finish(bench.cli.out.as_deref())?;
+    let _ = std::fs::remove_dir_all(&bench.logs);
+    Ok(ok)
+}
+
+impl Bench {
+    fn cli_summary(&self) -> String {
+        format!(
+            "duration {:?}, warm-up {:?}, concurrency {}, login workers {}, products {:?}, seed {}, pool {}{}",
+            self.cli.duration,
+            self.cli.warmup,
+            self.cli.concurrency,
+            self.cli.login_concurrency,
+            self.cli.products,
+            self.cli.seed,
+            self.cli.db_max_connections,
+            if self.cli.smoke { ", SMOKE" } else { "" }
+        )
+    }
+
+    // One row of figures has this many parts; a struct for them would only be built here.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        scenario: &str,
+        db: &str,
+        step: &str,
+        ops: Vec<OpStats>,
+        wall: Duration,
+        rss: Option<f64>,
+        cpu: Option<f64>,
+    ) -> StepFigures {
+        let figures = StepFigures::new(scenario, db, step, ops, wall, rss, cpu);
+        figures.print();
+        self.report.steps.push(figures.clone());
+        figures
+    }
+
+    async fn http_ceiling(&mut self) -> Result<()> {
+        let server = Served::ceiling().await?;
+        let client = scenarios::client(self.cli.concurrency)?;
+        let jobs = (0..self.cli.concurrency)
+            .map(|_| Ping {
+                client: client.clone(),
+                url: format!("{}/ping", server.base),
+            })
+            .collect();
+        let (ops, wall, cpu) =
+            load::run_watching(scenarios::PING_OPS, self.timing, jobs, Some(server.pid())).await;
+        let rss = server.peak_rss_mib();
+        server.stop();
+        let f = self.record("ceiling", "-", "HTTP ceiling", ops, wall, rss, cpu);
+        self.report.http_ceiling = f.ops[0].rps;
+        Ok(())
+    }
+
+    async fn db_ceiling(&mut self, backend: Backend) -> Result<()> {
+        let db = BenchDb::create(backend, &self.cli.mysql_url).await?;
+        let result = async {
+            let pool = db.pool(self.cli.db_max_connections).await?;
+            sqlx::query(scenarios::CEILING_TABLE).execute(&pool).await?;
+            let jobs = (0..self.cli.concurrency)
+                .map(|w| InsertCommit {
+                    pool: pool.clone(),
+                    backend,
+                    worker: w as i64,
+                    n: 0,
+                })
+                .collect();
+            let (ops, wall) = load::run(scenarios::INSERT_OPS, self.timing, jobs).await;
+            pool.close().await;
+            let f = self.record(
+                "ceiling",
+                backend.name(),
+                "DB ceiling",
+                ops,
+                wall,
+                None,
+                None,
+            );
+            self.report.db_ceiling.insert(backend.name(), f.ops[0].rps);
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        db.destroy().await;
+        result
+    }
+
+    async fn prepared_db(
+        &self,
+        backend: Backend,
+        sellers: usize,
+        buyers: usize,
+    ) -> Result<(BenchDb, service::SeededUsers)> {
+        let db = BenchDb::create(backend, &self.cli.mysql_url).await?;
+        service::migrate(&self.cli.escrow_bin, &db)?;
+        let pool = db.pool(2).await?;
+        let users = service::seed_users(&pool, &self.hash, sellers, buyers).await?;
+        pool.close().await;
+        Ok((db, users))
+    }
+
+    async fn seed_products(&self, db: &BenchDb, sellers: &[i64], n: u64) -> Result<()> {
+        let pool = db.pool(1).await?;
+        let took = service::seed_products(&pool, sellers, n, self.cli.seed).await?;
+        pool.close().await;
+        println!(
+            "  seeded {} products on {} in {:.1} s",
+            n,
+            db.backend.name(),
+            took.as_secs_f64()
+        );
+        Ok(())
+    }
+
+    async fn start(&self, db: &BenchDb, tag: &str) -> Result<Served> {
+        let log = self.logs.join(format!("{}-{tag}.log", db.backend.name()));
+        Served::escrow(&self.cli.escrow_bin, db, self.cli.db_max_connections, &log).await
+    }
+
+    fn catalogue_jobs(
+        &self,
+        base: &str,
+        products: u64,
+        reads: Reads,
+        salt: u64,
+    ) -> Result<Vec<Catalogue>> {
+        let client = scenarios::client(self.cli.concurrency)?;
+        Ok((0..self.cli.concurrency)
+            .map(|w| {
+                Catalogue::new(
+                    client.clone(),
+                    base,
+                    products,
+                    reads,
+                    self.cli.seed ^ (salt << 32) ^ w as u64,
+                )
+            })
+            .collect())
+    }
+
+    async fn catalogue(&mut self, backend: Backend) -> Result<()> {
+        let (db, users) = self.prepared_db(backend, 10, 0).await?;
+        let result = async {
+            let sellers: Vec<i64> = users.sellers.iter().map(|s| s.0).collect();
+            let mut sizes = self.cli.products.clone();
+            sizes.sort_unstable();
+            for size in sizes {
+                self.seed_products(&db, &sellers, size).await?;
+                let server = self.start(&db, &format!("catalogue-{size}")).await?;
+                for (reads, name, salt) in
+                    [(Reads::Page, "page", 1u64), (Reads::Item, "item", 2u64)]
+                {
+                    let jobs = self.catalogue_jobs(&server.base, size, reads, salt)?;
+                    let (mut ops, wall, cpu) = load::run_watching(
+                        scenarios::CATALOGUE_OPS,
+                        self.timing,
+                        jobs,
+                        Some(server.pid()),
+                    )
+                    .await;
+                    ops.retain(|o| o.ok + o.errors > 0);
+                    let rss = server.peak_rss_mib();
+                    let f = self.record(
+                        "catalogue",
+                        backend.name(),
+                        &format!("{name} @ {size}"),
+                        ops,
+                        wall,
+                        rss,
+                        cpu,
+                    );
+                    self.report.catalogue.push((backend.name(), size, name, f));
+                }
+                server.stop();
+            }
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        db.destroy().await;
+        result
+    }
+
+    async fn lifecycle(&mut self, backend: Backend) -> Result<()> {
+        let c = self.cli.concurrency;
+        let sellers = 4;
+        let (db, users) = self.prepared_db(backend, sellers, c + 1).await?;
+        let result = async {
+            let seller_ids: Vec<i64> = users.sellers.iter().map(|s| s.0).collect();
+            let products = if self.cli.smoke { 1_000 } else { 10_000 };
+            self.seed_products(&db, &seller_ids, products).await?;
+            let server = self.start(&db, "lifecycle").await?;
+            let client = scenarios::client(c)?;
+            let mut seller_tokens = Vec::new();
+            for (_, email) in &users.sellers {
+                seller_tokens.push(scenarios::login(&client, &server.base, email).await?);
+            }
+            let mut jobs = Vec::new();
+            for (w, (_, email)) in users.buyers.iter().enumerate() {
+                // Product w+1 belongs to seller w % sellers (seeded round-robin).
+                jobs.push(Lifecycle {
+                    client: client.clone(),
+                    base: server.base.clone(),
+                    buyer_token: scenarios::login(&client, &server.base, email).await?,
+                    seller_token: seller_tokens[w % sellers].clone(),
+                    product_id: w as i64 + 1,
+                    worker: w,
+                    n: 0,
+                });
+            }
+            // The last buyer counts commits (MariaDB's global counters) over a few
+            // lifecycles run one at a time, before the measured step.
+            let mut counter = jobs.pop().context("no buyers")?;
+            if backend == Backend::MySql {
+                let measured = count_commits(&db, &mut counter).await;
+                match measured {
+                    Ok(m) => {
+                        println!("  MariaDB counters per lifecycle (one at a time, {} lifecycles): Com_commit {:.2}, Handler_commit {:.2}", m.0, m.1, m.2);
+                        self.report.measured_commits = Some((m.1, m.2));
+                    }
+                    Err(err) => println!("  counting commits failed: {err:#}"),
+                }
+            }
+            let (ops, wall, cpu) = load::run_watching(
+                scenarios::LIFECYCLE_OPS,
+                self.timing,
+                jobs,
+                Some(server.pid()),
+            )
+            .await;
+            let rss = server.peak_rss_mib();
+            server.stop();
+            let f = self.record("lifecycle", backend.name(), "lifecycle", ops, wall, rss, cpu);
+            self.report.lifecycle.push((backend.name(), f));
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        db.destroy().await;
+        result
+    }
+
+    async fn login_storm(&mut self, backend: Backend) -> Result<()> {
+        let logins = self.cli.login_concurrency;
+        let login_users = (logins * 4).max(4);
+        let (db, users) = self.prepared_db(backend, 10, login_users).await?;
+        let result = async {
+            let seller_ids: Vec<i64> = users.sellers.iter().map(|s| s.0).collect();
+            let products = if self.cli.smoke { 1_000 } else { 10_000 };
+            self.seed_products(&db, &seller_ids, products).await?;
+            let server = self.start(&db, "login-storm").await?;
+            let jobs = self.catalogue_jobs(&server.base, products, Reads::Mixed, 3)?;
+            let (ops, wall, cpu) = load::run_watching(
+                scenarios::CATALOGUE_OPS,
+                self.timing,
+                jobs,
+                Some(server.pid()),
+            )
+            .await;
+            let calm = self.record(
+                "login storm",
+                backend.name(),
+                "catalogue, no storm",
+                ops,
+                wall,
+                server.peak_rss_mib(),
+                cpu,
+            );
+            let jobs = self.catalogue_jobs(&server.base, products, Reads::Mixed, 4)?;
+            let client = scenarios::client(logins)?;
+            let emails: Vec<String> = users.buyers.iter().map(|b| b.1.clone()).collect();
+            let storm_jobs: Vec<Logins> = (0..logins)
+                .map(|w| Logins {
+                    client: client.clone(),
+                    base: server.base.clone(),
+                    emails: emails.clone(),
+                    next: w,
+                })
+                .collect();
+            let ((ops, wall, cpu), (login_ops, login_wall)) = tokio::join!(
+                load::run_watching(
+                    scenarios::CATALOGUE_OPS,
+                    self.timing,
+                    jobs,
+                    Some(server.pid())
+                ),
+                load::run(scenarios::LOGIN_OPS, self.timing, storm_jobs)
+            );
+            let rss = server.peak_rss_mib();
+            server.stop();
+            let stormy = self.record(
+                "login storm",
+                backend.name(),
+                "catalogue, during storm",
+                ops,
+                wall,
+                rss,
+                cpu,
+            );
+            let storm = self.record(
+                "login storm",
+                backend.name(),
+                "the storm",
+                login_ops,
+                login_wall,
+                rss,
+                None,
+            );
+            self.report
+                .storm
+                .push((backend.name(), calm, stormy, storm));
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        db.destroy().await;
+        result
+    }
+}
+
+/// Runs lifecycles one at a time and reads MariaDB's global `Com_commit` and
+/// `Handler_commit` before and after: (lifecycles, Com_commit each, Handler_commit each).
+/// Global counters: other clients of the same server add noise.
+async fn count_commits(db: &BenchDb, job: &mut Lifecycle) -> Result<(u64, f64, f64)> {
+    let pool = db.pool(1).await?;
+    async fn read(pool: &sqlx::AnyPool) -> Result<(f64, f64)> {
+        let mut out = (0.0, 0.0);
+        for (name, slot) in [("Com_commit", 0), ("Handler_commit", 1)] {
+            let v: String = sqlx::query_scalar(
+                "SELECT CAST(VARIABLE_VALUE AS CHAR(32)) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?",
+            )
+            .bind(name.to_uppercase())
+            .fetch_one(pool)
+            .await?;
+            let v: f64 = v.trim().parse()?;
+            if slot == 0 {
+                out.0 = v;
+            } else {
+                out.1 = v;
+            }
+        }
+        Ok(out)
+    }
+    // Let the warm-up's webhooks settle.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = 20u64;
+    let mut rec = load::Recorder::idle(scenarios::LIFECYCLE_OPS);
+    let before = read(&pool).await?;
+    for _ in 0..n {
+        job.once(&mut rec).await.context("a lifecycle failed")?;
+    }
+    // The sandbox's webhook for each payment arrives asynchronously.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = read(&pool).await?;
+    pool.close().await;
+    // Our own two reads each side are autocommit SELECTs; leave them in (noise of ~0).
+    Ok((
+        n,
+        (after.0 - before.0) / n as f64,
+        (after.1 - before.1) / n as f64,
+    ))
+}

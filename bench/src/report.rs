@@ -1,0 +1,312 @@
+//! Tables per step and the ratios against the targets.
+
+use crate::load::OpStats;
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct OpFigures {
+    pub name: String,
+    pub ok: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub samples: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct StepFigures {
+    pub scenario: String,
+    pub db: String,
+    pub step: String,
+    pub ops: Vec<OpFigures>,
+    pub rss: Option<f64>,
+    /// CPU milliseconds the server process used per unit of work (a request; for the
+    /// lifecycle, one whole lifecycle) during the measured period.
+    pub cpu_ms_per_op: Option<f64>,
+}
+
+impl StepFigures {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        scenario: &str,
+        db: &str,
+        step: &str,
+        ops: Vec<OpStats>,
+        wall: Duration,
+        rss: Option<f64>,
+        cpu: Option<f64>,
+    ) -> Self {
+        let secs = wall.as_secs_f64().max(1e-9);
+        let units = ops
+            .iter()
+            .find(|o| o.name.starts_with("whole"))
+            .map(|o| o.ok)
+            .unwrap_or_else(|| ops.iter().map(|o| o.ok).sum());
+        let cpu_ms_per_op = cpu.map(|c| c * 1000.0 / (units.max(1) as f64));
+        Self {
+            cpu_ms_per_op,
+            scenario: scenario.to_string(),
+            db: db.to_string(),
+            step: step.to_string(),
+            ops: ops
+                .iter()
+                .map(|o| OpFigures {
+                    name: o.name.clone(),
+                    ok: o.ok,
+                    errors: o.errors,
+                    rps: o.ok as f64 / secs,
+                    p50: o.ms(0.50),
+                    p90: o.ms(0.90),
+                    p99: o.ms(0.99),
+                    max: o.max_ms(),
+                    samples: o.samples.clone(),
+                })
+                .collect(),
+            rss,
+        }
+    }
+
+    /// All operations of the step together (throughput summed; latencies of the first).
+    pub fn total_rps(&self) -> f64 {
+        self.ops.iter().map(|o| o.rps).sum()
+    }
+
+    pub fn op(&self, name_start: &str) -> Option<&OpFigures> {
+        self.ops.iter().find(|o| o.name.starts_with(name_start))
+    }
+
+    fn rows(&self) -> String {
+        let mut s = String::new();
+        for o in &self.ops {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                self.scenario,
+                self.db,
+                self.step,
+                o.name,
+                o.ok,
+                o.errors,
+                o.rps,
+                o.p50,
+                o.p90,
+                o.p99,
+                o.max,
+                self.rss
+                    .map(|r| format!("{r:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+                self.cpu_ms_per_op
+                    .map(|c| format!("{c:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+        s
+    }
+
+    pub fn print(&self) {
+        println!("\n## {} / {} / {}", self.scenario, self.db, self.step);
+        print!("{HEADER}{}", self.rows());
+        for o in &self.ops {
+            for sample in &o.samples {
+                println!("  error sample ({}): {}", o.name, truncate(sample, 300));
+            }
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+const HEADER: &str = "| scenario | db | step | operation | ok | errors | per s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU ms/op |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+
+pub fn print_machine(settings: &str) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().map(str::to_string))
+        .unwrap_or_default();
+    println!("# escrow-bench\nmachine: {cpu}, {cores} cores, {mem}\nsettings: {settings}");
+}
+
+#[derive(Default)]
+pub struct Report {
+    pub steps: Vec<StepFigures>,
+    pub http_ceiling: f64,
+    pub db_ceiling: BTreeMap<&'static str, f64>,
+    /// (db, products, "page" | "item", figures)
+    pub catalogue: Vec<(&'static str, u64, &'static str, StepFigures)>,
+    pub lifecycle: Vec<(&'static str, StepFigures)>,
+    /// (db, calm catalogue, catalogue during storm, the storm's logins)
+    pub storm: Vec<(&'static str, StepFigures, StepFigures, StepFigures)>,
+    /// MariaDB's Com_commit and Handler_commit per lifecycle, when counted.
+    pub measured_commits: Option<(f64, f64)>,
+    pub commits_per_lifecycle: u32,
+}
+
+struct Check {
+    what: String,
+    value: String,
+    target: String,
+    pass: bool,
+}
+
+impl Report {
+    /// Prints the ratios; true when every target passed and no step had errors.
+    pub fn finish(&self, out: Option<&Path>) -> Result<bool> {
+        let mut checks = Vec::new();
+        let http = self.http_ceiling;
+        for (db, size, kind, f) in &self.catalogue {
+            let r = f.total_rps() / http.max(1e-9);
+            checks.push(Check {
+                what: format!("catalogue {kind} @ {size} on {db}: throughput / HTTP ceiling"),
+                value: format!("{:.0} / {:.0} = {:.2}", f.total_rps(), http, r),
+                target: "≥ 0.50".into(),
+                pass: r >= 0.5,
+            });
+        }
+        let mut by_db: BTreeMap<&str, Vec<(u64, f64, f64)>> = BTreeMap::new();
+        for (db, size, kind, f) in &self.catalogue {
+            if *kind == "page" {
+                if let Some(o) = f.ops.first() {
+                    by_db.entry(db).or_default().push((*size, o.p50, o.p99));
+                }
+            }
+        }
+        for (db, mut sizes) in by_db {
+            sizes.sort_by_key(|s| s.0);
+            if let (Some(small), Some(big)) = (sizes.first(), sizes.last()) {
+                if small.0 != big.0 {
+                    let r = big.1 / small.1.max(1e-9);
+                    checks.push(Check {
+                        what: format!(
+                            "growth on {db}: page p50 @ {} / page p50 @ {}",
+                            big.0, small.0
+                        ),
+                        value: format!("{:.2} / {:.2} ms = {:.2}", big.1, small.1, r),
+                        target: "≤ 1.5".into(),
+                        pass: r <= 1.5,
+                    });
+                }
+            }
+        }
+        let commits = self.commits_per_lifecycle as f64;
+        for (db, f) in &self.lifecycle {
+            let lps = f.op("whole").map(|o| o.rps).unwrap_or(0.0);
+            let ceiling = self.db_ceiling.get(db).copied().unwrap_or(0.0);
+            let r = lps * commits / ceiling.max(1e-9);
+            checks.push(Check {
+                what: format!("lifecycle on {db}: lifecycles/s × {commits} commits / DB ceiling"),
+                value: format!("{lps:.1} × {commits} / {ceiling:.0} = {r:.2}"),
+                target: "≥ 0.50".into(),
+                pass: r >= 0.5,
+            });
+            let worst = f
+                .ops
+                .iter()
+                .filter(|o| !o.name.starts_with("whole"))
+                .map(|o| (o.name.clone(), o.p99 / o.p50.max(1e-9)))
+                .fold(
+                    (String::new(), 0.0f64),
+                    |a, b| if b.1 > a.1 { b } else { a },
+                );
+            checks.push(Check {
+                what: format!("lifecycle on {db}: worst step p99 / p50 ({})", worst.0),
+                value: format!("{:.1}", worst.1),
+                target: "≤ 10".into(),
+                pass: worst.1 <= 10.0,
+            });
+        }
+        for (db, calm, stormy, storm) in &self.storm {
+            let a = calm.ops.iter().map(|o| o.p99).fold(0.0, f64::max);
+            let b = stormy.ops.iter().map(|o| o.p99).fold(0.0, f64::max);
+            let r = b / a.max(1e-9);
+            let logins = storm.total_rps();
+            checks.push(Check {
+                what: format!(
+                    "login storm on {db}: catalogue p99 during / without ({logins:.1} logins/s)"
+                ),
+                value: format!("{b:.2} / {a:.2} ms = {r:.2}"),
+                target: "≤ 3".into(),
+                pass: r <= 3.0,
+            });
+        }
+        let mut rss: BTreeMap<(String, String), f64> = BTreeMap::new();
+        for s in &self.steps {
+            if s.scenario != "ceiling" {
+                if let Some(r) = s.rss {
+                    let e = rss.entry((s.scenario.clone(), s.db.clone())).or_insert(0.0);
+                    *e = e.max(r);
+                }
+            }
+        }
+        for ((scenario, db), r) in rss {
+            checks.push(Check {
+                what: format!("peak RSS of the service, {scenario} on {db}"),
+                value: format!("{r:.1} MiB"),
+                target: "< 150 MB".into(),
+                pass: r * 1.048_576 < 150.0,
+            });
+        }
+
+        let mut md = String::new();
+        let _ = writeln!(md, "### Figures\n\n{HEADER}");
+        md.pop();
+        for s in &self.steps {
+            md.push_str(&s.rows());
+        }
+        if let Some((com, handler)) = self.measured_commits {
+            let _ = writeln!(
+                md,
+                "\nCommits per lifecycle: {} (counted in the code); MariaDB counted {com:.2} Com_commit and {handler:.2} Handler_commit per lifecycle.",
+                self.commits_per_lifecycle
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n### Ratios\n\n| check | value | target | result |\n|---|---|---|---|"
+        );
+        let mut all = true;
+        for c in &checks {
+            all &= c.pass;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                c.what,
+                c.value,
+                c.target,
+                if c.pass { "PASS" } else { "FAIL" }
+            );
+        }
+        let errors: u64 = self
+            .steps
+            .iter()
+            .flat_map(|s| s.ops.iter())
+            .map(|o| o.errors)
+            .sum();
+        let _ = writeln!(md, "\nErrors over all steps: {errors}");
+        println!("\n{md}");
+        if let Some(path) = out {
+            std::fs::write(path, &md)?;
+        }
+        Ok(all && errors == 0)
+    }
+}
