@@ -80,6 +80,14 @@ impl Service {
             .env("ESCROW_RECONCILE_INTERVAL", "1s")
             .env("ESCROW_AUTO_CONFIRM_AFTER", "300ms")
             .env("ESCROW_CRASH_POINTS", crash_points)
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(std::env::temp_dir().join(format!("escrow-crash-{port}.log")))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .unwrap()
     }
@@ -128,6 +136,7 @@ async fn call(
     let mut key = uuid::Uuid::new_v4().to_string();
     // Generous: a loaded machine restarting three debug builds can take a while.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let mut last = String::new();
     for attempt in 0.. {
         if tokio::time::Instant::now() > deadline {
             break;
@@ -147,6 +156,7 @@ async fn call(
             Ok(response) => {
                 let status = response.status().as_u16();
                 let body: Value = response.json().await.unwrap_or(Value::Null);
+                last = format!("{} from {}: {body}", status, service.base());
                 if body["code"] == "idempotency_key_in_flight" {
                     key = uuid::Uuid::new_v4().to_string();
                 } else if status < 500
@@ -155,13 +165,17 @@ async fn call(
                     return (status, body);
                 }
             }
-            Err(_) => {
-                service.revive().await;
+            Err(err) => {
+                last = format!(
+                    "{err} from {} (revived: {})",
+                    service.base(),
+                    service.revive().await
+                );
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{method} {path} never got an answer");
+    panic!("{method} {path} never got an answer; last: {last}");
 }
 
 async fn gateway(
