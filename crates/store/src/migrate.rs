@@ -34,7 +34,7 @@ fn render(sql: &str, dialect: Dialect) -> String {
 
 impl Db {
     /// Applies every migration not applied yet. Safe to run from several instances at
-    /// once: sqlx takes an advisory lock on MySQL, and SQLite serialises writers.
+    /// once: an advisory lock on MySQL/MariaDB, and SQLite serialises writers.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrations: Vec<Migration> = MIGRATIONS
             .iter()
@@ -52,7 +52,28 @@ impl Db {
             migrations: Cow::Owned(migrations),
             ..Migrator::DEFAULT
         };
-        migrator.run(self.pool()).await?;
+        let mut conn = self.pool().acquire().await?;
+        if self.dialect() == Dialect::MySql {
+            // sqlx's own lock asks for GET_LOCK(name, -1), which MariaDB answers with NULL at
+            // once instead of waiting: instances starting together then both applied
+            // migration 1. Take the lock ourselves, with a real timeout, and check we got it.
+            let got: Option<i64> =
+                sqlx::query_scalar("SELECT GET_LOCK(CONCAT('escrow_migrate_', DATABASE()), 300)")
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if got != Some(1) {
+                return Err(StoreError::Migrate(sqlx::migrate::MigrateError::Execute(
+                    sqlx::Error::Protocol("could not take the migration lock".into()),
+                )));
+            }
+        }
+        let applied = migrator.run(&mut *conn).await;
+        if self.dialect() == Dialect::MySql {
+            let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('escrow_migrate_', DATABASE()))")
+                .execute(&mut *conn)
+                .await;
+        }
+        applied?;
         Ok(())
     }
 }

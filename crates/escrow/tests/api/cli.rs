@@ -263,3 +263,27 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let _ = sandbox.kill();
     let _ = sandbox.wait();
 }
+
+/// Instances starting together on a fresh MariaDB database migrate it once, all succeed.
+#[tokio::test]
+async fn concurrent_migrations_on_mariadb_all_succeed() {
+    let database = TestDatabase::create(Backend::MySql).await;
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            escrow()
+                .arg("migrate")
+                .env("ESCROW_DATABASE_URL", &database.url)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
