@@ -123,6 +123,26 @@ impl Service {
     }
 }
 
+/// A failed test must not leave service processes behind.
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.try_lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One HTTP call, retried through crashes and restarts: the same Idempotency-Key while the
 /// outcome is unknown, a new one when the old claim is stuck with a dead instance.
 async fn call(
@@ -233,10 +253,12 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     let database = TestDatabase::create(Backend::MySql).await;
     let sandbox_port = free_port();
     let gateway_url = format!("http://127.0.0.1:{sandbox_port}");
-    let mut sandbox = escrow()
-        .args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")])
-        .spawn()
-        .unwrap();
+    let _sandbox = KillOnDrop(
+        escrow()
+            .args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")])
+            .spawn()
+            .unwrap(),
+    );
     let crash_points = if chaos == Chaos::Kills {
         CRASH_POINTS
     } else {
@@ -652,8 +674,6 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     for service in services.iter() {
         service.kill().await;
     }
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
     (checked, events)
 }
 
