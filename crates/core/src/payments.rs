@@ -1091,10 +1091,7 @@ impl Payments {
     pub async fn confirm(&self, caller: Caller, payment_id: i64) -> AppResult<()> {
         let payment = self.load_for(caller, payment_id).await?;
         Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
-        if !matches!(
-            payment.order_status,
-            OrderStatus::Shipping | OrderStatus::Delivered
-        ) {
+        if !payment.order_status.awaits_confirmation() {
             return Err(invalid(format!(
                 "a {} order cannot be confirmed",
                 payment.order_status
@@ -1468,10 +1465,7 @@ impl Payments {
     pub async fn dispute(&self, caller: Caller, payment_id: i64, reason: &str) -> AppResult<()> {
         let payment = self.load_for(caller, payment_id).await?;
         Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
-        if !matches!(
-            payment.order_status,
-            OrderStatus::Shipping | OrderStatus::Delivered
-        ) {
+        if !payment.order_status.awaits_confirmation() {
             return Err(invalid(format!(
                 "a {} order cannot be disputed",
                 payment.order_status

@@ -90,6 +90,11 @@ impl OrderStatus {
         matches!(self, Confirmed | Cancelled | Refunded | Expired)
     }
 
+    /// Shipped and not yet released: the buyer may confirm receipt or dispute.
+    pub fn awaits_confirmation(self) -> bool {
+        matches!(self, OrderStatus::Shipping | OrderStatus::Delivered)
+    }
+
     /// Before the seller shipped: the buyer may still cancel.
     pub fn is_before_shipment(self) -> bool {
         matches!(self, OrderStatus::PendingPayment | OrderStatus::Paid)

@@ -41,14 +41,21 @@ pub struct App {
     pub header_timeout: Duration,
 }
 
-/// Connects to the database, applies migrations and builds the router for a service that
-/// will listen on `local_addr` (the in-process sandbox is reached there over real HTTP).
-pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<App> {
+/// The migrated database and the members service over it: what both serving and
+/// `admin create` need.
+async fn migrated_members(config: &Config) -> anyhow::Result<(Db, Members)> {
     let db = connect(config).await?;
     db.migrate().await.context("applying migrations")?;
     let passwords = Passwords::new().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let tokens = Tokens::new(config.jwt_secret().as_bytes(), TOKEN_TTL);
     let members = Members::new(db.clone(), passwords, tokens);
+    Ok((db, members))
+}
+
+/// Connects to the database, applies migrations and builds the router for a service that
+/// will listen on `local_addr` (the in-process sandbox is reached there over real HTTP).
+pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<App> {
+    let (db, members) = migrated_members(config).await?;
 
     let (gateway_url, iamport_js, sandbox) = match &config.portone_api_url {
         Some(url) => (
@@ -261,11 +268,7 @@ pub async fn create_admin(
     password: &str,
     name: &str,
 ) -> anyhow::Result<i64> {
-    let db = connect(config).await?;
-    db.migrate().await.context("applying migrations")?;
-    let passwords = Passwords::new().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tokens = Tokens::new(config.jwt_secret().as_bytes(), TOKEN_TTL);
-    let members = Members::new(db.clone(), passwords, tokens);
+    let (db, members) = migrated_members(config).await?;
     let member = NewMember::parse(
         SignupFields {
             email,

@@ -3,15 +3,7 @@
 use crate::support::{Backend, TestDatabase};
 use std::process::Command;
 
-fn escrow() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_escrow"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ESCROW_") || key.starts_with("PORTONE_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
+use crate::support::escrow_command as escrow;
 
 #[test]
 fn help_lists_every_setting() {

@@ -27,12 +27,7 @@ fn free_port() -> u16 {
 }
 
 fn escrow() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_escrow"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ESCROW_") || key.starts_with("PORTONE_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::escrow_command();
     command.stdout(Stdio::null()).stderr(Stdio::null());
     command
 }

@@ -360,3 +360,15 @@ impl Drop for TestApp {
         self.server.abort();
     }
 }
+
+/// The `escrow` binary with none of the caller's ESCROW_* / PORTONE_* settings, so a test
+/// configures exactly what it means to.
+pub fn escrow_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_escrow"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ESCROW_") || key.starts_with("PORTONE_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
