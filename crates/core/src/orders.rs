@@ -226,13 +226,14 @@ impl Orders {
 
     // ---- orders ----
 
-    /// Creates one order per seller and reserves the stock, all or nothing.
+    /// Creates one order per seller and reserves the stock, all or nothing. Returns the
+    /// orders as the transaction wrote them, so the caller needs no read to show them.
     pub async fn create(
         &self,
         caller: Caller,
         source: OrderSource,
         shipping: Shipping,
-    ) -> AppResult<Vec<i64>> {
+    ) -> AppResult<Vec<OrderView>> {
         let from_cart = matches!(source, OrderSource::Cart);
         let lines = match source {
             OrderSource::Lines(lines) => lines,
@@ -287,7 +288,7 @@ impl Orders {
         wanted: &BTreeMap<i64, i64>,
         shipping: &Shipping,
         from_cart: bool,
-    ) -> AppResult<Vec<i64>> {
+    ) -> AppResult<Vec<OrderView>> {
         let now = now_millis();
         let expires_at = now + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 4);
         let mut tx = self.db.begin().await?;
@@ -327,7 +328,7 @@ impl Orders {
                 quantity,
             });
         }
-        let mut order_ids = Vec::new();
+        let mut orders = Vec::new();
         for (seller_id, items) in by_seller {
             let mut total = Won::ZERO;
             for item in &items {
@@ -384,10 +385,23 @@ impl Orders {
                 serde_json::json!({"buyer_id": caller.user_id, "seller_id": seller_id, "total_amount": total.get()}),
             )
             .await?;
-            order_ids.push(order_id);
+            orders.push(OrderView {
+                id: order_id,
+                buyer_id: caller.user_id,
+                seller_id,
+                status: OrderStatus::PendingPayment,
+                total_amount: total.get(),
+                // In insertion order, which is `load_order`'s order (by item id).
+                items,
+                shipping: shipping.clone(),
+                created_at: now,
+                expires_at,
+                payment: None,
+                shipment: None,
+            });
         }
         tx.commit().await?;
-        Ok(order_ids)
+        Ok(orders)
     }
 
     /// One order, for its buyer, its seller or an admin.
@@ -482,15 +496,76 @@ pub fn parse_order_status(text: &str) -> AppResult<OrderStatus> {
     OrderStatus::parse(text).map_err(|e| AppError::internal("stored order status", e))
 }
 
-fn order_from_row(row: &AnyRow) -> AppResult<OrderView> {
+/// The columns of an order view (`ORDER_VIEW_FROM`): the order, one item per row, its
+/// latest payment and that payment's shipment, read in one statement.
+pub(crate) const ORDER_VIEW_COLUMNS: &str =
+    "o.id, o.buyer_id, o.seller_id, o.status, o.total_amount, \
+    o.receiver_name, o.receiver_phone, o.address, o.postcode, o.created_at, o.expires_at, \
+    i.id AS item_id, i.product_id AS item_product_id, i.name AS item_name, i.price AS item_price, \
+    i.quantity AS item_quantity, lp.id AS payment_id, lp.status AS payment_status, \
+    lp.escrow_status AS payment_escrow_status, lp.amount AS payment_amount, \
+    lp.refunded_amount AS payment_refunded_amount, lp.merchant_uid AS payment_merchant_uid, \
+    lp.imp_uid AS payment_imp_uid, sh.courier AS shipment_courier, \
+    sh.invoice_number AS shipment_invoice_number, sh.sent_at AS shipment_sent_at";
+
+/// Joins of `ORDER_VIEW_COLUMNS`; the latest payment is the one with the highest id. Order
+/// the rows by `i.id` for the items' order.
+pub(crate) const ORDER_VIEW_FROM: &str = "orders o \
+    LEFT JOIN order_items i ON i.order_id = o.id \
+    LEFT JOIN payments lp ON lp.id = (SELECT MAX(id) FROM payments WHERE order_id = o.id) \
+    LEFT JOIN shipments sh ON sh.payment_id = lp.id";
+
+/// The shipment in a joined row's `shipment_courier`, `shipment_invoice_number` and
+/// `shipment_sent_at` columns, if the row has one.
+pub(crate) fn shipment_from_row(row: &AnyRow) -> AppResult<Option<ShipmentView>> {
+    match row.try_get::<Option<String>, _>("shipment_courier")? {
+        Some(courier) => Ok(Some(ShipmentView {
+            courier,
+            invoice_number: row.try_get("shipment_invoice_number")?,
+            sent_at: row.try_get("shipment_sent_at")?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Builds an order view from the rows of `ORDER_VIEW_COLUMNS` (one per item); `None` when
+/// there are none, i.e. no such order.
+pub(crate) fn order_view_from_rows(rows: &[AnyRow]) -> AppResult<Option<OrderView>> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
     let status: String = row.try_get("status")?;
-    Ok(OrderView {
+    let payment = match row.try_get::<Option<i64>, _>("payment_id")? {
+        Some(payment_id) => Some(PaymentSummary {
+            payment_id,
+            status: row.try_get("payment_status")?,
+            escrow_status: row.try_get("payment_escrow_status")?,
+            amount: row.try_get("payment_amount")?,
+            refunded_amount: row.try_get("payment_refunded_amount")?,
+            merchant_uid: row.try_get("payment_merchant_uid")?,
+            imp_uid: row.try_get("payment_imp_uid")?,
+        }),
+        None => None,
+    };
+    let shipment = shipment_from_row(row)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for item in rows {
+        if item.try_get::<Option<i64>, _>("item_id")?.is_some() {
+            items.push(OrderItem {
+                product_id: item.try_get("item_product_id")?,
+                name: item.try_get("item_name")?,
+                price: item.try_get("item_price")?,
+                quantity: item.try_get("item_quantity")?,
+            });
+        }
+    }
+    Ok(Some(OrderView {
         id: row.try_get("id")?,
         buyer_id: row.try_get("buyer_id")?,
         seller_id: row.try_get("seller_id")?,
         status: parse_order_status(&status)?,
         total_amount: row.try_get("total_amount")?,
-        items: Vec::new(),
+        items,
         shipping: Shipping {
             receiver_name: row.try_get("receiver_name")?,
             receiver_phone: row.try_get("receiver_phone")?,
@@ -499,57 +574,21 @@ fn order_from_row(row: &AnyRow) -> AppResult<OrderView> {
         },
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
-        payment: None,
-        shipment: None,
-    })
+        payment,
+        shipment,
+    }))
 }
 
-/// Loads an order with its items, its latest payment and its shipment.
+/// Loads an order with its items, its latest payment and its shipment, in one statement.
 pub async fn load_order(db: &Db, order_id: i64) -> AppResult<OrderView> {
-    let row = sqlx::query(
-        "SELECT id, buyer_id, seller_id, status, total_amount, receiver_name, receiver_phone, address, \
-         postcode, created_at, expires_at FROM orders WHERE id = ?",
-    )
-    .bind(order_id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))?;
-    let mut view = order_from_row(&row)?;
-    for item in sqlx::query(
-        "SELECT product_id, name, price, quantity FROM order_items WHERE order_id = ? ORDER BY id",
-    )
-    .bind(order_id)
-    .fetch_all(db.pool())
-    .await?
-    {
-        view.items.push(OrderItem {
-            product_id: item.try_get("product_id")?,
-            name: item.try_get("name")?,
-            price: item.try_get("price")?,
-            quantity: item.try_get("quantity")?,
-        });
-    }
-    if let Some(payment) = sqlx::query(
-        "SELECT id, status, escrow_status, amount, refunded_amount, merchant_uid, imp_uid FROM payments \
-         WHERE order_id = ? ORDER BY id DESC LIMIT 1",
-    )
-    .bind(order_id)
-    .fetch_optional(db.pool())
-    .await?
-    {
-        let payment_id: i64 = payment.try_get("id")?;
-        view.payment = Some(PaymentSummary {
-            payment_id,
-            status: payment.try_get("status")?,
-            escrow_status: payment.try_get("escrow_status")?,
-            amount: payment.try_get("amount")?,
-            refunded_amount: payment.try_get("refunded_amount")?,
-            merchant_uid: payment.try_get("merchant_uid")?,
-            imp_uid: payment.try_get("imp_uid")?,
-        });
-        view.shipment = load_shipment(db, payment_id).await?;
-    }
-    Ok(view)
+    let sql =
+        format!("SELECT {ORDER_VIEW_COLUMNS} FROM {ORDER_VIEW_FROM} WHERE o.id = ? ORDER BY i.id");
+    let rows = sqlx::query(&sql)
+        .bind(order_id)
+        .fetch_all(db.pool())
+        .await?;
+    order_view_from_rows(&rows)?
+        .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))
 }
 
 pub async fn load_shipment(db: &Db, payment_id: i64) -> AppResult<Option<ShipmentView>> {

@@ -9,7 +9,10 @@
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::orders::{self, load_order, return_stock, OrderView, Shipping};
+use crate::orders::{
+    self, load_order, order_view_from_rows, return_stock, OrderView, Shipping, ORDER_VIEW_COLUMNS,
+    ORDER_VIEW_FROM,
+};
 use crate::records::{self, account, Actor};
 use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
 use escrow_store::{now_millis, Db, Tx};
@@ -202,6 +205,53 @@ fn lost_race() -> AppError {
     AppError::Conflict("the payment changed meanwhile; reload it and retry".into())
 }
 
+/// A value `claim_order` sets beside the status.
+#[derive(Debug, Clone, Copy)]
+enum Set<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// The conditional update of one order's status, without its history row; `also` names
+/// more columns to set in the same statement (a transition's own fields).
+async fn claim_order(
+    tx: &mut Tx,
+    order_id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    also: &[(&str, Set<'_>)],
+) -> AppResult<()> {
+    if !from.can_become(to) {
+        return Err(invalid(format!(
+            "an order that is {from} cannot become {to}"
+        )));
+    }
+    let mut sql = String::from("UPDATE orders SET status = ?, updated_at = ?");
+    for (column, _) in also {
+        sql.push_str(", ");
+        sql.push_str(column);
+        sql.push_str(" = ?");
+    }
+    sql.push_str(" WHERE id = ? AND status = ?");
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now_millis());
+    for (_, value) in also {
+        query = match *value {
+            Set::Int(v) => query.bind(v),
+            Set::Text(v) => query.bind(v),
+        };
+    }
+    let changed = query
+        .bind(order_id)
+        .bind(from.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Err(lost_race());
+    }
+    Ok(())
+}
+
 /// A conditional update of one order's status, with its history row.
 async fn move_order(
     tx: &mut Tx,
@@ -211,23 +261,7 @@ async fn move_order(
     actor: &Actor,
     reason: Option<&str>,
 ) -> AppResult<()> {
-    if !from.can_become(to) {
-        return Err(invalid(format!(
-            "an order that is {from} cannot become {to}"
-        )));
-    }
-    let changed =
-        sqlx::query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
-            .bind(to.as_str())
-            .bind(now_millis())
-            .bind(order_id)
-            .bind(from.as_str())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    if changed == 0 {
-        return Err(lost_race());
-    }
+    claim_order(tx, order_id, from, to, &[]).await?;
     records::history(
         tx,
         order_id,
@@ -240,6 +274,15 @@ async fn move_order(
     .await
 }
 
+/// The history row of an escrow moving to `to`, when it has one.
+fn escrow_change(p: &PaymentRecord, to: EscrowStatus) -> Option<records::Change<'static>> {
+    (p.escrow && p.escrow_status.can_become(to)).then(|| records::Change {
+        entity: "escrow",
+        from: Some(p.escrow_status.as_str()),
+        to: to.as_str(),
+    })
+}
+
 async fn escrow_history(
     tx: &mut Tx,
     p: &PaymentRecord,
@@ -247,19 +290,60 @@ async fn escrow_history(
     actor: &Actor,
     reason: Option<&str>,
 ) -> AppResult<()> {
-    if p.escrow && p.escrow_status.can_become(to) {
-        records::history(
-            tx,
-            p.order_id,
-            "escrow",
-            Some(p.escrow_status.as_str()),
-            to.as_str(),
-            actor,
-            reason,
-        )
-        .await?;
+    match escrow_change(p, to) {
+        Some(change) => records::histories(tx, p.order_id, &[change], actor, reason).await,
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// What the status view reads after `SELECT {PAYMENT_COLUMNS}, `: the shipment, and one
+/// history row per result row (none: `history_id` is NULL), in one statement.
+const STATUS_VIEW_REST: &str = "s.courier AS shipment_courier, \
+    s.invoice_number AS shipment_invoice_number, s.sent_at AS shipment_sent_at, h.id AS history_id, \
+    h.at AS history_at, h.entity AS history_entity, h.from_state AS history_from, \
+    h.to_state AS history_to, h.actor AS history_actor, h.reason AS history_reason \
+    FROM payments p JOIN orders o ON o.id = p.order_id \
+    LEFT JOIN shipments s ON s.payment_id = p.id \
+    LEFT JOIN state_history h ON h.order_id = p.order_id \
+    WHERE p.id = ? ORDER BY h.id";
+
+/// Its buyer, its seller and admins may see a payment.
+fn may_see(caller: Caller, payment: &PaymentRecord) -> AppResult<()> {
+    if caller.is_admin()
+        || caller.user_id == payment.buyer_id
+        || caller.user_id == payment.seller_id
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("this payment is not yours".into()))
+    }
+}
+
+/// Builds the status view from the rows of `STATUS_VIEW_REST`; `None` when there are none.
+fn status_view_from_rows(rows: &[AnyRow]) -> AppResult<Option<PaymentStatusView>> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let payment = record_from_row(row)?;
+    let shipment = orders::shipment_from_row(row)?;
+    let mut history = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.try_get::<Option<i64>, _>("history_id")?.is_some() {
+            history.push(HistoryEntry {
+                at: row.try_get("history_at")?,
+                entity: row.try_get("history_entity")?,
+                from: row.try_get("history_from")?,
+                to: row.try_get("history_to")?,
+                actor: row.try_get("history_actor")?,
+                reason: row.try_get("history_reason")?,
+            });
+        }
+    }
+    Ok(Some(PaymentStatusView {
+        payment,
+        shipment,
+        history,
+    }))
 }
 
 impl Payments {
@@ -298,14 +382,8 @@ impl Payments {
     /// Loads a payment its buyer, its seller or an admin may see.
     async fn load_for(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentRecord> {
         let payment = self.load(payment_id).await?;
-        if caller.is_admin()
-            || caller.user_id == payment.buyer_id
-            || caller.user_id == payment.seller_id
-        {
-            Ok(payment)
-        } else {
-            Err(AppError::Forbidden("this payment is not yours".into()))
-        }
+        may_see(caller, &payment)?;
+        Ok(payment)
     }
 
     /// The policy check of an action: 403 naming who may do it.
@@ -327,7 +405,23 @@ impl Payments {
         order_id: i64,
         escrow: bool,
     ) -> AppResult<PaymentCreated> {
-        let order = load_order(&self.db, order_id).await?;
+        // One statement: the order view, the caller's contact details, and the order's
+        // latest unpaid payment (reused below).
+        let sql = format!(
+            "SELECT {ORDER_VIEW_COLUMNS}, o.from_cart AS order_from_cart, u.email AS buyer_email, \
+             u.name AS buyer_name, u.phone AS buyer_phone, \
+             (SELECT MAX(r.id) FROM payments r WHERE r.order_id = o.id AND r.status = ?) AS ready_id \
+             FROM {ORDER_VIEW_FROM} LEFT JOIN users u ON u.id = ? WHERE o.id = ? ORDER BY i.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(PaymentStatus::Ready.as_str())
+            .bind(caller.user_id)
+            .bind(order_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        let order = order_view_from_rows(&rows)?
+            .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))?;
+        let row = &rows[0];
         if order.buyer_id != caller.user_id {
             return Err(AppError::Forbidden(
                 "only the order's buyer can pay for it".into(),
@@ -339,17 +433,14 @@ impl Payments {
                 order.status
             )));
         }
-        let buyer = sqlx::query("SELECT email, name, phone FROM users WHERE id = ?")
-            .bind(caller.user_id)
-            .fetch_one(self.db.pool())
-            .await?;
-        let existing = sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM payments WHERE order_id = ? AND status = ? ORDER BY id DESC LIMIT 1",
-        )
-        .bind(order_id)
-        .bind(PaymentStatus::Ready.as_str())
-        .fetch_optional(self.db.pool())
-        .await?;
+        // The caller's row must exist, as a lookup of it by id would require.
+        let buyer_email: String = row
+            .try_get::<Option<String>, _>("buyer_email")?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        let buyer_name: Option<String> = row.try_get("buyer_name")?;
+        let buyer_phone: Option<String> = row.try_get("buyer_phone")?;
+        let from_cart: i64 = row.try_get("order_from_cart")?;
+        let existing: Option<i64> = row.try_get("ready_id")?;
         let payment = match existing {
             Some(id) => self.load(id).await?,
             None => {
@@ -391,7 +482,31 @@ impl Payments {
                 )
                 .await?;
                 tx.commit().await?;
-                self.load(id).await?
+                // What the transaction wrote; no need to read it back.
+                PaymentRecord {
+                    id,
+                    order_id,
+                    merchant_uid,
+                    imp_uid: None,
+                    amount: order.total_amount,
+                    refunded_amount: 0,
+                    released_amount: 0,
+                    status: PaymentStatus::Ready,
+                    escrow,
+                    escrow_status: if escrow {
+                        EscrowStatus::Pending
+                    } else {
+                        EscrowStatus::Inactive
+                    },
+                    pg_provider: None,
+                    pay_method: None,
+                    paid_at: None,
+                    failure_code: None,
+                    buyer_id: order.buyer_id,
+                    seller_id: order.seller_id,
+                    order_status: order.status,
+                    from_cart: from_cart != 0,
+                }
             }
         };
         let name = match order.items.as_slice() {
@@ -406,11 +521,9 @@ impl Payments {
             merchant_uid: payment.merchant_uid.clone(),
             name,
             amount: payment.amount,
-            buyer_email: buyer.try_get("email")?,
-            buyer_name: buyer.try_get("name")?,
-            buyer_tel: buyer
-                .try_get::<Option<String>, _>("phone")?
-                .unwrap_or_default(),
+            buyer_email,
+            buyer_name: buyer_name.unwrap_or_default(),
+            buyer_tel: buyer_phone.unwrap_or_default(),
             buyer_addr: order.shipping.address.clone(),
             buyer_postcode: order.shipping.postcode.clone(),
             escrow: payment.escrow,
@@ -479,16 +592,16 @@ impl Payments {
                 }
             }
         };
-        let order_ids = orders
+        let created = orders
             .create(
                 caller,
                 orders::OrderSource::Lines(vec![(seed.product_id, seed.quantity)]),
                 shipping,
             )
             .await?;
-        let order_id = order_ids
+        let order_id = created
             .first()
-            .copied()
+            .map(|order| order.id)
             .ok_or_else(|| AppError::Internal("no order created".into()))?;
         self.create(caller, order_id, escrow).await
     }
@@ -522,15 +635,17 @@ impl Payments {
         }
         self.apply_gateway(&payment, &gw, &Actor::member(caller.role, caller.user_id))
             .await?;
-        let after = self.load(payment_id).await?;
-        if after.status == PaymentStatus::Failed
-            && after.failure_code.as_deref() == Some("amount_mismatch")
+        // Read back (a racing webhook may have written instead of us) with the shipment and
+        // the history, in one statement.
+        let after = self.status_view(payment_id).await?;
+        if after.payment.status == PaymentStatus::Failed
+            && after.payment.failure_code.as_deref() == Some("amount_mismatch")
         {
             return Err(AppError::AmountMismatch(
                 "the amount paid differs from the order; the payment was cancelled".into(),
             ));
         }
-        self.status_of(after).await
+        Ok(after)
     }
 
     /// A webhook: only a hint to look the payment up at the gateway.
@@ -709,38 +824,29 @@ impl Payments {
             drop(tx);
             return self.refuse_late(payment, gw, actor).await.map(|()| true);
         }
-        records::history(
-            &mut tx,
-            payment.order_id,
-            "payment",
-            Some("ready"),
-            "paid",
-            actor,
-            None,
-        )
-        .await?;
-        records::history(
-            &mut tx,
-            payment.order_id,
-            "order",
-            Some("pending_payment"),
-            "paid",
-            actor,
-            None,
-        )
-        .await?;
-        if payment.escrow {
-            records::history(
-                &mut tx,
-                payment.order_id,
-                "escrow",
-                Some("pending"),
-                "held",
-                actor,
-                None,
-            )
-            .await?;
-        }
+        let changes = [
+            records::Change {
+                entity: "payment",
+                from: Some("ready"),
+                to: "paid",
+            },
+            records::Change {
+                entity: "order",
+                from: Some("pending_payment"),
+                to: "paid",
+            },
+            records::Change {
+                entity: "escrow",
+                from: Some("pending"),
+                to: "held",
+            },
+        ];
+        let changes = if payment.escrow {
+            &changes[..]
+        } else {
+            &changes[..2]
+        };
+        records::histories(&mut tx, payment.order_id, changes, actor, None).await?;
         records::ledger(
             &mut tx,
             payment.id,
@@ -896,36 +1002,20 @@ impl Payments {
     // ---- reads ----
 
     pub async fn status(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentStatusView> {
-        let payment = self.load_for(caller, payment_id).await?;
-        self.status_of(payment).await
+        let view = self.status_view(payment_id).await?;
+        may_see(caller, &view.payment)?;
+        Ok(view)
     }
 
-    async fn status_of(&self, payment: PaymentRecord) -> AppResult<PaymentStatusView> {
-        let shipment = orders::load_shipment(&self.db, payment.id).await?;
-        let rows = sqlx::query(
-            "SELECT at, entity, from_state, to_state, actor, reason FROM state_history WHERE order_id = ? ORDER BY id",
-        )
-        .bind(payment.order_id)
-        .fetch_all(self.db.pool())
-        .await?;
-        let history = rows
-            .iter()
-            .map(|row| {
-                Ok(HistoryEntry {
-                    at: row.try_get("at")?,
-                    entity: row.try_get("entity")?,
-                    from: row.try_get("from_state")?,
-                    to: row.try_get("to_state")?,
-                    actor: row.try_get("actor")?,
-                    reason: row.try_get("reason")?,
-                })
-            })
-            .collect::<AppResult<Vec<_>>>()?;
-        Ok(PaymentStatusView {
-            payment,
-            shipment,
-            history,
-        })
+    /// The payment with its shipment and its order's history, in one statement.
+    async fn status_view(&self, payment_id: i64) -> AppResult<PaymentStatusView> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS}, {STATUS_VIEW_REST}");
+        let rows = sqlx::query(&sql)
+            .bind(payment_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        status_view_from_rows(&rows)?
+            .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))
     }
 
     pub async fn order_view(&self, payment: &PaymentRecord) -> AppResult<OrderView> {
@@ -935,6 +1025,7 @@ impl Payments {
     // ---- shipment, delivery, confirmation ----
 
     /// Registers (or updates) the delivery with the gateway's escrow API, then records it.
+    /// Returns the payment as it is after the shipment (its order `shipping`).
     pub async fn ship(
         &self,
         caller: Caller,
@@ -942,8 +1033,27 @@ impl Payments {
         courier: &str,
         invoice: &str,
         sent_at: Option<i64>,
-    ) -> AppResult<()> {
-        let payment = self.load_for(caller, payment_id).await?;
+    ) -> AppResult<PaymentRecord> {
+        // One statement: the payment, and the receiver and the seller the gateway's
+        // delivery registration names.
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS}, o.receiver_name, o.receiver_phone, o.address, o.postcode, \
+             u.name AS seller_name, u.phone AS seller_phone \
+             FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN users u ON u.id = o.seller_id \
+             WHERE p.id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(payment_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
+        let payment = record_from_row(&row)?;
+        if !(caller.is_admin()
+            || caller.user_id == payment.buyer_id
+            || caller.user_id == payment.seller_id)
+        {
+            return Err(AppError::Forbidden("this payment is not yours".into()));
+        }
         Self::only(caller.user_id == payment.seller_id, "the seller")?;
         let first = match payment.order_status {
             OrderStatus::Paid => true,
@@ -956,35 +1066,37 @@ impl Payments {
                 .imp_uid
                 .clone()
                 .ok_or_else(|| invalid("the payment has no gateway id"))?;
-            let order = load_order(&self.db, payment.order_id).await?;
-            let seller = sqlx::query("SELECT name, phone FROM users WHERE id = ?")
-                .bind(payment.seller_id)
-                .fetch_one(self.db.pool())
-                .await?;
+            let shipping = Shipping {
+                receiver_name: row.try_get("receiver_name")?,
+                receiver_phone: row.try_get("receiver_phone")?,
+                address: row.try_get("address")?,
+                postcode: row.try_get("postcode")?,
+            };
+            // The seller's row must exist, as a lookup of it by id would require.
+            let seller_name: String = row
+                .try_get::<Option<String>, _>("seller_name")?
+                .ok_or(sqlx::Error::RowNotFound)?;
+            let seller_phone: Option<String> = row.try_get("seller_phone")?;
             let logis = portone::EscrowLogis {
                 sender: portone::EscrowSender {
-                    name: Some(seller.try_get("name")?),
-                    tel: Some(
-                        seller
-                            .try_get::<Option<String>, _>("phone")?
-                            .unwrap_or_else(|| "-".into()),
-                    ),
+                    name: Some(seller_name),
+                    tel: Some(seller_phone.unwrap_or_else(|| "-".into())),
                     addr: Some("-".into()),
                     postcode: Some("00000".into()),
                     relationship: Some("판매자".into()),
-                },
-                receiver: portone::EscrowReceiver {
-                    name: Some(order.shipping.receiver_name.clone()),
-                    tel: Some(order.shipping.receiver_phone.clone()),
-                    addr: Some(order.shipping.address.clone()),
-                    postcode: Some(order.shipping.postcode.clone()),
                 },
                 logis: portone::EscrowLogisInfo {
                     company: courier.to_string(),
                     invoice: invoice.to_string(),
                     sent_at: sent_at / 1000,
                     receiving_at: None,
-                    address: Some(order.shipping.address.clone()),
+                    address: Some(shipping.address.clone()),
+                },
+                receiver: portone::EscrowReceiver {
+                    name: Some(shipping.receiver_name),
+                    tel: Some(shipping.receiver_phone),
+                    addr: Some(shipping.address),
+                    postcode: Some(shipping.postcode),
                 },
             };
             let registered = if first {
@@ -1007,29 +1119,18 @@ impl Payments {
         let actor = Actor::member(caller.role, caller.user_id);
         let now = now_millis();
         let mut tx = self.db.begin().await?;
-        let updated = sqlx::query("UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, updated_at = ? WHERE payment_id = ?")
-            .bind(courier)
-            .bind(invoice)
-            .bind(sent_at)
-            .bind(now)
-            .bind(payment.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if updated == 0 {
-            sqlx::query(
-                "INSERT INTO shipments (payment_id, courier, invoice_number, sent_at, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(payment.id)
-            .bind(courier)
-            .bind(invoice)
-            .bind(sent_at)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let insert = sqlx::query(
+            "INSERT INTO shipments (payment_id, courier, invoice_number, sent_at, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(payment.id)
+        .bind(courier)
+        .bind(invoice)
+        .bind(sent_at)
+        .bind(now)
+        .bind(now);
         if first {
+            // Claiming the paid order first makes this the one first shipment: a shipment
+            // row is only written together with this move, so there is none to update.
             move_order(
                 &mut tx,
                 payment.order_id,
@@ -1039,13 +1140,32 @@ impl Payments {
                 Some(&format!("{courier} {invoice}")),
             )
             .await?;
+            insert.execute(&mut *tx).await?;
             records::event(&mut tx, "order.shipped", payment.order_id, serde_json::json!({"payment_id": payment.id, "courier": courier, "invoice_number": invoice})).await?;
+        } else {
+            let updated = sqlx::query("UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, updated_at = ? WHERE payment_id = ?")
+                .bind(courier)
+                .bind(invoice)
+                .bind(sent_at)
+                .bind(now)
+                .bind(payment.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                insert.execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
-        Ok(())
+        // The order is `shipping` now (it was, or this moved it); the payment row is untouched.
+        Ok(PaymentRecord {
+            order_status: OrderStatus::Shipping,
+            ..payment
+        })
     }
 
-    pub async fn delivered(&self, caller: Caller, payment_id: i64) -> AppResult<()> {
+    /// Returns the payment as it is after the delivery (its order `delivered`).
+    pub async fn delivered(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentRecord> {
         let payment = self.load_for(caller, payment_id).await?;
         Self::only(
             caller.user_id == payment.seller_id || caller.is_admin(),
@@ -1062,21 +1182,28 @@ impl Payments {
             + i64::try_from(self.settings.auto_confirm_after.as_millis()).unwrap_or(i64::MAX / 4);
         let actor = Actor::member(caller.role, caller.user_id);
         let mut tx = self.db.begin().await?;
-        move_order(
+        // The move and its dates in one UPDATE.
+        claim_order(
             &mut tx,
             payment.order_id,
             OrderStatus::Shipping,
             OrderStatus::Delivered,
+            &[
+                ("delivered_at", Set::Int(now)),
+                ("auto_confirm_at", Set::Int(confirm_at)),
+            ],
+        )
+        .await?;
+        records::history(
+            &mut tx,
+            payment.order_id,
+            "order",
+            Some(OrderStatus::Shipping.as_str()),
+            OrderStatus::Delivered.as_str(),
             &actor,
             None,
         )
         .await?;
-        sqlx::query("UPDATE orders SET delivered_at = ?, auto_confirm_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(confirm_at)
-            .bind(payment.order_id)
-            .execute(&mut *tx)
-            .await?;
         records::event(
             &mut tx,
             "order.delivered",
@@ -1085,10 +1212,14 @@ impl Payments {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(PaymentRecord {
+            order_status: OrderStatus::Delivered,
+            ..payment
+        })
     }
 
-    pub async fn confirm(&self, caller: Caller, payment_id: i64) -> AppResult<()> {
+    /// Returns the payment as the release left it.
+    pub async fn confirm(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentRecord> {
         let payment = self.load_for(caller, payment_id).await?;
         Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
         if !payment.order_status.awaits_confirmation() {
@@ -1099,20 +1230,22 @@ impl Payments {
         }
         let actor = Actor::member(caller.role, caller.user_id);
         let mut tx = self.db.begin().await?;
-        self.release(&mut tx, &payment, &actor, "purchase confirmed by the buyer")
+        let released = self
+            .release(&mut tx, &payment, &actor, "purchase confirmed by the buyer")
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(released)
     }
 
-    /// Releases what is left of the payment to the seller, less the platform fee.
+    /// Releases what is left of the payment to the seller, less the platform fee. Returns
+    /// the payment as this leaves it (the conditional UPDATE pins every field it shows).
     async fn release(
         &self,
         tx: &mut Tx,
         p: &PaymentRecord,
         actor: &Actor,
         reason: &str,
-    ) -> AppResult<()> {
+    ) -> AppResult<PaymentRecord> {
         if !p.status.holds_money() || p.released_amount > 0 {
             return Err(invalid(format!(
                 "a {} payment cannot be released",
@@ -1120,19 +1253,17 @@ impl Payments {
             )));
         }
         let gross = p.left();
+        let escrow_to = if p.escrow {
+            EscrowStatus::Released
+        } else {
+            EscrowStatus::Inactive
+        };
         let changed = sqlx::query(
             "UPDATE payments SET released_amount = ?, escrow_status = ?, updated_at = ? \
              WHERE id = ? AND released_amount = 0 AND refunded_amount = ? AND status = ?",
         )
         .bind(gross)
-        .bind(
-            if p.escrow {
-                EscrowStatus::Released
-            } else {
-                EscrowStatus::Inactive
-            }
-            .as_str(),
-        )
+        .bind(escrow_to.as_str())
         .bind(now_millis())
         .bind(p.id)
         .bind(p.refunded_amount)
@@ -1143,16 +1274,17 @@ impl Payments {
         if changed == 0 {
             return Err(lost_race());
         }
-        move_order(
-            tx,
-            p.order_id,
-            p.order_status,
-            OrderStatus::Confirmed,
-            actor,
-            Some(reason),
-        )
-        .await?;
-        escrow_history(tx, p, EscrowStatus::Released, actor, Some(reason)).await?;
+        claim_order(tx, p.order_id, p.order_status, OrderStatus::Confirmed, &[]).await?;
+        // The order's and the escrow's history rows in one INSERT.
+        let order_change = records::Change {
+            entity: "order",
+            from: Some(p.order_status.as_str()),
+            to: OrderStatus::Confirmed.as_str(),
+        };
+        let changes: Vec<records::Change<'_>> = std::iter::once(order_change)
+            .chain(escrow_change(p, EscrowStatus::Released))
+            .collect();
+        records::histories(tx, p.order_id, &changes, actor, Some(reason)).await?;
         let fee = Won::new(gross)
             .map(|g| g.fee(self.settings.fee_bps).get())
             .unwrap_or(0);
@@ -1176,7 +1308,12 @@ impl Payments {
             serde_json::json!({"payment_id": p.id, "gross_amount": gross, "fee_amount": fee}),
         )
         .await?;
-        Ok(())
+        Ok(PaymentRecord {
+            released_amount: gross,
+            escrow_status: escrow_to,
+            order_status: OrderStatus::Confirmed,
+            ..p.clone()
+        })
     }
 
     // ---- cancels and refunds ----
@@ -1462,7 +1599,13 @@ impl Payments {
 
     // ---- disputes ----
 
-    pub async fn dispute(&self, caller: Caller, payment_id: i64, reason: &str) -> AppResult<()> {
+    /// Returns the payment as it is after the dispute opened (its order `disputed`).
+    pub async fn dispute(
+        &self,
+        caller: Caller,
+        payment_id: i64,
+        reason: &str,
+    ) -> AppResult<PaymentRecord> {
         let payment = self.load_for(caller, payment_id).await?;
         Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
         if !payment.order_status.awaits_confirmation() {
@@ -1473,20 +1616,25 @@ impl Payments {
         }
         let actor = Actor::member(caller.role, caller.user_id);
         let mut tx = self.db.begin().await?;
-        move_order(
+        // The move and where it came from in one UPDATE.
+        claim_order(
             &mut tx,
             payment.order_id,
             payment.order_status,
             OrderStatus::Disputed,
+            &[("disputed_from", Set::Text(payment.order_status.as_str()))],
+        )
+        .await?;
+        records::history(
+            &mut tx,
+            payment.order_id,
+            "order",
+            Some(payment.order_status.as_str()),
+            OrderStatus::Disputed.as_str(),
             &actor,
             Some(reason),
         )
         .await?;
-        sqlx::query("UPDATE orders SET disputed_from = ? WHERE id = ?")
-            .bind(payment.order_status.as_str())
-            .bind(payment.order_id)
-            .execute(&mut *tx)
-            .await?;
         records::event(
             &mut tx,
             "order.disputed",
@@ -1495,7 +1643,10 @@ impl Payments {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(PaymentRecord {
+            order_status: OrderStatus::Disputed,
+            ..payment
+        })
     }
 
     /// An admin decides a dispute: release to the seller, or refund (all, or `amount` with
@@ -1789,7 +1940,7 @@ impl Payments {
                 )
                 .await
             {
-                Ok(()) => {
+                Ok(_) => {
                     tx.commit().await?;
                     released += 1;
                 }

@@ -20,6 +20,14 @@ impl Actor {
     }
 }
 
+/// One transition of an order, a payment or its escrow, for `histories`.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub entity: &'a str,
+    pub from: Option<&'a str>,
+    pub to: &'a str,
+}
+
 /// Records one transition of an order, a payment or its escrow.
 pub async fn history(
     tx: &mut Tx,
@@ -30,19 +38,42 @@ pub async fn history(
     actor: &Actor,
     reason: Option<&str>,
 ) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO state_history (order_id, entity, from_state, to_state, actor, reason, at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(order_id)
-    .bind(entity)
-    .bind(from)
-    .bind(to)
-    .bind(&actor.0)
-    .bind(reason.map(|r| r.chars().take(500).collect::<String>()))
-    .bind(now_millis())
-    .execute(&mut **tx)
-    .await?;
+    histories(tx, order_id, &[Change { entity, from, to }], actor, reason).await
+}
+
+/// Records transitions of one order made together, in one multi-row INSERT (one statement
+/// instead of one each); ids, hence history order, follow `changes`.
+pub async fn histories(
+    tx: &mut Tx,
+    order_id: i64,
+    changes: &[Change<'_>],
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO state_history (order_id, entity, from_state, to_state, actor, reason, at) VALUES ",
+    );
+    for i in 0..changes.len() {
+        sql.push_str(if i == 0 { "" } else { ", " });
+        sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
+    }
+    let reason = reason.map(|r| r.chars().take(500).collect::<String>());
+    let at = now_millis();
+    let mut query = sqlx::query(&sql);
+    for change in changes {
+        query = query
+            .bind(order_id)
+            .bind(change.entity)
+            .bind(change.from)
+            .bind(change.to)
+            .bind(&actor.0)
+            .bind(reason.clone())
+            .bind(at);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -276,11 +276,14 @@ pub async fn create_order(
             return Err(AppError::field("items", "give items, or from_cart: true").into())
         }
     };
-    let ids = state.orders.create(caller, source, shipping).await?;
-    let mut orders = Vec::with_capacity(ids.len());
-    for id in ids {
-        orders.push(state.orders.get(caller, id).await?.into());
-    }
+    // The orders as created: the caller is their buyer, and nothing else has touched them.
+    let orders = state
+        .orders
+        .create(caller, source, shipping)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     Ok((
         StatusCode::CREATED,
         Json(OrdersCreated {

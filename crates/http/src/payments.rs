@@ -426,11 +426,10 @@ pub async fn ship_payment(
     });
     errors.finish().map_err(|e| ApiError(e.into()))?;
     let (courier, invoice) = (courier.unwrap_or("ETC"), invoice.unwrap_or_default());
-    state
+    let payment = state
         .payments
         .ship(caller, payment_id, courier, &invoice, sent_at)
         .await?;
-    let payment = state.payments.load(payment_id).await?;
     Ok(Json(PaymentChanged::new("shipment registered", payment)))
 }
 
@@ -442,10 +441,9 @@ pub async fn deliver_payment(
     Auth(caller): Auth,
     PathId(payment_id): PathId,
 ) -> Result<Json<PaymentChanged>, ApiError> {
-    state.payments.delivered(caller, payment_id).await?;
     Ok(Json(PaymentChanged::new(
         "marked delivered",
-        state.payments.load(payment_id).await?,
+        state.payments.delivered(caller, payment_id).await?,
     )))
 }
 
@@ -457,10 +455,9 @@ pub async fn confirm_payment(
     Auth(caller): Auth,
     PathId(payment_id): PathId,
 ) -> Result<Json<PaymentChanged>, ApiError> {
-    state.payments.confirm(caller, payment_id).await?;
     Ok(Json(PaymentChanged::new(
         "purchase confirmed; the seller is paid",
-        state.payments.load(payment_id).await?,
+        state.payments.confirm(caller, payment_id).await?,
     )))
 }
 
@@ -526,10 +523,9 @@ pub async fn dispute_payment(
     let reason = reason_text(body.reason.as_deref())?
         .filter(|r| !r.is_empty())
         .ok_or_else(|| ApiError(AppError::field("reason", "must not be empty")))?;
-    state.payments.dispute(caller, payment_id, &reason).await?;
     Ok(Json(PaymentChanged::new(
         "dispute opened",
-        state.payments.load(payment_id).await?,
+        state.payments.dispute(caller, payment_id, &reason).await?,
     )))
 }
 
