@@ -6,9 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::page::{Page, PageRequest};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, Role, Won};
-use escrow_store::{now_millis, Db};
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use escrow_store::{now_millis, Db, ReadRow, StoreError};
 
 /// The most units of one product a seller may hold in stock.
 pub const MAX_STOCK: i64 = 1_000_000;
@@ -158,12 +156,12 @@ impl Products {
 
     pub async fn get(&self, id: i64) -> AppResult<Product> {
         let sql = format!("SELECT {COLUMNS} FROM products WHERE id = ? AND deleted_at IS NULL");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(self.db.pool())
+        self.db
+            .reads()
+            .fetch_all(&sql, &[id], product_from_row)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("product {id} does not exist")))?;
-        product_from_row(&row)
+            .pop()
+            .ok_or_else(|| AppError::NotFound(format!("product {id} does not exist")))
     }
 
     /// Newest first, by keyset on the id.
@@ -173,11 +171,14 @@ impl Products {
         page: PageRequest,
     ) -> AppResult<Page<Product>> {
         let mut sql = format!("SELECT {COLUMNS} FROM products WHERE deleted_at IS NULL");
-        if page.before_id.is_some() {
+        let mut keys = Vec::new();
+        if let Some(before) = page.before_id {
             sql.push_str(" AND id < ?");
+            keys.push(before);
         }
-        if filter.seller_id.is_some() {
+        if let Some(seller) = filter.seller_id {
             sql.push_str(" AND seller_id = ?");
+            keys.push(seller);
         }
         let pattern = filter.query.as_deref().map(like_pattern);
         if pattern.is_some() {
@@ -185,23 +186,31 @@ impl Products {
             sql.push_str(" AND LOWER(name) LIKE ? ESCAPE '!'");
         }
         sql.push_str(" ORDER BY id DESC LIMIT ?");
-        let mut query = sqlx::query(&sql);
-        if let Some(before) = page.before_id {
-            query = query.bind(before);
-        }
-        if let Some(seller) = filter.seller_id {
-            query = query.bind(seller);
-        }
-        if let Some(pattern) = pattern {
-            query = query.bind(pattern);
-        }
-        let rows = query
-            .bind(page.limit + 1)
-            .fetch_all(self.db.pool())
-            .await?
-            .iter()
-            .map(product_from_row)
-            .collect::<AppResult<Vec<_>>>()?;
+        let limit = page.limit + 1;
+        let rows = match pattern {
+            // A search scans: it stays on the pool (off the request threads).
+            Some(pattern) => {
+                let mut query = sqlx::query(&sql);
+                for key in keys {
+                    query = query.bind(key);
+                }
+                query
+                    .bind(pattern)
+                    .bind(limit)
+                    .fetch_all(self.db.pool())
+                    .await?
+                    .iter()
+                    .map(|row| product_from_row(row))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => {
+                keys.push(limit);
+                self.db
+                    .reads()
+                    .fetch_all(&sql, &keys, product_from_row)
+                    .await?
+            }
+        };
         Ok(page.into_page(rows, |p| p.id))
     }
 }
@@ -219,17 +228,19 @@ fn like_pattern(text: &str) -> String {
     pattern
 }
 
-fn product_from_row(row: &AnyRow) -> AppResult<Product> {
-    let price: i64 = row.try_get("price")?;
+/// Maps a row of `COLUMNS`, in that order.
+fn product_from_row(row: &dyn ReadRow) -> Result<Product, StoreError> {
+    let price = row.int(4)?;
     Ok(Product {
-        id: row.try_get("id")?,
-        seller_id: row.try_get("seller_id")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        price: Won::new(price).map_err(|err| AppError::internal("stored price", err))?,
-        stock: row.try_get("stock")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.int(0)?,
+        seller_id: row.int(1)?,
+        name: row.text(2)?,
+        description: row.text(3)?,
+        price: Won::new(price)
+            .map_err(|err| StoreError::Corrupt(format!("stored price: {err}")))?,
+        stock: row.int(5)?,
+        created_at: row.int(6)?,
+        updated_at: row.int(7)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The pool, the dialect and transactions.
 
 use crate::error::StoreError;
+use crate::reads::Reads;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::str::FromStr;
@@ -43,6 +44,8 @@ pub struct Db {
     /// of at the file lock avoids its busy handler, which sleeps in steps of up to 100 ms
     /// and made write latencies spike at 10-50x their median under concurrency.
     writer: Option<AnyPool>,
+    /// The catalogue's hot reads, outside the `Any` layer.
+    reads: Reads,
     dialect: Dialect,
 }
 
@@ -75,9 +78,17 @@ impl Db {
             ),
             Dialect::MySql => None,
         };
+        let reads = Reads::new(
+            dialect,
+            &url,
+            &pool,
+            max_connections,
+            config.acquire_timeout,
+        )?;
         Ok(Self {
             pool,
             writer,
+            reads,
             dialect,
         })
     }
@@ -122,6 +133,10 @@ impl Db {
         &self.pool
     }
 
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
@@ -140,19 +155,29 @@ impl Db {
         Ok(tx)
     }
 
-    /// Runs an INSERT on `conn` and returns the new row's auto-increment id. MySQL reports
-    /// it with the result; SQLite's `Any` driver does not, so it is read back on the same
-    /// connection (hence a connection or transaction, never the bare pool).
+    /// Runs an INSERT on `conn` and returns the new row's auto-increment `id`. MySQL reports
+    /// it with the result; SQLite's `Any` driver does not, so there the statement asks for it
+    /// (`RETURNING id`) instead of a second statement reading `last_insert_rowid()`: on
+    /// SQLite every statement inside a write transaction holds the one write lock longer.
     pub async fn insert_returning_id<'q>(
         &self,
         conn: &mut sqlx::AnyConnection,
-        insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        mut insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     ) -> Result<i64, StoreError> {
-        let done = insert.execute(&mut *conn).await?;
-        match (self.dialect, done.last_insert_id()) {
-            (Dialect::MySql, Some(id)) => Ok(id),
-            _ => {
-                let id: i64 = sqlx::query_scalar("SELECT last_insert_rowid()")
+        use sqlx::Execute;
+        match self.dialect {
+            Dialect::MySql => {
+                let done = insert.execute(&mut *conn).await?;
+                done.last_insert_id()
+                    .ok_or_else(|| StoreError::Corrupt("MySQL reported no insert id".into()))
+            }
+            Dialect::Sqlite => {
+                let sql = format!("{} RETURNING id", insert.sql());
+                let arguments = insert
+                    .take_arguments()
+                    .map_err(sqlx::Error::Encode)?
+                    .unwrap_or_default();
+                let id: i64 = sqlx::query_scalar_with(&sql, arguments)
                     .fetch_one(&mut *conn)
                     .await?;
                 Ok(id)
@@ -167,6 +192,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         if let Some(writer) = &self.writer {
             writer.close().await;
         }

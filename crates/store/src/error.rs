@@ -17,8 +17,13 @@ pub enum DbErrorKind {
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value breaks an invariant the code relies on (e.g. a negative price).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
     #[error("unsupported database url `{0}`: use sqlite://... or mysql://...")]
     UnsupportedUrl(String),
 }
@@ -27,6 +32,15 @@ impl StoreError {
     pub fn kind(&self) -> DbErrorKind {
         match self {
             StoreError::Sqlx(err) => classify(err),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(err, _)) => match err.code {
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                    DbErrorKind::Conflict
+                }
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::SystemIoFailure => {
+                    DbErrorKind::Unavailable
+                }
+                _ => DbErrorKind::Other,
+            },
             _ => DbErrorKind::Other,
         }
     }

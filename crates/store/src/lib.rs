@@ -10,7 +10,9 @@
 mod db;
 mod error;
 mod migrate;
+mod reads;
 
 pub use db::{now_millis, redact_url, Db, DbConfig, Dialect, Tx};
 pub use error::{classify, DbErrorKind, StoreError};
+pub use reads::{ReadRow, Reads};
 pub use sqlx;
