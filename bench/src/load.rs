@@ -118,19 +118,41 @@ impl Recorder {
     }
 }
 
-/// Like `run`, and also the CPU seconds process `pid` used during the measured period.
+/// The processes whose CPU a step reads: the service, and the database server when it
+/// runs on this machine (MariaDB; SQLite runs inside the service).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Watched {
+    pub service: Option<u32>,
+    pub database: Option<u32>,
+}
+
+/// CPU seconds each watched process used during the measured period.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUsed {
+    pub service: Option<f64>,
+    pub database: Option<f64>,
+}
+
+/// Like `run`, and also the CPU the `watched` processes used during the measured period.
 pub async fn run_watching<J: Job>(
     ops: &[&str],
     timing: Timing,
     jobs: Vec<J>,
-    pid: Option<u32>,
-) -> (Vec<OpStats>, Duration, Option<f64>) {
+    watched: Watched,
+) -> (Vec<OpStats>, Duration, CpuUsed) {
+    let read = move || {
+        [watched.service, watched.database].map(|pid| pid.and_then(crate::service::cpu_secs))
+    };
     let watch = async {
         tokio::time::sleep(timing.warmup).await;
-        let before = pid.and_then(crate::service::cpu_secs);
+        let before = read();
         tokio::time::sleep(timing.duration).await;
-        let after = pid.and_then(crate::service::cpu_secs);
-        before.zip(after).map(|(b, a)| a - b)
+        let after = read();
+        let used = |i: usize| before[i].zip(after[i]).map(|(b, a)| a - b);
+        CpuUsed {
+            service: used(0),
+            database: used(1),
+        }
     };
     let ((stats, wall), cpu) = tokio::join!(run(ops, timing, jobs), watch);
     (stats, wall, cpu)

@@ -13,7 +13,7 @@ mod service;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use load::{OpStats, Timing};
+use load::{CpuUsed, OpStats, Timing, Watched};
 use report::{Report, StepFigures};
 use scenarios::{Catalogue, InsertCommit, Lifecycle, Logins, Ping, Reads};
 use service::{Backend, BenchDb, Served};
@@ -236,12 +236,33 @@ impl Bench {
         ops: Vec<OpStats>,
         wall: Duration,
         rss: Option<f64>,
-        cpu: Option<f64>,
+        cpu: CpuUsed,
     ) -> StepFigures {
         let figures = StepFigures::new(scenario, db, step, ops, wall, rss, cpu);
         figures.print();
         self.report.steps.push(figures.clone());
         figures
+    }
+
+    /// What a step of the service on `backend` watches: the service, and MariaDB's server.
+    fn watched(&self, server: &Served, backend: Backend) -> Watched {
+        Watched {
+            service: Some(server.pid()),
+            database: self.database_pid(backend),
+        }
+    }
+
+    /// MariaDB's server process when it runs on this machine (its CPU per request is part
+    /// of what a read costs here; SQLite's is inside the service).
+    fn database_pid(&self, backend: Backend) -> Option<u32> {
+        let url = &self.cli.mysql_url;
+        let local = url.contains("@127.0.0.1") || url.contains("@localhost");
+        match backend {
+            Backend::MySql if local => {
+                service::process_named("mariadbd").or_else(|| service::process_named("mysqld"))
+            }
+            _ => None,
+        }
     }
 
     async fn http_ceiling(&mut self) -> Result<()> {
@@ -253,8 +274,16 @@ impl Bench {
                 url: format!("{}/ping", server.base),
             })
             .collect();
-        let (ops, wall, cpu) =
-            load::run_watching(scenarios::PING_OPS, self.timing, jobs, Some(server.pid())).await;
+        let (ops, wall, cpu) = load::run_watching(
+            scenarios::PING_OPS,
+            self.timing,
+            jobs,
+            Watched {
+                service: Some(server.pid()),
+                database: None,
+            },
+        )
+        .await;
         let rss = server.peak_rss_mib();
         server.stop();
         let f = self.record("ceiling", "-", "HTTP ceiling", ops, wall, rss, cpu);
@@ -275,7 +304,12 @@ impl Bench {
                     n: 0,
                 })
                 .collect();
-            let (ops, wall) = load::run(scenarios::INSERT_OPS, self.timing, jobs).await;
+            let watched = Watched {
+                service: None,
+                database: self.database_pid(backend),
+            };
+            let (ops, wall, cpu) =
+                load::run_watching(scenarios::INSERT_OPS, self.timing, jobs, watched).await;
             pool.close().await;
             let f = self.record(
                 "ceiling",
@@ -284,7 +318,7 @@ impl Bench {
                 ops,
                 wall,
                 None,
-                None,
+                cpu,
             );
             self.report.db_ceiling.insert(backend.name(), f.ops[0].rps);
             Ok::<_, anyhow::Error>(())
@@ -364,7 +398,7 @@ impl Bench {
                         scenarios::CATALOGUE_OPS,
                         self.timing,
                         jobs,
-                        Some(server.pid()),
+                        self.watched(&server, backend),
                     )
                     .await;
                     ops.retain(|o| o.ok + o.errors > 0);
@@ -423,8 +457,13 @@ impl Bench {
                 let measured = count_commits(&db, &mut counter).await;
                 match measured {
                     Ok(m) => {
-                        println!("  MariaDB counters per lifecycle (one at a time, {} lifecycles): Com_commit {:.2}, Handler_commit {:.2}", m.0, m.1, m.2);
-                        self.report.measured_commits = Some((m.1, m.2));
+                        let [commit, handler, select, insert, update, delete] = m.per_lifecycle;
+                        println!(
+                            "  MariaDB counted per lifecycle (one at a time, {} lifecycles): Com_commit {commit:.2}, Handler_commit {handler:.2}, \
+                             Com_select {select:.2}, Com_insert {insert:.2}, Com_update {update:.2}, Com_delete {delete:.2}",
+                            m.lifecycles
+                        );
+                        self.report.measured_commits = Some((commit, handler));
                     }
                     Err(err) => println!("  counting commits failed: {err:#}"),
                 }
@@ -433,7 +472,7 @@ impl Bench {
                 scenarios::LIFECYCLE_OPS,
                 self.timing,
                 jobs,
-                Some(server.pid()),
+                self.watched(&server, backend),
             )
             .await;
             let rss = server.peak_rss_mib();
@@ -461,7 +500,7 @@ impl Bench {
                 scenarios::CATALOGUE_OPS,
                 self.timing,
                 jobs,
-                Some(server.pid()),
+                self.watched(&server, backend),
             )
             .await;
             let calm = self.record(
@@ -489,7 +528,7 @@ impl Bench {
                     scenarios::CATALOGUE_OPS,
                     self.timing,
                     jobs,
-                    Some(server.pid())
+                    self.watched(&server, backend)
                 ),
                 load::run(scenarios::LOGIN_OPS, self.timing, storm_jobs)
             );
@@ -511,7 +550,7 @@ impl Bench {
                 login_ops,
                 login_wall,
                 rss,
-                None,
+                CpuUsed::default(),
             );
             self.report
                 .storm
@@ -524,26 +563,37 @@ impl Bench {
     }
 }
 
-/// Runs lifecycles one at a time and reads MariaDB's global `Com_commit` and
-/// `Handler_commit` before and after: (lifecycles, Com_commit each, Handler_commit each).
+/// The MariaDB global status counters `count_commits` reads, in this order.
+const COUNTERS: [&str; 6] = [
+    "Com_commit",
+    "Handler_commit",
+    "Com_select",
+    "Com_insert",
+    "Com_update",
+    "Com_delete",
+];
+
+/// What `count_commits` measured: each of `COUNTERS` per lifecycle.
+struct Counted {
+    lifecycles: u64,
+    per_lifecycle: [f64; 6],
+}
+
+/// Runs lifecycles one at a time and reads MariaDB's global commit and statement counters
+/// (`COUNTERS`) before and after, so the statements one lifecycle costs are visible.
 /// Global counters: other clients of the same server add noise.
-async fn count_commits(db: &BenchDb, job: &mut Lifecycle) -> Result<(u64, f64, f64)> {
+async fn count_commits(db: &BenchDb, job: &mut Lifecycle) -> Result<Counted> {
     let pool = db.pool(1).await?;
-    async fn read(pool: &sqlx::AnyPool) -> Result<(f64, f64)> {
-        let mut out = (0.0, 0.0);
-        for (name, slot) in [("Com_commit", 0), ("Handler_commit", 1)] {
+    async fn read(pool: &sqlx::AnyPool) -> Result<[f64; 6]> {
+        let mut out = [0.0; 6];
+        for (name, slot) in COUNTERS.iter().zip(out.iter_mut()) {
             let v: String = sqlx::query_scalar(
                 "SELECT CAST(VARIABLE_VALUE AS CHAR(32)) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?",
             )
             .bind(name.to_uppercase())
             .fetch_one(pool)
             .await?;
-            let v: f64 = v.trim().parse()?;
-            if slot == 0 {
-                out.0 = v;
-            } else {
-                out.1 = v;
-            }
+            *slot = v.trim().parse()?;
         }
         Ok(out)
     }
@@ -559,10 +609,14 @@ async fn count_commits(db: &BenchDb, job: &mut Lifecycle) -> Result<(u64, f64, f
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = read(&pool).await?;
     pool.close().await;
-    // Our own two reads each side are autocommit SELECTs; leave them in (noise of ~0).
-    Ok((
-        n,
-        (after.0 - before.0) / n as f64,
-        (after.1 - before.1) / n as f64,
-    ))
+    // Our own counter reads are autocommit SELECTs: about 6 of them fall inside the
+    // window (0.3 per lifecycle of Com_select and Handler_commit); they are left in.
+    let mut per_lifecycle = [0.0; 6];
+    for (i, slot) in per_lifecycle.iter_mut().enumerate() {
+        *slot = (after[i] - before[i]) / n as f64;
+    }
+    Ok(Counted {
+        lifecycles: n,
+        per_lifecycle,
+    })
 }

@@ -1,6 +1,6 @@
 //! Tables per step and the ratios against the targets.
 
-use crate::load::OpStats;
+use crate::load::{CpuUsed, OpStats};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -30,6 +30,8 @@ pub struct StepFigures {
     /// CPU milliseconds the server process used per unit of work (a request; for the
     /// lifecycle, one whole lifecycle) during the measured period.
     pub cpu_ms_per_op: Option<f64>,
+    /// The same for the database server process (MariaDB on this machine).
+    pub db_cpu_ms_per_op: Option<f64>,
 }
 
 impl StepFigures {
@@ -41,7 +43,7 @@ impl StepFigures {
         ops: Vec<OpStats>,
         wall: Duration,
         rss: Option<f64>,
-        cpu: Option<f64>,
+        cpu: CpuUsed,
     ) -> Self {
         let secs = wall.as_secs_f64().max(1e-9);
         let units = ops
@@ -49,9 +51,10 @@ impl StepFigures {
             .find(|o| o.name.starts_with("whole"))
             .map(|o| o.ok)
             .unwrap_or_else(|| ops.iter().map(|o| o.ok).sum());
-        let cpu_ms_per_op = cpu.map(|c| c * 1000.0 / (units.max(1) as f64));
+        let per_op = |c: f64| c * 1000.0 / (units.max(1) as f64);
         Self {
-            cpu_ms_per_op,
+            cpu_ms_per_op: cpu.service.map(per_op),
+            db_cpu_ms_per_op: cpu.database.map(per_op),
             scenario: scenario.to_string(),
             db: db.to_string(),
             step: step.to_string(),
@@ -87,7 +90,7 @@ impl StepFigures {
         for o in &self.ops {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
                 self.scenario,
                 self.db,
                 self.step,
@@ -103,6 +106,9 @@ impl StepFigures {
                     .map(|r| format!("{r:.1}"))
                     .unwrap_or_else(|| "-".into()),
                 self.cpu_ms_per_op
+                    .map(|c| format!("{c:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+                self.db_cpu_ms_per_op
                     .map(|c| format!("{c:.3}"))
                     .unwrap_or_else(|| "-".into()),
             );
@@ -125,7 +131,7 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-const HEADER: &str = "| scenario | db | step | operation | ok | errors | per s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU ms/op |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+const HEADER: &str = "| scenario | db | step | operation | ok | errors | per s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU ms/op | MariaDB CPU ms/op |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 
 pub fn print_machine(settings: &str) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

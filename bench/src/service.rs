@@ -14,6 +14,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// The service's allocator, for the generator and the ceiling server alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub const PASSWORD: &str = "bench-password-123";
 pub const JWT_SECRET: &str = "escrow-bench-jwt-secret-0123456789abcdef";
 
@@ -371,6 +375,18 @@ pub fn ceiling_server(listen: &str) -> Result<()> {
         axum::serve(listener, app).await?;
         Ok(())
     })
+}
+
+/// The first process whose command name is `name`.
+pub fn process_named(name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (comm.trim_end() == name).then_some(pid)
+        })
 }
 
 /// CPU time (user + system) of process `pid` so far, in seconds (clock ticks of 10 ms).
