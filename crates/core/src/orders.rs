@@ -450,22 +450,30 @@ impl Orders {
         value: Option<i64>,
         page: PageRequest,
     ) -> AppResult<Page<OrderView>> {
-        let mut sql = format!("SELECT id FROM orders WHERE {filter}");
+        // One statement for the whole page: the page's ids in a derived table (MariaDB
+        // refuses LIMIT directly inside IN), each order's rows together, items in order.
+        let mut ids = format!("SELECT id FROM orders WHERE {filter}");
         if page.before_id.is_some() {
-            sql.push_str(" AND id < ?");
+            ids.push_str(" AND id < ?");
         }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
-        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        ids.push_str(" ORDER BY id DESC LIMIT ?");
+        let sql = format!(
+            "SELECT {ORDER_VIEW_COLUMNS} FROM {ORDER_VIEW_FROM} \
+             WHERE o.id IN (SELECT id FROM ({ids}) page) ORDER BY o.id DESC, i.id"
+        );
+        let mut query = sqlx::query(&sql);
         if let Some(value) = value {
             query = query.bind(value);
         }
         if let Some(before) = page.before_id {
             query = query.bind(before);
         }
-        let ids = query.bind(page.limit + 1).fetch_all(self.db.pool()).await?;
-        let mut views = Vec::with_capacity(ids.len());
-        for id in ids {
-            views.push(load_order(&self.db, id).await?);
+        let rows = query.bind(page.limit + 1).fetch_all(self.db.pool()).await?;
+        let mut views = Vec::new();
+        for order_rows in
+            rows.chunk_by(|a, b| a.try_get::<i64, _>("id").ok() == b.try_get::<i64, _>("id").ok())
+        {
+            views.extend(order_view_from_rows(order_rows)?);
         }
         Ok(page.into_page(views, |v| v.id))
     }
