@@ -78,13 +78,7 @@ impl Db {
             ),
             Dialect::MySql => None,
         };
-        let reads = Reads::new(
-            dialect,
-            &url,
-            &pool,
-            max_connections,
-            config.acquire_timeout,
-        )?;
+        let reads = Reads::new(dialect, &url, max_connections, config.acquire_timeout)?;
         Ok(Self {
             pool,
             writer,
@@ -203,6 +197,9 @@ impl Db {
 impl Dialect {
     pub fn from_url(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Err(StoreError::InMemorySqlite);
+            }
             Ok(Dialect::Sqlite)
         } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
             Ok(Dialect::MySql)
@@ -254,6 +251,8 @@ mod tests {
             Some(Dialect::MySql)
         );
         assert!(Dialect::from_url("postgres://x").is_err());
+        assert!(Dialect::from_url("sqlite::memory:").is_err());
+        assert!(Dialect::from_url("sqlite://x.db?mode=memory").is_err());
     }
 
     #[test]

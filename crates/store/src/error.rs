@@ -24,6 +24,13 @@ pub enum StoreError {
     /// A stored value breaks an invariant the code relies on (e.g. a negative price).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Pools open and close connections at will, and an in-memory SQLite database lives
+    /// only as long as one of them; the catalogue's readers could not see it at all.
+    #[error(
+        "in-memory SQLite is not supported: the database would vanish with its last \
+         connection; use a file, e.g. sqlite://escrow.db"
+    )]
+    InMemorySqlite,
     #[error("unsupported database url `{0}`: use sqlite://... or mysql://...")]
     UnsupportedUrl(String),
 }

@@ -15,7 +15,7 @@ use crate::db::Dialect;
 use crate::error::StoreError;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, MySqlPool, Row};
+use sqlx::{MySqlPool, Row};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -36,33 +36,22 @@ pub struct Reads {
 enum Backend {
     Sqlite(Arc<SqliteReaders>),
     MySql(MySqlPool),
-    /// An in-memory SQLite database lives in sqlx's own connections only.
-    Any(AnyPool),
 }
 
 impl Reads {
     pub(crate) fn new(
         dialect: Dialect,
         url: &str,
-        any: &AnyPool,
         max_connections: u32,
         acquire_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let backend = match dialect {
             Dialect::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url)?;
-                let path = options.get_filename().to_path_buf();
-                let in_memory = url.contains(":memory:")
-                    || url.contains("mode=memory")
-                    || path.to_string_lossy().starts_with("file:");
-                if in_memory {
-                    Backend::Any(any.clone())
-                } else {
-                    Backend::Sqlite(Arc::new(SqliteReaders {
-                        path,
-                        idle: Mutex::new(Vec::new()),
-                    }))
-                }
+                Backend::Sqlite(Arc::new(SqliteReaders {
+                    path: options.get_filename().to_path_buf(),
+                    idle: Mutex::new(Vec::new()),
+                }))
             }
             Dialect::MySql => {
                 let options = MySqlConnectOptions::from_str(url)?;
@@ -105,14 +94,6 @@ impl Reads {
                 let rows = query.fetch_all(pool).await?;
                 rows.iter().map(|row| map(row)).collect()
             }
-            Backend::Any(pool) => {
-                let mut query = sqlx::query(sql);
-                for param in params {
-                    query = query.bind(*param);
-                }
-                let rows = query.fetch_all(pool).await?;
-                rows.iter().map(|row| map(row)).collect()
-            }
         }
     }
 
@@ -120,7 +101,6 @@ impl Reads {
         match &self.backend {
             Backend::Sqlite(readers) => readers.close(),
             Backend::MySql(pool) => pool.close().await,
-            Backend::Any(_) => {}
         }
     }
 }
@@ -198,6 +178,7 @@ impl ReadRow for MySqlRow {
     }
 }
 
+/// For the statements that stay on the `Any` pool (a catalogue search) and map rows alike.
 impl ReadRow for sqlx::any::AnyRow {
     fn int(&self, index: usize) -> Result<i64, StoreError> {
         Ok(self.try_get(index)?)

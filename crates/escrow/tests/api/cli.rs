@@ -32,6 +32,7 @@ fn bad_configuration_is_refused_clearly() {
     for (variable, value, says) in [
         ("ESCROW_LISTEN", "not-an-address", "ESCROW_LISTEN"),
         ("ESCROW_DATABASE_URL", "postgres://x/y", "sqlite://"),
+        ("ESCROW_DATABASE_URL", "sqlite::memory:", "use a file"),
         ("ESCROW_AUTO_CONFIRM_AFTER", "7 weeks", "unit"),
         ("ESCROW_ORDER_TTL", "-5m", "ESCROW_ORDER_TTL"),
         ("ESCROW_FEE_BPS", "20000", "ESCROW_FEE_BPS"),
