@@ -152,17 +152,7 @@ pub trait EscrowApp {
         let id = escrow::create_admin(&app.config, &email, &password, "Admin")
             .await
             .expect("an admin is created");
-        let login = app.login(&email, &password).await;
-        let token = login.assert_status(200)["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        Member {
-            id,
-            email,
-            password,
-            token,
-        }
+        app.logged_in(id, email, password).await
     }
 
     /// Sends a JSON request with an `Idempotency-Key`.

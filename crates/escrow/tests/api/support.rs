@@ -306,6 +306,11 @@ impl TestApp {
             )
             .await;
         let id = signup.assert_status(201)["user_id"].as_i64().unwrap();
+        self.logged_in(id, email, password).await
+    }
+
+    /// Member `id`, logged in with its e-mail and password.
+    pub async fn logged_in(&self, id: i64, email: String, password: String) -> Member {
         let login = self.login(&email, &password).await;
         let token = login.assert_status(200)["token"]
             .as_str()
