@@ -598,19 +598,3 @@ pub async fn load_order(db: &Db, order_id: i64) -> AppResult<OrderView> {
     order_view_from_rows(&rows)?
         .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))
 }
-
-pub async fn load_shipment(db: &Db, payment_id: i64) -> AppResult<Option<ShipmentView>> {
-    let row =
-        sqlx::query("SELECT courier, invoice_number, sent_at FROM shipments WHERE payment_id = ?")
-            .bind(payment_id)
-            .fetch_optional(db.pool())
-            .await?;
-    row.map(|row| {
-        Ok(ShipmentView {
-            courier: row.try_get("courier")?,
-            invoice_number: row.try_get("invoice_number")?,
-            sent_at: row.try_get("sent_at")?,
-        })
-    })
-    .transpose()
-}

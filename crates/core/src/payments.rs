@@ -261,7 +261,20 @@ async fn move_order(
     actor: &Actor,
     reason: Option<&str>,
 ) -> AppResult<()> {
-    claim_order(tx, order_id, from, to, &[]).await?;
+    move_order_setting(tx, order_id, from, to, &[], actor, reason).await
+}
+
+/// `move_order` that also sets the transition's own columns in the same UPDATE.
+async fn move_order_setting(
+    tx: &mut Tx,
+    order_id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    also: &[(&str, Set<'_>)],
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    claim_order(tx, order_id, from, to, also).await?;
     records::history(
         tx,
         order_id,
@@ -1048,12 +1061,7 @@ impl Payments {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
         let payment = record_from_row(&row)?;
-        if !(caller.is_admin()
-            || caller.user_id == payment.buyer_id
-            || caller.user_id == payment.seller_id)
-        {
-            return Err(AppError::Forbidden("this payment is not yours".into()));
-        }
+        may_see(caller, &payment)?;
         Self::only(caller.user_id == payment.seller_id, "the seller")?;
         let first = match payment.order_status {
             OrderStatus::Paid => true,
@@ -1183,7 +1191,7 @@ impl Payments {
         let actor = Actor::member(caller.role, caller.user_id);
         let mut tx = self.db.begin().await?;
         // The move and its dates in one UPDATE.
-        claim_order(
+        move_order_setting(
             &mut tx,
             payment.order_id,
             OrderStatus::Shipping,
@@ -1192,14 +1200,6 @@ impl Payments {
                 ("delivered_at", Set::Int(now)),
                 ("auto_confirm_at", Set::Int(confirm_at)),
             ],
-        )
-        .await?;
-        records::history(
-            &mut tx,
-            payment.order_id,
-            "order",
-            Some(OrderStatus::Shipping.as_str()),
-            OrderStatus::Delivered.as_str(),
             &actor,
             None,
         )
@@ -1617,20 +1617,12 @@ impl Payments {
         let actor = Actor::member(caller.role, caller.user_id);
         let mut tx = self.db.begin().await?;
         // The move and where it came from in one UPDATE.
-        claim_order(
+        move_order_setting(
             &mut tx,
             payment.order_id,
             payment.order_status,
             OrderStatus::Disputed,
             &[("disputed_from", Set::Text(payment.order_status.as_str()))],
-        )
-        .await?;
-        records::history(
-            &mut tx,
-            payment.order_id,
-            "order",
-            Some(payment.order_status.as_str()),
-            OrderStatus::Disputed.as_str(),
             &actor,
             Some(reason),
         )

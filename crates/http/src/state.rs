@@ -52,8 +52,8 @@ pub struct Services {
     pub orders: Orders,
     pub payments: Payments,
     pub gateway: Arc<dyn PortOne>,
-    pub browser: Arc<BrowserConfig>,
-    pub webhook_sources: Arc<WebhookSources>,
+    pub browser: BrowserConfig,
+    pub webhook_sources: WebhookSources,
 }
 
 impl AppState {
@@ -73,8 +73,8 @@ impl AppState {
             db,
             members,
             gateway,
-            browser: Arc::new(browser),
-            webhook_sources: Arc::new(webhook_sources),
+            browser,
+            webhook_sources,
         }))
     }
 }
