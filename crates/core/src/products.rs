@@ -205,10 +205,14 @@ impl Products {
             }
             None => {
                 keys.push(limit);
-                self.db
+                let mut rows = self
+                    .db
                     .reads()
                     .fetch_all(&sql, &keys, product_from_row)
-                    .await?
+                    .await?;
+                // A batched read (MySQL) keeps no order across a batch's parts.
+                rows.sort_unstable_by_key(|p| std::cmp::Reverse(p.id));
+                rows
             }
         };
         Ok(page.into_page(rows, |p| p.id))

@@ -31,6 +31,9 @@ pub enum StoreError {
          connection; use a file, e.g. sqlite://escrow.db"
     )]
     InMemorySqlite,
+    /// A read that failed as part of a batch (see `Reads`): each read of it gets this.
+    #[error("database error: {message}")]
+    Batched { kind: DbErrorKind, message: String },
     #[error("unsupported database url `{0}`: use sqlite://... or mysql://...")]
     UnsupportedUrl(String),
 }
@@ -48,6 +51,7 @@ impl StoreError {
                 }
                 _ => DbErrorKind::Other,
             },
+            StoreError::Batched { kind, .. } => *kind,
             _ => DbErrorKind::Other,
         }
     }

@@ -6,20 +6,23 @@
 //! row to an `AnyRow`. Here SQLite is read in place on the calling thread, from a few
 //! read-only connections: in WAL mode a reader never waits for the writer, and an indexed
 //! page costs tens of microseconds, less than the hand-off it replaces. MySQL is read
-//! through its typed driver, which is asynchronous already.
+//! through its typed driver, and reads that arrive while others are in flight are sent
+//! together as one statement (see [`MySqlReads`]).
 //!
 //! Callers keep scans (e.g. `LIKE` searches) on the `Any` pool: only indexed lookups may
 //! run on an async worker thread.
 
 use crate::db::Dialect;
-use crate::error::StoreError;
+use crate::error::{classify, StoreError};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{MySqlPool, Row};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// One result row, by column position, whatever the backend.
 pub trait ReadRow {
@@ -35,7 +38,7 @@ pub struct Reads {
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(Arc<SqliteReaders>),
-    MySql(MySqlPool),
+    MySql(MySqlReads),
 }
 
 impl Reads {
@@ -55,21 +58,25 @@ impl Reads {
             }
             Dialect::MySql => {
                 let options = MySqlConnectOptions::from_str(url)?;
+                let lanes = (max_connections / 8).max(1);
                 let pool = MySqlPoolOptions::new()
-                    .max_connections(max_connections)
+                    .max_connections(lanes)
                     .min_connections(0)
                     .acquire_timeout(acquire_timeout)
                     // Session settings of the main pool (time zone, isolation) do not
-                    // matter to single autocommit SELECTs of integers and strings.
+                    // matter to autocommit SELECTs of integers and strings.
                     .test_before_acquire(false)
                     .connect_lazy_with(options);
-                Backend::MySql(pool)
+                Backend::MySql(MySqlReads::start(pool, lanes as usize))
             }
         };
         Ok(Self { backend })
     }
 
-    /// Runs one read-only statement with integer parameters and maps every row.
+    /// Runs one read-only `SELECT` with integer parameters and maps every row.
+    ///
+    /// On MySQL the statement may run batched with others (a `UNION ALL`), which defines no
+    /// order across its parts: a caller that needs the rows in order sorts them.
     pub async fn fetch_all<T>(
         &self,
         sql: &str,
@@ -86,13 +93,18 @@ impl Reads {
                 }
                 Ok(out)
             }),
-            Backend::MySql(pool) => {
-                let mut query = sqlx::query(sql);
-                for param in params {
-                    query = query.bind(*param);
-                }
-                let rows = query.fetch_all(pool).await?;
-                rows.iter().map(|row| map(row)).collect()
+            Backend::MySql(reads) => {
+                let answer = reads.fetch(sql, params).await?;
+                answer
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        map(&Shifted {
+                            row,
+                            by: answer.shift,
+                        })
+                    })
+                    .collect()
             }
         }
     }
@@ -100,8 +112,185 @@ impl Reads {
     pub(crate) async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(readers) => readers.close(),
-            Backend::MySql(pool) => pool.close().await,
+            Backend::MySql(reads) => reads.pool.close().await,
         }
+    }
+}
+
+/// MySQL hot reads, coalesced. Each read is a round trip that costs MariaDB about as much
+/// CPU as the service spends on the whole request (BENCHMARKS.md), most of it per
+/// statement, not per row. So reads go through a queue: at most `lanes` statements are in
+/// flight, and each takes everything that queued meanwhile (up to [`MAX_BATCH`]), one
+/// statement per distinct SQL text. Under light load a read runs alone at once; under
+/// heavy load batches grow by themselves. No read waits for a timer, and none sees older
+/// data than it would alone: its statement starts after it was queued.
+#[derive(Debug, Clone)]
+struct MySqlReads {
+    pool: MySqlPool,
+    queue: mpsc::UnboundedSender<QueuedRead>,
+}
+
+/// Reads sent together at most: bounds the statement's size and the prepared-statement
+/// variants (one per SQL text and batch size) each connection caches.
+const MAX_BATCH: usize = 16;
+
+#[derive(Debug)]
+struct QueuedRead {
+    sql: Box<str>,
+    params: Box<[i64]>,
+    answer: oneshot::Sender<Result<Answer, StoreError>>,
+}
+
+/// A read's rows; in a batch each row starts with the batch's tag column, skipped by `shift`.
+#[derive(Debug)]
+struct Answer {
+    rows: Vec<MySqlRow>,
+    shift: usize,
+}
+
+impl MySqlReads {
+    fn start(pool: MySqlPool, lanes: usize) -> Self {
+        let (queue, queued) = mpsc::unbounded_channel();
+        tokio::spawn(Self::dispatch(pool.clone(), queued, lanes));
+        Self { pool, queue }
+    }
+
+    async fn fetch(&self, sql: &str, params: &[i64]) -> Result<Answer, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let read = QueuedRead {
+            sql: sql.into(),
+            params: params.into(),
+            answer,
+        };
+        let closed = || StoreError::Sqlx(sqlx::Error::PoolClosed);
+        self.queue.send(read).map_err(|_| closed())?;
+        answered.await.map_err(|_| closed())?
+    }
+
+    /// Forms batches while a lane is free; ends when every sender is gone.
+    async fn dispatch(
+        pool: MySqlPool,
+        mut queued: mpsc::UnboundedReceiver<QueuedRead>,
+        lanes: usize,
+    ) {
+        let lanes = Arc::new(Semaphore::new(lanes));
+        loop {
+            let Ok(lane) = lanes.clone().acquire_owned().await else {
+                return;
+            };
+            let Some(first) = queued.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queued.try_recv() {
+                    Ok(read) => batch.push(read),
+                    Err(_) => break,
+                }
+            }
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                Self::run(&pool, batch).await;
+                drop(lane);
+            });
+        }
+    }
+
+    /// One statement per distinct SQL text in the batch, on one connection.
+    async fn run(pool: &MySqlPool, mut batch: Vec<QueuedRead>) {
+        batch.sort_by(|a, b| a.sql.cmp(&b.sql));
+        let mut conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(err) => return answer_all_with(batch, &err),
+        };
+        while !batch.is_empty() {
+            let same = batch.iter().take_while(|r| r.sql == batch[0].sql).count();
+            let group: Vec<QueuedRead> = batch.drain(..same).collect();
+            match union_all(&group) {
+                None => {
+                    for read in group {
+                        let mut query = sqlx::query(&read.sql);
+                        for param in read.params.iter() {
+                            query = query.bind(*param);
+                        }
+                        let rows = query.fetch_all(&mut *conn).await;
+                        let _ = read.answer.send(
+                            rows.map(|rows| Answer { rows, shift: 0 })
+                                .map_err(StoreError::from),
+                        );
+                    }
+                }
+                Some(sql) => {
+                    let mut query = sqlx::query(&sql);
+                    for param in group.iter().flat_map(|read| read.params.iter()) {
+                        query = query.bind(*param);
+                    }
+                    match query.fetch_all(&mut *conn).await {
+                        Ok(rows) => answer_each(group, rows),
+                        Err(err) => answer_all_with(group, &err),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `(SELECT 0 AS batch_tag, …) UNION ALL (SELECT 1, …)` for reads of one SQL text, or
+/// `None` when there is one read (or a statement that is not a plain `SELECT`).
+fn union_all(group: &[QueuedRead]) -> Option<String> {
+    let body = group.first()?.sql.strip_prefix("SELECT ")?;
+    if group.len() < 2 {
+        return None;
+    }
+    let mut sql = String::with_capacity((body.len() + 40) * group.len());
+    for tag in 0..group.len() {
+        if tag > 0 {
+            sql.push_str(" UNION ALL ");
+        }
+        let _ = write!(sql, "(SELECT {tag} AS batch_tag, {body})");
+    }
+    Some(sql)
+}
+
+fn answer_each(group: Vec<QueuedRead>, rows: Vec<MySqlRow>) {
+    let mut per_read: Vec<Vec<MySqlRow>> = group.iter().map(|_| Vec::new()).collect();
+    for row in rows {
+        let tag = row.try_get::<i64, _>(0).ok();
+        if let Some(rows) = tag
+            .and_then(|tag| usize::try_from(tag).ok())
+            .and_then(|tag| per_read.get_mut(tag))
+        {
+            rows.push(row);
+        }
+    }
+    for (read, rows) in group.into_iter().zip(per_read) {
+        let _ = read.answer.send(Ok(Answer { rows, shift: 1 }));
+    }
+}
+
+/// sqlx's errors cannot be cloned; each read gets the failure's kind and text.
+fn answer_all_with(reads: Vec<QueuedRead>, err: &sqlx::Error) {
+    for read in reads {
+        let _ = read.answer.send(Err(StoreError::Batched {
+            kind: classify(err),
+            message: err.to_string(),
+        }));
+    }
+}
+
+/// A row read with its first `by` columns skipped.
+struct Shifted<'a> {
+    row: &'a MySqlRow,
+    by: usize,
+}
+
+impl ReadRow for Shifted<'_> {
+    fn int(&self, index: usize) -> Result<i64, StoreError> {
+        self.row.int(index + self.by)
+    }
+
+    fn text(&self, index: usize) -> Result<String, StoreError> {
+        self.row.text(index + self.by)
     }
 }
 

@@ -1,5 +1,6 @@
 //! `/products`: ownership, soft deletion and keyset paging.
 
+use futures::future::join_all;
 use serde_json::json;
 use std::collections::HashSet;
 
@@ -110,6 +111,50 @@ on_both_databases! {
         }
         assert_eq!(seller_seen.len(), 31);
         assert_eq!(&seller_seen[1..], &first_ids[..]);
+    }
+
+    async fn concurrent_reads_each_get_their_own_answer(app: TestApp) {
+        // On MySQL, catalogue reads that arrive together are sent as one statement: each
+        // must still get exactly its own rows, in its own order, and its own 404.
+        let first = app.seller().await;
+        let second = app.seller().await;
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            let seller = if i % 2 == 0 { &first } else { &second };
+            ids.push(app.product(seller, &format!("동시 {i}"), 1000 + i, 1).await);
+        }
+        app.delete(&format!("/products/{}", ids[5]), Some(&second.token)).await.assert_status(200);
+
+        let mut paths: Vec<String> = ids.iter().map(|id| format!("/products/{id}")).collect();
+        paths.push("/products/999999".into());
+        paths.extend((1..=4).map(|limit| format!("/products?limit={limit}")));
+        paths.push(format!("/products?limit=2&seller_id={}", second.id));
+        let mut cursor = None;
+        while let Some(next) = app
+            .get(&format!("/products?limit=3{}", cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default()), None)
+            .await
+            .assert_status(200)["next_cursor"]
+            .as_str()
+            .map(str::to_string)
+        {
+            paths.push(format!("/products?limit=3&cursor={next}"));
+            cursor = Some(next);
+        }
+
+        let mut expected = Vec::new();
+        for path in &paths {
+            let answer = app.get(path, None).await;
+            expected.push((answer.status, answer.body));
+        }
+        assert_eq!(expected.iter().filter(|(status, _)| status.as_u16() == 404).count(), 2);
+
+        // Every path four times, forwards and backwards, all at once.
+        let n = paths.len();
+        let order: Vec<usize> = (0..4 * n).map(|i| if (i / n).is_multiple_of(2) { i % n } else { n - 1 - i % n }).collect();
+        let answers = join_all(order.iter().map(|&i| app.get(&paths[i], None))).await;
+        for (&i, answer) in order.iter().zip(answers) {
+            assert_eq!((answer.status, &answer.body), (expected[i].0, &expected[i].1), "{}", paths[i]);
+        }
     }
 
     async fn search_by_name(app: TestApp) {
