@@ -3,7 +3,7 @@
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, Auth, PathId};
 use crate::state::AppState;
-use crate::wire::{rfc3339, Done};
+use crate::wire::{Done, SizedJson, Time};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -34,8 +34,10 @@ pub struct ProductBody {
     pub description: String,
     pub price: i64,
     pub stock: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    #[schema(value_type = String)]
+    pub created_at: Time,
+    #[schema(value_type = String)]
+    pub updated_at: Time,
 }
 
 impl From<Product> for ProductBody {
@@ -47,8 +49,8 @@ impl From<Product> for ProductBody {
             description: p.description,
             price: p.price.get(),
             stock: p.stock,
-            created_at: rfc3339(p.created_at),
-            updated_at: rfc3339(p.updated_at),
+            created_at: Time(p.created_at),
+            updated_at: Time(p.updated_at),
         }
     }
 }
@@ -146,7 +148,7 @@ pub async fn get_product(
 pub async fn list_products(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ProductQuery>,
-) -> Result<Json<ProductPage>, ApiError> {
+) -> Result<SizedJson<ProductPage>, ApiError> {
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let q = query
         .q
@@ -160,8 +162,12 @@ pub async fn list_products(
         query: q,
     };
     let page = state.products.list(&filter, page).await?;
-    Ok(Json(ProductPage {
-        items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(SizedJson {
+        // A product is ~250 bytes of JSON with the short texts of most catalogues.
+        capacity: 64 + 320 * page.items.len(),
+        body: ProductPage {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        },
+    })
 }
