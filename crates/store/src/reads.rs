@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// One result row, by column position, whatever the backend.
@@ -72,7 +72,7 @@ impl Reads {
                     // matter to autocommit SELECTs of integers and strings.
                     .test_before_acquire(false)
                     .connect_lazy_with(options);
-                Backend::MySql(MySqlReads::start(pool, lanes as usize))
+                Backend::MySql(MySqlReads::start(pool, lanes as usize, acquire_timeout))
             }
         };
         Ok(Self { backend })
@@ -128,7 +128,9 @@ impl Reads {
 /// flight, and each takes everything that queued meanwhile (up to [`MAX_BATCH`]), one
 /// statement per distinct SQL text. Under light load a read runs alone at once; under
 /// heavy load batches grow by themselves. No read waits for a timer, and none sees older
-/// data than it would alone: its statement starts after it was queued.
+/// data than it would alone: its statement starts after it was queued. Nor does it wait
+/// longer than a connection would make it wait: a read still queued after the pool's
+/// acquire timeout (the database is slow or gone) fails as a pool timeout does (503).
 #[derive(Debug, Clone)]
 struct MySqlReads {
     pool: MySqlPool,
@@ -141,6 +143,7 @@ const MAX_BATCH: usize = 16;
 
 #[derive(Debug)]
 struct QueuedRead {
+    queued_at: Instant,
     sql: Box<str>,
     params: Box<[i64]>,
     answer: oneshot::Sender<Result<Answer, StoreError>>,
@@ -154,15 +157,16 @@ struct Answer {
 }
 
 impl MySqlReads {
-    fn start(pool: MySqlPool, lanes: usize) -> Self {
+    fn start(pool: MySqlPool, lanes: usize, acquire_timeout: Duration) -> Self {
         let (queue, queued) = mpsc::unbounded_channel();
-        tokio::spawn(Self::dispatch(pool.clone(), queued, lanes));
+        tokio::spawn(Self::dispatch(pool.clone(), queued, lanes, acquire_timeout));
         Self { pool, queue }
     }
 
     async fn fetch(&self, sql: &str, params: &[i64]) -> Result<Answer, StoreError> {
         let (answer, answered) = oneshot::channel();
         let read = QueuedRead {
+            queued_at: Instant::now(),
             sql: sql.into(),
             params: params.into(),
             answer,
@@ -177,6 +181,7 @@ impl MySqlReads {
         pool: MySqlPool,
         mut queued: mpsc::UnboundedReceiver<QueuedRead>,
         lanes: usize,
+        acquire_timeout: Duration,
     ) {
         let lanes = Arc::new(Semaphore::new(lanes));
         loop {
@@ -186,12 +191,22 @@ impl MySqlReads {
             let Some(first) = queued.recv().await else {
                 return;
             };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match queued.try_recv() {
-                    Ok(read) => batch.push(read),
-                    Err(_) => break,
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            let mut expired = Vec::new();
+            let mut next = Some(first);
+            while let Some(read) = next.take() {
+                if read.queued_at.elapsed() >= acquire_timeout {
+                    expired.push(read);
+                } else {
+                    batch.push(read);
                 }
+                if batch.len() < MAX_BATCH {
+                    next = queued.try_recv().ok();
+                }
+            }
+            answer_all_with(expired, &sqlx::Error::PoolTimedOut);
+            if batch.is_empty() {
+                continue;
             }
             let pool = pool.clone();
             tokio::spawn(async move {
