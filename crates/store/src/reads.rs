@@ -397,3 +397,37 @@ impl ReadRow for sqlx::any::AnyRow {
         Ok(self.try_get(index)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(sql: &str, params: &[i64]) -> QueuedRead {
+        QueuedRead {
+            queued_at: Instant::now(),
+            sql: sql.into(),
+            params: params.into(),
+            answer: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn reads_of_one_sql_text_become_one_tagged_union() {
+        let sql = "SELECT id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?";
+        let group = [queued(sql, &[10, 3]), queued(sql, &[99, 3])];
+        assert_eq!(
+            union_all(&group).as_deref(),
+            Some(
+                "(SELECT 0 AS batch_tag, id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?) \
+                 UNION ALL (SELECT 1 AS batch_tag, id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?)"
+            )
+        );
+        // One read runs as it is; so does anything that is not a plain SELECT.
+        assert_eq!(union_all(&group[..1]), None);
+        let other = [
+            queued("WITH x AS (SELECT 1) SELECT * FROM x", &[]),
+            queued("WITH x AS (SELECT 1) SELECT * FROM x", &[]),
+        ];
+        assert_eq!(union_all(&other), None);
+    }
+}
