@@ -88,15 +88,21 @@ impl Db {
     }
 
     fn pool_options(dialect: Dialect, config: &DbConfig, max_connections: u32) -> AnyPoolOptions {
-        AnyPoolOptions::new()
+        let options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(0)
             .acquire_timeout(config.acquire_timeout)
             // sqlx pings every connection it hands out by default: one more round trip per
             // query (most of ours run on the bare pool), a third of MariaDB's statements in
-            // the lifecycle profile. A connection that broke while idle fails its query
-            // instead, which is an error our callers already handle, and is then dropped.
-            .test_before_acquire(false)
+            // the lifecycle profile. Only a connection that sat idle is pinged (MySQL).
+            .test_before_acquire(false);
+        let options = match dialect {
+            Dialect::MySql => {
+                options.before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
+            }
+            Dialect::Sqlite => options,
+        };
+        options
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -226,6 +232,24 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// A pooled MySQL connection idle this long is pinged before it is handed out: one that
+/// broke meanwhile (the server restarted, a proxy or firewall dropped it) is then replaced
+/// instead of failing a request with 503. Under load connections are idle for far less,
+/// so the ping costs nothing there.
+pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// For `before_acquire`: `Ok(true)` hands the connection out; an error closes it and the
+/// pool takes another idle one or opens a new one.
+pub(crate) async fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+        conn.ping().await?;
+    }
+    Ok(true)
 }
 
 /// Now, in unix milliseconds UTC: the one clock every stored time uses.

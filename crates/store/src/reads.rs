@@ -71,6 +71,7 @@ impl Reads {
                     // Session settings of the main pool (time zone, isolation) do not
                     // matter to autocommit SELECTs of integers and strings.
                     .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(crate::db::ping_if_idle(conn, meta)))
                     .connect_lazy_with(options);
                 Backend::MySql(MySqlReads::start(pool, lanes as usize, acquire_timeout))
             }
