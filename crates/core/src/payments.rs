@@ -1165,11 +1165,9 @@ impl Payments {
             }
         }
         tx.commit().await?;
-        // The order is `shipping` now (it was, or this moved it); the payment row is untouched.
-        Ok(PaymentRecord {
-            order_status: OrderStatus::Shipping,
-            ..payment
-        })
+        // Read again, not built from `payment`: a refund may have committed since it was read
+        // (while the gateway registered the delivery, say), and the answer must show it.
+        self.load(payment.id).await
     }
 
     /// Returns the payment as it is after the delivery (its order `delivered`).
@@ -1212,10 +1210,8 @@ impl Payments {
         )
         .await?;
         tx.commit().await?;
-        Ok(PaymentRecord {
-            order_status: OrderStatus::Delivered,
-            ..payment
-        })
+        // Read again: a refund may have committed since `payment` was read (see `ship`).
+        self.load(payment.id).await
     }
 
     /// Returns the payment as the release left it.
@@ -1635,10 +1631,8 @@ impl Payments {
         )
         .await?;
         tx.commit().await?;
-        Ok(PaymentRecord {
-            order_status: OrderStatus::Disputed,
-            ..payment
-        })
+        // Read again: a refund may have committed since `payment` was read (see `ship`).
+        self.load(payment.id).await
     }
 
     /// An admin decides a dispute: release to the seller, or refund (all, or `amount` with

@@ -613,6 +613,31 @@ on_both_databases! {
         app.assert_ledger(&admin, 90_000, 80_000, 10_000, 0).await;
     }
 
+    async fn a_reply_shows_a_refund_that_committed_while_it_waited(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let paid = app.paid_order(&buyer, &seller, 50_000, 1).await;
+        let payment_id = paid.payment_id;
+        // The shipment's registration at the gateway is held for a second; a partial refund
+        // commits meanwhile. The shipment's answer is the payment as it is after both.
+        let fault = json!({"target": "api", "mode": "delay", "count": 1, "delay_ms": 1_000});
+        app.post("/sandbox/portone/_sandbox/faults", None, fault).await.assert_status(200);
+        let shipment = app.act(Some(&seller), payment_id, "shipment", json!({"courier": "CJGLS", "invoice_number": "2718281828"}));
+        let refund = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            app.act(Some(&seller), payment_id, "refund", json!({"reason": "부분 환불", "amount": 10_000})).await
+        };
+        let (shipment, refund) = tokio::join!(shipment, refund);
+        assert_eq!(refund.assert_status(200)["refunded_amount"], 10_000);
+        let shipped = shipment.assert_status(200);
+        assert_eq!(shipped["order_status"], "shipping", "{shipped:#}");
+        assert_eq!(shipped["status"], "partially_refunded", "{shipped:#}");
+        assert_eq!(shipped["refunded_amount"], 10_000, "{shipped:#}");
+        let status = app.status(payment_id, &buyer.token).await;
+        assert_eq!(status["refunded_amount"], 10_000);
+        assert_eq!(status["order_status"], "shipping");
+    }
+
     async fn seller_partial_refunds_add_up(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
