@@ -196,7 +196,9 @@ impl MySqlReads {
             let mut expired = Vec::new();
             let mut next = Some(first);
             while let Some(read) = next.take() {
-                if read.queued_at.elapsed() >= acquire_timeout {
+                if read.answer.is_closed() {
+                    // Its request is gone (the client left, or the request timed out).
+                } else if read.queued_at.elapsed() >= acquire_timeout {
                     expired.push(read);
                 } else {
                     batch.push(read);
