@@ -238,7 +238,7 @@ pub fn redact_url(url: &str) -> String {
 /// broke meanwhile (the server restarted, a proxy or firewall dropped it) is then replaced
 /// instead of failing a request with 503. Under load connections are idle for far less,
 /// so the ping costs nothing there.
-pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// For `before_acquire`: `Ok(true)` hands the connection out; an error closes it and the
 /// pool takes another idle one or opens a new one.

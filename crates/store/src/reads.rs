@@ -232,11 +232,7 @@ impl MySqlReads {
             match union_all(&group) {
                 None => {
                     for read in group {
-                        let mut query = sqlx::query(&read.sql);
-                        for param in read.params.iter() {
-                            query = query.bind(*param);
-                        }
-                        let rows = query.fetch_all(&mut *conn).await;
+                        let rows = fetch(&mut conn, &read.sql, read.params.iter().copied()).await;
                         let _ = read.answer.send(
                             rows.map(|rows| Answer { rows, shift: 0 })
                                 .map_err(StoreError::from),
@@ -244,11 +240,8 @@ impl MySqlReads {
                     }
                 }
                 Some(sql) => {
-                    let mut query = sqlx::query(&sql);
-                    for param in group.iter().flat_map(|read| read.params.iter()) {
-                        query = query.bind(*param);
-                    }
-                    match query.fetch_all(&mut *conn).await {
+                    let params = group.iter().flat_map(|read| read.params.iter().copied());
+                    match fetch(&mut conn, &sql, params).await {
                         Ok(rows) => answer_each(group, rows),
                         Err(err) => answer_all_with(group, &err),
                     }
@@ -256,6 +249,19 @@ impl MySqlReads {
             }
         }
     }
+}
+
+/// One statement with its integer parameters, every row.
+async fn fetch(
+    conn: &mut sqlx::pool::PoolConnection<sqlx::MySql>,
+    sql: &str,
+    params: impl Iterator<Item = i64>,
+) -> Result<Vec<MySqlRow>, sqlx::Error> {
+    let mut query = sqlx::query(sql);
+    for param in params {
+        query = query.bind(param);
+    }
+    query.fetch_all(&mut **conn).await
 }
 
 /// `(SELECT 0 AS batch_tag, …) UNION ALL (SELECT 1, …)` for reads of one SQL text, or
