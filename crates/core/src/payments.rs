@@ -630,6 +630,10 @@ impl Payments {
     ) -> AppResult<PaymentStatusView> {
         let payment = self.load_for(caller, payment_id).await?;
         Self::only(caller.user_id == payment.buyer_id, "the buyer")?;
+        if Self::verified_paid(&payment, imp_uid) {
+            // A repeated callback, or one the webhook beat: nothing to ask the gateway.
+            return self.status_view(payment_id).await;
+        }
         let gw = self
             .gateway
             .get_payment(imp_uid)
@@ -661,9 +665,21 @@ impl Payments {
         Ok(after)
     }
 
-    /// A webhook: only a hint to look the payment up at the gateway.
-    pub async fn webhook(&self, imp_uid: &str, merchant_uid: &str) -> AppResult<bool> {
+    /// A webhook: only a hint to look the payment up at the gateway. `notice_status` is
+    /// the status the notice claims; it is never trusted, only used to skip the look-up
+    /// when the notice could not change anything.
+    pub async fn webhook(
+        &self,
+        imp_uid: &str,
+        merchant_uid: &str,
+        notice_status: Option<&str>,
+    ) -> AppResult<bool> {
         let payment = self.load_by_merchant_uid(merchant_uid).await?;
+        if notice_status == Some("paid") && Self::verified_paid(&payment, imp_uid) {
+            // The notice of a payment the completion already verified and recorded (the
+            // usual race): a look-up would find what we hold. Cancels still look it up.
+            return Ok(false);
+        }
         let gw = self
             .gateway
             .get_payment(imp_uid)
@@ -680,6 +696,13 @@ impl Payments {
             ));
         }
         self.apply_gateway(&payment, &gw, &Actor::gateway()).await
+    }
+
+    /// Whether we already fetched `imp_uid` from the gateway, found it paid, and hold its
+    /// money: only then is its look-up worth skipping (a refused payment may still need
+    /// its cancel finished, an unpaid one its verification).
+    fn verified_paid(payment: &PaymentRecord, imp_uid: &str) -> bool {
+        payment.status.holds_money() && payment.imp_uid.as_deref() == Some(imp_uid)
     }
 
     /// Brings our record in line with the gateway's. Returns whether anything changed.

@@ -373,7 +373,10 @@ pub async fn receive_webhook(
         webhook.status = notice.status.as_deref().unwrap_or("-"),
         "webhook received"
     );
-    let changed = state.payments.webhook(&imp_uid, &merchant_uid).await?;
+    let changed = state
+        .payments
+        .webhook(&imp_uid, &merchant_uid, notice.status.as_deref())
+        .await?;
     Ok(Json(Done::new(if changed {
         "applied"
     } else {

@@ -469,6 +469,29 @@ on_both_databases! {
         app.assert_ledger(&admin, 25_000, 0, 25_000, 0).await;
     }
 
+    async fn a_recorded_payment_is_not_looked_up_again_for_its_paid_notice_or_callback(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let paid = app.paid_order(&buyer, &seller, 30_000, 1).await;
+        app.wait_for_webhooks(1).await;
+        // From here every gateway call fails, so whatever still answers did not ask it.
+        app.sandbox_fault("api", "error_500", 100).await;
+        let notice = json!({"imp_uid": paid.imp_uid, "merchant_uid": paid.merchant_uid, "status": "paid"});
+        assert_eq!(app.webhook(notice).await.assert_status(200)["message"], "nothing to change");
+        let again = app.complete(&buyer, paid.payment_id, &paid.imp_uid).await;
+        assert_eq!(again.assert_status(200)["status"], "paid");
+        // What could change the record is still looked up: a cancel, another payment.
+        let cancel = json!({"imp_uid": paid.imp_uid, "merchant_uid": paid.merchant_uid, "status": "cancelled"});
+        app.webhook(cancel).await.assert_problem(502, "gateway_error");
+        let other = json!({"imp_uid": "imp_000000000001", "merchant_uid": paid.merchant_uid, "status": "paid"});
+        app.webhook(other).await.assert_problem(502, "gateway_error");
+        app.complete(&buyer, paid.payment_id, "imp_000000000001").await.assert_problem(502, "gateway_error");
+        app.clear_sandbox_faults().await;
+        let status = app.status(paid.payment_id, &buyer.token).await;
+        assert_eq!(status["status"], "paid");
+        assert_eq!(transitions(&status, "payment", "ready", "paid"), 1, "{status:#}");
+    }
+
     async fn complete_and_webhooks_at_once_make_one_transition(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
