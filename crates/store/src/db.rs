@@ -1,9 +1,10 @@
 //! The pool, the dialect and transactions.
 
 use crate::error::StoreError;
+use crate::lease::{Lease, Lender};
 use crate::reads::Reads;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{ConnectOptions, Executor, TransactionManager as _};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,8 +15,60 @@ pub enum Dialect {
     MySql,
 }
 
-/// A transaction on either backend; services own it and pass it to repository functions.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A transaction on either backend; services own it and pass it to repository functions
+/// (`&mut *tx` is its connection). Dropped without [`Tx::commit`], it rolls back.
+///
+/// Not sqlx's `Transaction`: that returns its connection to sqlx's pool, which pings it;
+/// a committed transaction's connection goes back to the [`Lender`] unchecked instead.
+#[derive(Debug)]
+pub struct Tx {
+    lease: Lease<sqlx::Any>,
+    open: bool,
+}
+
+impl Tx {
+    async fn begin(
+        lender: &Lender<sqlx::Any>,
+        statement: Option<&'static str>,
+    ) -> Result<Self, StoreError> {
+        let mut lease = lender.lease().await?;
+        AnyTransactionManager::begin(&mut lease, statement.map(Into::into)).await?;
+        Ok(Self { lease, open: true })
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        AnyTransactionManager::commit(&mut self.lease).await?;
+        self.open = false;
+        self.lease.finished_cleanly();
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.lease
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.lease
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open {
+            // Queued on the connection; sqlx's pool, which takes an unclean lease back,
+            // runs it with its check (MySQL), or SQLite's worker runs it next.
+            AnyTransactionManager::start_rollback(&mut self.lease);
+        }
+    }
+}
+
+type AnyTransactionManager = <sqlx::Any as sqlx::Database>::TransactionManager;
 
 #[derive(Debug, Clone)]
 pub struct DbConfig {
@@ -38,12 +91,14 @@ impl DbConfig {
 /// The database handle shared by the whole service (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: AnyPool,
-    /// SQLite only: a pool of one connection that every write transaction goes through.
-    /// SQLite admits one writer at a time; queueing writers here (a fair FIFO wait) instead
-    /// of at the file lock avoids its busy handler, which sleeps in steps of up to 100 ms
-    /// and made write latencies spike at 10-50x their median under concurrency.
-    writer: Option<AnyPool>,
+    /// Statements outside transactions.
+    pool: Lender<sqlx::Any>,
+    /// Write transactions' connections. On SQLite one connection that every write
+    /// transaction goes through: SQLite admits one writer at a time, and queueing writers
+    /// here (a fair FIFO wait) instead of at the file lock avoids its busy handler, which
+    /// sleeps in steps of up to 100 ms and made write latencies spike at 10-50x their
+    /// median under concurrency. On MySQL a pool as large as the main one.
+    writer: Lender<sqlx::Any>,
     /// The catalogue's hot reads, outside the `Any` layer.
     reads: Reads,
     dialect: Dialect,
@@ -67,16 +122,27 @@ impl Db {
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
         let max_connections = config.max_connections.max(1);
-        let pool = Self::pool_options(dialect, config, max_connections)
-            .connect_with(options.clone())
-            .await?;
+        let ping_when_idle_for = match dialect {
+            Dialect::Sqlite => None,
+            Dialect::MySql => Some(PING_WHEN_IDLE_FOR),
+        };
+        let pool = Lender::new(
+            Self::pool_options(dialect, config, max_connections)
+                .connect_with(options.clone())
+                .await?,
+            ping_when_idle_for,
+        );
         let writer = match dialect {
-            Dialect::Sqlite => Some(
+            Dialect::Sqlite => Lender::new(
                 Self::pool_options(dialect, config, 1)
                     .connect_with(options)
                     .await?,
+                None,
             ),
-            Dialect::MySql => None,
+            Dialect::MySql => Lender::new(
+                Self::pool_options(dialect, config, max_connections).connect_lazy_with(options),
+                ping_when_idle_for,
+            ),
         };
         let reads = Reads::new(dialect, &url, max_connections, config.acquire_timeout)?;
         Ok(Self {
@@ -129,7 +195,8 @@ impl Db {
             })
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    /// For statements outside a transaction (an executor, as sqlx's pool is).
+    pub fn pool(&self) -> &Lender<sqlx::Any> {
         &self.pool
     }
 
@@ -145,14 +212,11 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so a read-then-write transaction waits for its turn instead of
     /// failing with `SQLITE_BUSY` when it upgrades.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let tx = match self.dialect {
-            Dialect::Sqlite => {
-                let writer = self.writer.as_ref().unwrap_or(&self.pool);
-                writer.begin_with("BEGIN IMMEDIATE").await?
-            }
-            Dialect::MySql => self.pool.begin().await?,
+        let statement = match self.dialect {
+            Dialect::Sqlite => Some("BEGIN IMMEDIATE"),
+            Dialect::MySql => None,
         };
-        Ok(tx)
+        Tx::begin(&self.writer, statement).await
     }
 
     /// Runs an INSERT on `conn` and returns the new row's auto-increment `id`. MySQL reports
@@ -193,9 +257,7 @@ impl Db {
 
     pub async fn close(&self) {
         self.reads.close().await;
-        if let Some(writer) = &self.writer {
-            writer.close().await;
-        }
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
@@ -238,7 +300,7 @@ pub fn redact_url(url: &str) -> String {
 /// broke meanwhile (the server restarted, a proxy or firewall dropped it) is then replaced
 /// instead of failing a request with 503. Under load connections are idle for far less,
 /// so the ping costs nothing there.
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// For `before_acquire`: `Ok(true)` hands the connection out; an error closes it and the
 /// pool takes another idle one or opens a new one.

@@ -9,10 +9,12 @@
 
 mod db;
 mod error;
+mod lease;
 mod migrate;
 mod reads;
 
 pub use db::{now_millis, redact_url, Db, DbConfig, Dialect, Tx};
 pub use error::{classify, DbErrorKind, StoreError};
+pub use lease::Lender;
 pub use reads::{ReadRow, Reads};
 pub use sqlx;

@@ -52,7 +52,7 @@ impl Db {
             migrations: Cow::Owned(migrations),
             ..Migrator::DEFAULT
         };
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.pool().lease().await?;
         if self.dialect() == Dialect::MySql {
             // sqlx's own lock asks for GET_LOCK(name, -1), which MariaDB answers with NULL at
             // once instead of waiting: instances starting together then both applied

@@ -14,9 +14,10 @@
 
 use crate::db::Dialect;
 use crate::error::{classify, StoreError};
+use crate::lease::Lender;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{MySqlPool, Row};
+use sqlx::{MySql, Row};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -73,7 +74,8 @@ impl Reads {
                     .test_before_acquire(false)
                     .before_acquire(|conn, meta| Box::pin(crate::db::ping_if_idle(conn, meta)))
                     .connect_lazy_with(options);
-                Backend::MySql(MySqlReads::start(pool, lanes as usize, acquire_timeout))
+                let lender = Lender::new(pool, Some(crate::db::PING_WHEN_IDLE_FOR));
+                Backend::MySql(MySqlReads::start(lender, lanes as usize, acquire_timeout))
             }
         };
         Ok(Self { backend })
@@ -118,7 +120,7 @@ impl Reads {
     pub(crate) async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(readers) => readers.close(),
-            Backend::MySql(reads) => reads.pool.close().await,
+            Backend::MySql(reads) => reads.connections.close().await,
         }
     }
 }
@@ -134,7 +136,7 @@ impl Reads {
 /// acquire timeout (the database is slow or gone) fails as a pool timeout does (503).
 #[derive(Debug, Clone)]
 struct MySqlReads {
-    pool: MySqlPool,
+    connections: Lender<MySql>,
     queue: mpsc::UnboundedSender<QueuedRead>,
 }
 
@@ -158,10 +160,15 @@ struct Answer {
 }
 
 impl MySqlReads {
-    fn start(pool: MySqlPool, lanes: usize, acquire_timeout: Duration) -> Self {
+    fn start(connections: Lender<MySql>, lanes: usize, acquire_timeout: Duration) -> Self {
         let (queue, queued) = mpsc::unbounded_channel();
-        tokio::spawn(Self::dispatch(pool.clone(), queued, lanes, acquire_timeout));
-        Self { pool, queue }
+        tokio::spawn(Self::dispatch(
+            connections.clone(),
+            queued,
+            lanes,
+            acquire_timeout,
+        ));
+        Self { connections, queue }
     }
 
     async fn fetch(&self, sql: &str, params: &[i64]) -> Result<Answer, StoreError> {
@@ -179,7 +186,7 @@ impl MySqlReads {
 
     /// Forms batches while a lane is free; ends when every sender is gone.
     async fn dispatch(
-        pool: MySqlPool,
+        connections: Lender<MySql>,
         mut queued: mpsc::UnboundedReceiver<QueuedRead>,
         lanes: usize,
         acquire_timeout: Duration,
@@ -211,21 +218,23 @@ impl MySqlReads {
             if batch.is_empty() {
                 continue;
             }
-            let pool = pool.clone();
+            let connections = connections.clone();
             tokio::spawn(async move {
-                Self::run(&pool, batch).await;
+                Self::run(&connections, batch).await;
                 drop(lane);
             });
         }
     }
 
     /// One statement per distinct SQL text in the batch, on one connection.
-    async fn run(pool: &MySqlPool, mut batch: Vec<QueuedRead>) {
+    async fn run(connections: &Lender<MySql>, mut batch: Vec<QueuedRead>) {
         batch.sort_by(|a, b| a.sql.cmp(&b.sql));
-        let mut conn = match pool.acquire().await {
+        let mut conn = match connections.lease().await {
             Ok(conn) => conn,
             Err(err) => return answer_all_with(batch, &err),
         };
+        // Every statement read to its end: the connection may be lent again unchecked.
+        let mut clean = true;
         while !batch.is_empty() {
             let same = batch.iter().take_while(|r| r.sql == batch[0].sql).count();
             let group: Vec<QueuedRead> = batch.drain(..same).collect();
@@ -233,6 +242,7 @@ impl MySqlReads {
                 None => {
                     for read in group {
                         let rows = fetch(&mut conn, &read.sql, read.params.iter().copied()).await;
+                        clean &= rows.is_ok();
                         let _ = read.answer.send(
                             rows.map(|rows| Answer { rows, shift: 0 })
                                 .map_err(StoreError::from),
@@ -243,17 +253,23 @@ impl MySqlReads {
                     let params = group.iter().flat_map(|read| read.params.iter().copied());
                     match fetch(&mut conn, &sql, params).await {
                         Ok(rows) => answer_each(group, rows),
-                        Err(err) => answer_all_with(group, &err),
+                        Err(err) => {
+                            clean = false;
+                            answer_all_with(group, &err);
+                        }
                     }
                 }
             }
+        }
+        if clean {
+            conn.finished_cleanly();
         }
     }
 }
 
 /// One statement with its integer parameters, every row.
 async fn fetch(
-    conn: &mut sqlx::pool::PoolConnection<sqlx::MySql>,
+    conn: &mut sqlx::MySqlConnection,
     sql: &str,
     params: impl Iterator<Item = i64>,
 ) -> Result<Vec<MySqlRow>, sqlx::Error> {
@@ -261,7 +277,7 @@ async fn fetch(
     for param in params {
         query = query.bind(param);
     }
-    query.fetch_all(&mut **conn).await
+    query.fetch_all(conn).await
 }
 
 /// `(SELECT 0 AS batch_tag, …) UNION ALL (SELECT 1, …)` for reads of one SQL text, or
