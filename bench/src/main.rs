@@ -457,10 +457,11 @@ impl Bench {
                 let measured = count_commits(&db, &mut counter).await;
                 match measured {
                     Ok(m) => {
-                        let [commit, handler, select, insert, update, delete] = m.per_lifecycle;
+                        let [commit, handler, select, insert, update, delete, pings] = m.per_lifecycle;
                         println!(
                             "  MariaDB counted per lifecycle (one at a time, {} lifecycles): Com_commit {commit:.2}, Handler_commit {handler:.2}, \
-                             Com_select {select:.2}, Com_insert {insert:.2}, Com_update {update:.2}, Com_delete {delete:.2}",
+                             Com_select {select:.2}, Com_insert {insert:.2}, Com_update {update:.2}, Com_delete {delete:.2}, \
+                             Com_admin_commands (pings) {pings:.2}",
                             m.lifecycles
                         );
                         self.report.measured_commits = Some((commit, handler));
@@ -564,19 +565,21 @@ impl Bench {
 }
 
 /// The MariaDB global status counters `count_commits` reads, in this order.
-const COUNTERS: [&str; 6] = [
+const COUNTERS: [&str; 7] = [
     "Com_commit",
     "Handler_commit",
     "Com_select",
     "Com_insert",
     "Com_update",
     "Com_delete",
+    // COM_PING among a few other protocol commands: sqlx's pool pings connections.
+    "Com_admin_commands",
 ];
 
 /// What `count_commits` measured: each of `COUNTERS` per lifecycle.
 struct Counted {
     lifecycles: u64,
-    per_lifecycle: [f64; 6],
+    per_lifecycle: [f64; 7],
 }
 
 /// Runs lifecycles one at a time and reads MariaDB's global commit and statement counters
@@ -584,8 +587,8 @@ struct Counted {
 /// Global counters: other clients of the same server add noise.
 async fn count_commits(db: &BenchDb, job: &mut Lifecycle) -> Result<Counted> {
     let pool = db.pool(1).await?;
-    async fn read(pool: &sqlx::AnyPool) -> Result<[f64; 6]> {
-        let mut out = [0.0; 6];
+    async fn read(pool: &sqlx::AnyPool) -> Result<[f64; 7]> {
+        let mut out = [0.0; 7];
         for (name, slot) in COUNTERS.iter().zip(out.iter_mut()) {
             let v: String = sqlx::query_scalar(
                 "SELECT CAST(VARIABLE_VALUE AS CHAR(32)) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = ?",
@@ -611,7 +614,7 @@ async fn count_commits(db: &BenchDb, job: &mut Lifecycle) -> Result<Counted> {
     pool.close().await;
     // Our own counter reads are autocommit SELECTs: about 6 of them fall inside the
     // window (0.3 per lifecycle of Com_select and Handler_commit); they are left in.
-    let mut per_lifecycle = [0.0; 6];
+    let mut per_lifecycle = [0.0; 7];
     for (i, slot) in per_lifecycle.iter_mut().enumerate() {
         *slot = (after[i] - before[i]) / n as f64;
     }
