@@ -294,12 +294,16 @@ impl Bench {
     async fn db_ceiling(&mut self, backend: Backend) -> Result<()> {
         let db = BenchDb::create(backend, &self.cli.mysql_url).await?;
         let result = async {
-            let pool = db.pool(self.cli.db_max_connections).await?;
-            sqlx::query(scenarios::CEILING_TABLE).execute(&pool).await?;
+            let mut config = escrow_store::DbConfig::new(db.url.clone());
+            config.max_connections = self.cli.db_max_connections;
+            config.acquire_timeout = Duration::from_secs(60);
+            let service_db = escrow_store::Db::connect(&config).await?;
+            sqlx::query(scenarios::CEILING_TABLE)
+                .execute(service_db.pool())
+                .await?;
             let jobs = (0..self.cli.concurrency)
                 .map(|w| InsertCommit {
-                    pool: pool.clone(),
-                    backend,
+                    db: service_db.clone(),
                     worker: w as i64,
                     n: 0,
                 })
@@ -310,7 +314,7 @@ impl Bench {
             };
             let (ops, wall, cpu) =
                 load::run_watching(scenarios::INSERT_OPS, self.timing, jobs, watched).await;
-            pool.close().await;
+            service_db.close().await;
             let f = self.record(
                 "ceiling",
                 backend.name(),

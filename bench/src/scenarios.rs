@@ -2,7 +2,7 @@
 //! handler, and raw insert-and-commit transactions.
 
 use crate::load::{Job, Recorder};
-use crate::service::{Backend, PASSWORD};
+use crate::service::PASSWORD;
 use anyhow::{anyhow, bail, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -10,7 +10,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Client;
 use serde_json::{json, Value};
-use sqlx::AnyPool;
 use std::time::Instant;
 
 /// One shared client per step (keep-alive connections, HTTP/1.1, no proxy).
@@ -160,10 +159,12 @@ impl Job for Ping {
 
 pub const PING_OPS: &[&str] = &["GET /ping (trivial)"];
 
-/// The database ceiling: one single-row INSERT and COMMIT per operation.
+/// The database ceiling: one single-row INSERT and COMMIT per operation, through the
+/// service's own pool and transactions (`escrow_store::Db`: on SQLite its one writer
+/// connection and `BEGIN IMMEDIATE`, connections returned without sqlx's ping), so the
+/// ceiling gets every advantage the service's transactions get.
 pub struct InsertCommit {
-    pub pool: AnyPool,
-    pub backend: Backend,
+    pub db: escrow_store::Db,
     pub worker: i64,
     pub n: i64,
 }
@@ -175,10 +176,7 @@ pub const CEILING_TABLE: &str =
 impl InsertCommit {
     async fn once(&mut self) -> Result<()> {
         self.n += 1;
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::MySql => self.pool.begin().await?,
-        };
+        let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO bench_ceiling (worker, n, payload, created_at) VALUES (?, ?, ?, ?)",
         )
