@@ -137,6 +137,22 @@ on_both_databases! {
         assert_eq!(app.count("orders").await, 2);
     }
 
+    async fn a_failed_order_leaves_no_lock_behind(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let bell = app.product(&seller, "벨", 5_000, 10).await;
+        let bike = app.product(&seller, "자전거", 150_000, 1).await;
+        // The bell (the lower id) is reserved first, then the bike fails: the transaction
+        // is dropped with the bell's row written.
+        app.try_order(&buyer, &[(bell, 1), (bike, 2)]).await.assert_problem(409, "insufficient_stock");
+        // Another connection writes the bell's row. On MySQL a rollback left queued on an
+        // idle connection would keep the row locked, and this would wait and fail.
+        let update = json!({"name": "벨", "description": "맑은 소리", "price": 5_000, "stock": 9});
+        app.put(&format!("/products/{bell}"), Some(&seller.token), update).await.assert_status(200);
+        assert_eq!(app.stock(bell).await, 9);
+        assert_eq!(app.count("orders").await, 0);
+    }
+
     async fn a_cart_splits_by_seller_and_empties_as_orders_are_paid(app: TestApp) {
         let first = app.seller().await;
         let second = app.seller().await;
