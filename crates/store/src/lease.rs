@@ -6,7 +6,8 @@
 //! hand-off to its worker thread (and a spawned task) that the next writer waits for. A
 //! connection whose work ended cleanly (a transaction committed, a statement read to its
 //! end) needs no such check. A [`Lender`] keeps those itself and lends them again at once;
-//! a connection that may be mid-conversation goes back through sqlx's pool, ping and all.
+//! a connection that may be mid-conversation goes back through sqlx's pool, ping and all,
+//! as does every connection now and then, so that the pool's lifetime rules still apply.
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -45,7 +46,12 @@ struct Inner<DB: sqlx::Database> {
 struct Idle<DB: sqlx::Database> {
     conn: sqlx::pool::PoolConnection<DB>,
     since: Instant,
+    kept_since: Instant,
 }
+
+/// A connection kept here this long goes back to sqlx's pool on its next return, so that
+/// the pool's own policy (its maximum lifetime, idle timeout, and check) still reaches it.
+const KEEP_AT_MOST: Duration = Duration::from_secs(10 * 60);
 
 /// A lent connection. It comes back to the lender only if [`Lease::finished_cleanly`] was
 /// called; otherwise it goes back to sqlx's pool, which checks it.
@@ -53,6 +59,7 @@ struct Idle<DB: sqlx::Database> {
 pub(crate) struct Lease<DB: sqlx::Database> {
     conn: Option<sqlx::pool::PoolConnection<DB>>,
     clean: bool,
+    kept_since: Instant,
     lender: Arc<Inner<DB>>,
     // Dropped after `conn` is back (fields drop after `Drop::drop`), so whoever gets the
     // permit next finds it idle.
@@ -90,21 +97,26 @@ impl<DB: sqlx::Database> Lender<DB> {
             .acquire_owned()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let conn = loop {
+        let (conn, kept_since) = loop {
             let idle = self.inner.idle.lock().ok().and_then(|mut idle| idle.pop());
-            let Some(Idle { mut conn, since }) = idle else {
-                break self.inner.pool.acquire().await?;
+            let Some(Idle {
+                mut conn,
+                since,
+                kept_since,
+            }) = idle
+            else {
+                break (self.inner.pool.acquire().await?, Instant::now());
             };
             let stale = self
                 .inner
                 .ping_when_idle_for
                 .is_some_and(|limit| since.elapsed() >= limit);
             if !stale {
-                break conn;
+                break (conn, kept_since);
             }
             use sqlx::Connection as _;
             if conn.ping().await.is_ok() {
-                break conn;
+                break (conn, kept_since);
             }
             // Broken while idle (the server restarted, a proxy dropped it): close it and
             // try the next one.
@@ -113,6 +125,7 @@ impl<DB: sqlx::Database> Lender<DB> {
         Ok(Lease {
             conn: Some(conn),
             clean: false,
+            kept_since,
             lender: self.inner.clone(),
             _permit: permit,
         })
@@ -159,11 +172,15 @@ impl<DB: sqlx::Database> Drop for Lease<DB> {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if self.clean && !self.lender.leases.is_closed() {
+        let keep = self.clean
+            && !self.lender.leases.is_closed()
+            && self.kept_since.elapsed() < KEEP_AT_MOST;
+        if keep {
             if let Ok(mut idle) = self.lender.idle.lock() {
                 idle.push(Idle {
                     conn,
                     since: Instant::now(),
+                    kept_since: self.kept_since,
                 });
             }
         }
