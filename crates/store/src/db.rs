@@ -127,20 +127,25 @@ impl Db {
             Dialect::MySql => Some(PING_WHEN_IDLE_FOR),
         };
         let pool = Lender::new(
-            Self::pool_options(dialect, config, max_connections)
+            Self::pool_options(dialect, config, max_connections, false)
                 .connect_with(options.clone())
                 .await?,
             ping_when_idle_for,
         );
         let writer = match dialect {
-            Dialect::Sqlite => Lender::new(
-                Self::pool_options(dialect, config, 1)
-                    .connect_with(options)
-                    .await?,
-                None,
-            ),
+            Dialect::Sqlite => {
+                let writer = Lender::new(
+                    Self::pool_options(dialect, config, 1, true)
+                        .connect_with(options)
+                        .await?,
+                    None,
+                );
+                spawn_checkpointer(pool.clone());
+                writer
+            }
             Dialect::MySql => Lender::new(
-                Self::pool_options(dialect, config, max_connections).connect_lazy_with(options),
+                Self::pool_options(dialect, config, max_connections, true)
+                    .connect_lazy_with(options),
                 ping_when_idle_for,
             ),
         };
@@ -153,7 +158,12 @@ impl Db {
         })
     }
 
-    fn pool_options(dialect: Dialect, config: &DbConfig, max_connections: u32) -> AnyPoolOptions {
+    fn pool_options(
+        dialect: Dialect,
+        config: &DbConfig,
+        max_connections: u32,
+        for_transactions: bool,
+    ) -> AnyPoolOptions {
         let options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(0)
@@ -179,6 +189,12 @@ impl Db {
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
+                        if for_transactions {
+                            // The one writer does not checkpoint at its commits (a
+                            // checkpoint syncs the files, and the next writer waited for
+                            // it); `spawn_checkpointer` does, on another connection.
+                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                        }
                     } else {
                         // Strict mode turns silent truncation into errors; READ COMMITTED keeps
                         // conditional UPDATEs free of gap-lock deadlocks.
@@ -312,6 +328,31 @@ pub(crate) async fn ping_if_idle<C: sqlx::Connection>(
         conn.ping().await?;
     }
     Ok(true)
+}
+
+/// How often the WAL is checkpointed beside the SQLite writer.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Checkpoints the SQLite WAL from a connection of `pool`, off the writer's path, until
+/// the pool closes. `PASSIVE`: it neither waits for nor blocks the writer or the readers,
+/// and copies what it can; the writer restarts the WAL from its start once all of it is
+/// copied, so the file stays as small as the writes between two checkpoints.
+fn spawn_checkpointer(pool: Lender<sqlx::Any>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                Ok(_) => {}
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            }
+        }
+    });
 }
 
 /// Now, in unix milliseconds UTC: the one clock every stored time uses.

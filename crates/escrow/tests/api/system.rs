@@ -95,3 +95,37 @@ async fn slow_clients_are_cut_off() {
     // Meanwhile a normal client is served.
     app.get("/healthz", None).await.assert_status(200);
 }
+
+/// SQLite's one writer does not checkpoint the WAL at its commits (the next writer waited
+/// for the checkpoint's syncs); the service checkpoints beside it, so the pages reach the
+/// database file while writes go on, and the WAL does not grow without end.
+#[tokio::test]
+async fn sqlite_pages_reach_the_database_file_while_the_service_writes() {
+    let app = crate::support::TestApp::spawn(crate::support::Backend::Sqlite).await;
+    let file = std::path::PathBuf::from(app.database.url.trim_start_matches("sqlite://"));
+    let size = || {
+        std::fs::metadata(&file)
+            .map(|m| m.len())
+            .unwrap_or_default()
+    };
+    let before = size();
+    let seller = app.seller().await;
+    // Fewer pages than SQLite's own checkpoint threshold (1 000): without the service's
+    // checkpoints they would all stay in the WAL.
+    for n in 0..100 {
+        app.product(&seller, &format!("상품 {n}"), 1_000, 1).await;
+    }
+    let mut grown = false;
+    for _ in 0..200 {
+        if size() > before + 100 * 200 {
+            grown = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        grown,
+        "the database file stayed at {} bytes (was {before})",
+        size()
+    );
+}
