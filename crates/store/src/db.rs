@@ -341,15 +341,23 @@ fn spawn_checkpointer(pool: Lender<sqlx::Any>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(CHECKPOINT_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A failing checkpoint (a full disk) fails every time: say so once a minute, not
+        // ten times a second.
+        let mut warned_at: Option<std::time::Instant> = None;
         loop {
             every.tick().await;
             match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&pool)
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => warned_at = None,
                 Err(sqlx::Error::PoolClosed) => return,
-                Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+                Err(err) => {
+                    if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                        tracing::warn!(error = %err, "WAL checkpoint failed");
+                        warned_at = Some(std::time::Instant::now());
+                    }
+                }
             }
         }
     });
