@@ -2,7 +2,7 @@
 //!
 //! It measures, in one run on one machine with one generator: the HTTP ceiling (a trivial
 //! axum handler in a separate process), the database ceiling (single-row INSERT + COMMIT
-//! through sqlx `Any`), and the service itself (catalogue reads at two table sizes, the full
+//! through the service's own database layer, `escrow_store::Db`), and the service itself (catalogue reads at two table sizes, the full
 //! escrow lifecycle, a login storm beside catalogue reads) on SQLite and on MariaDB, then
 //! prints the ratios against the targets of the performance issue. See BENCHMARKS.md.
 
