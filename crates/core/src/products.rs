@@ -155,10 +155,10 @@ impl Products {
     }
 
     pub async fn get(&self, id: i64) -> AppResult<Product> {
-        let sql = format!("SELECT {COLUMNS} FROM products WHERE id = ? AND deleted_at IS NULL");
+        let sql = format!("SELECT {COLUMNS} FROM products WHERE deleted_at IS NULL AND id IN (?)");
         self.db
             .reads()
-            .fetch_all(&sql, &[id], product_from_row)
+            .fetch_by_key(&sql, id, product_from_row)
             .await?
             .pop()
             .ok_or_else(|| AppError::NotFound(format!("product {id} does not exist")))

@@ -91,6 +91,29 @@ impl Reads {
         params: &[i64],
         map: impl Fn(&dyn ReadRow) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
+        self.fetch(sql, params, Shape::Rows, map).await
+    }
+
+    /// Runs a read-only look-up by key: `sql` selects the key as its first column and ends
+    /// in `IN (?)`, its one parameter. On MySQL look-ups of the same statement that arrive
+    /// together are sent as one `IN` list, which MariaDB parses, plans and answers once
+    /// (a `UNION ALL` of them costs it the per-statement work once per part).
+    pub async fn fetch_by_key<T>(
+        &self,
+        sql: &str,
+        key: i64,
+        map: impl Fn(&dyn ReadRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.fetch(sql, &[key], Shape::ByKey, map).await
+    }
+
+    async fn fetch<T>(
+        &self,
+        sql: &str,
+        params: &[i64],
+        shape: Shape,
+        map: impl Fn(&dyn ReadRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         match &self.backend {
             Backend::Sqlite(readers) => readers.with(|conn| {
                 let mut statement = conn.prepare_cached(sql)?;
@@ -102,7 +125,7 @@ impl Reads {
                 Ok(out)
             }),
             Backend::MySql(reads) => {
-                let answer = reads.fetch(sql, params).await?;
+                let answer = reads.fetch(sql, params, shape).await?;
                 answer
                     .rows
                     .iter()
@@ -144,10 +167,20 @@ struct MySqlReads {
 /// variants (one per SQL text and batch size) each connection caches.
 const MAX_BATCH: usize = 16;
 
+/// How reads of one SQL text may be sent together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Shape {
+    /// Any `SELECT`: as a tagged `UNION ALL`.
+    Rows,
+    /// A look-up whose first column is its one parameter, `… IN (?)`: as one `IN` list.
+    ByKey,
+}
+
 #[derive(Debug)]
 struct QueuedRead {
     queued_at: Instant,
     sql: Box<str>,
+    shape: Shape,
     params: Box<[i64]>,
     answer: oneshot::Sender<Result<Answer, StoreError>>,
 }
@@ -171,11 +204,12 @@ impl MySqlReads {
         Self { connections, queue }
     }
 
-    async fn fetch(&self, sql: &str, params: &[i64]) -> Result<Answer, StoreError> {
+    async fn fetch(&self, sql: &str, params: &[i64], shape: Shape) -> Result<Answer, StoreError> {
         let (answer, answered) = oneshot::channel();
         let read = QueuedRead {
             queued_at: Instant::now(),
             sql: sql.into(),
+            shape,
             params: params.into(),
             answer,
         };
@@ -226,9 +260,10 @@ impl MySqlReads {
         }
     }
 
-    /// One statement per distinct SQL text in the batch, on one connection.
+    /// One statement per distinct SQL text in the batch (more when look-ups repeat a key),
+    /// on one connection.
     async fn run(connections: &Lender<MySql>, mut batch: Vec<QueuedRead>) {
-        batch.sort_by(|a, b| a.sql.cmp(&b.sql));
+        batch.sort_by(|a, b| (a.shape, &a.sql).cmp(&(b.shape, &b.sql)));
         let mut conn = match connections.lease().await {
             Ok(conn) => conn,
             Err(err) => return answer_all_with(batch, &err),
@@ -236,29 +271,36 @@ impl MySqlReads {
         // Every statement read to its end: the connection may be lent again unchecked.
         let mut clean = true;
         while !batch.is_empty() {
-            let same = batch.iter().take_while(|r| r.sql == batch[0].sql).count();
+            let same = batch
+                .iter()
+                .take_while(|r| r.sql == batch[0].sql && r.shape == batch[0].shape)
+                .count();
             let group: Vec<QueuedRead> = batch.drain(..same).collect();
-            match union_all(&group) {
-                None => {
-                    for read in group {
+            for part in plan(group) {
+                clean &= match part {
+                    Statement::Alone(read) => {
                         let rows = fetch(&mut conn, &read.sql, read.params.iter().copied()).await;
-                        clean &= rows.is_ok();
+                        let ok = rows.is_ok();
                         let _ = read.answer.send(
                             rows.map(|rows| Answer { rows, shift: 0 })
                                 .map_err(StoreError::from),
                         );
+                        ok
                     }
-                }
-                Some(sql) => {
-                    let params = group.iter().flat_map(|read| read.params.iter().copied());
-                    match fetch(&mut conn, &sql, params).await {
-                        Ok(rows) => answer_each(group, rows),
-                        Err(err) => {
-                            clean = false;
-                            answer_all_with(group, &err);
+                    Statement::Batched { sql, reads } => {
+                        let params = reads.iter().flat_map(|read| read.params.iter().copied());
+                        match fetch(&mut conn, &sql, params).await {
+                            Ok(rows) => {
+                                answer_each(reads, rows);
+                                true
+                            }
+                            Err(err) => {
+                                answer_all_with(reads, &err);
+                                false
+                            }
                         }
                     }
-                }
+                };
             }
         }
         if clean {
@@ -266,6 +308,65 @@ impl MySqlReads {
         }
     }
 }
+
+/// What a group of reads of one SQL text and shape is sent as.
+#[derive(Debug)]
+enum Statement {
+    Alone(QueuedRead),
+    /// One statement for all `reads`, its parameters theirs in order.
+    Batched {
+        sql: String,
+        reads: Vec<QueuedRead>,
+    },
+}
+
+/// Look-ups go as `IN` lists of distinct keys (a repeated key waits for the next list, as
+/// one key's rows cannot be told apart); other reads as one `UNION ALL`; a read that cannot
+/// be batched, alone.
+fn plan(group: Vec<QueuedRead>) -> Vec<Statement> {
+    let batchable = group.len() > 1
+        && match group[0].shape {
+            Shape::Rows => group[0].sql.starts_with("SELECT "),
+            Shape::ByKey => {
+                group[0].sql.ends_with(IN_ONE) && group.iter().all(|r| r.params.len() == 1)
+            }
+        };
+    if !batchable {
+        return group.into_iter().map(Statement::Alone).collect();
+    }
+    let lists = match group[0].shape {
+        Shape::Rows => vec![group],
+        Shape::ByKey => {
+            let mut lists: Vec<Vec<QueuedRead>> = Vec::new();
+            for read in group {
+                let key = read.params[0];
+                match lists
+                    .iter_mut()
+                    .find(|list| list.iter().all(|other| other.params[0] != key))
+                {
+                    Some(list) => list.push(read),
+                    None => lists.push(vec![read]),
+                }
+            }
+            lists
+        }
+    };
+    lists
+        .into_iter()
+        .map(|mut reads| {
+            if reads.len() == 1 {
+                return Statement::Alone(reads.remove(0));
+            }
+            let sql = match reads[0].shape {
+                Shape::Rows => union_all(&reads[0].sql, reads.len()),
+                Shape::ByKey => in_list(&reads[0].sql, reads.len()),
+            };
+            Statement::Batched { sql, reads }
+        })
+        .collect()
+}
+
+const IN_ONE: &str = "IN (?)";
 
 /// One statement with its integer parameters, every row.
 async fn fetch(
@@ -280,36 +381,55 @@ async fn fetch(
     query.fetch_all(conn).await
 }
 
-/// `(SELECT 0 AS batch_tag, …) UNION ALL (SELECT 1, …)` for reads of one SQL text, or
-/// `None` when there is one read (or a statement that is not a plain `SELECT`).
-fn union_all(group: &[QueuedRead]) -> Option<String> {
-    let body = group.first()?.sql.strip_prefix("SELECT ")?;
-    if group.len() < 2 {
-        return None;
-    }
-    let mut sql = String::with_capacity((body.len() + 40) * group.len());
-    for tag in 0..group.len() {
+/// `(SELECT 0 AS batch_tag, …) UNION ALL (SELECT 1, …)`: `count` reads of one `SELECT`.
+fn union_all(select: &str, count: usize) -> String {
+    let body = select.strip_prefix("SELECT ").unwrap_or(select);
+    let mut sql = String::with_capacity((body.len() + 40) * count);
+    for tag in 0..count {
         if tag > 0 {
             sql.push_str(" UNION ALL ");
         }
         let _ = write!(sql, "(SELECT {tag} AS batch_tag, {body})");
     }
-    Some(sql)
+    sql
 }
 
-fn answer_each(group: Vec<QueuedRead>, rows: Vec<MySqlRow>) {
-    let mut per_read: Vec<Vec<MySqlRow>> = group.iter().map(|_| Vec::new()).collect();
+/// `… IN (?, ?, …)`: `count` look-ups of one `… IN (?)`.
+fn in_list(lookup: &str, count: usize) -> String {
+    let head = lookup.strip_suffix(IN_ONE).unwrap_or(lookup);
+    let mut sql = String::with_capacity(head.len() + 4 + 3 * count);
+    sql.push_str(head);
+    sql.push_str("IN (?");
+    for _ in 1..count {
+        sql.push_str(", ?");
+    }
+    sql.push(')');
+    sql
+}
+
+/// Hands each read its rows: by the tag column of a `UNION ALL`, by the key (the first
+/// column) of an `IN` list.
+fn answer_each(reads: Vec<QueuedRead>, rows: Vec<MySqlRow>) {
+    let shape = reads[0].shape;
+    let mut per_read: Vec<Vec<MySqlRow>> = reads.iter().map(|_| Vec::new()).collect();
     for row in rows {
-        let tag = row.try_get::<i64, _>(0).ok();
-        if let Some(rows) = tag
-            .and_then(|tag| usize::try_from(tag).ok())
-            .and_then(|tag| per_read.get_mut(tag))
-        {
+        let Ok(first) = row.try_get::<i64, _>(0) else {
+            continue;
+        };
+        let index = match shape {
+            Shape::Rows => usize::try_from(first).ok(),
+            Shape::ByKey => reads.iter().position(|read| read.params[0] == first),
+        };
+        if let Some(rows) = index.and_then(|index| per_read.get_mut(index)) {
             rows.push(row);
         }
     }
-    for (read, rows) in group.into_iter().zip(per_read) {
-        let _ = read.answer.send(Ok(Answer { rows, shift: 1 }));
+    let shift = match shape {
+        Shape::Rows => 1,
+        Shape::ByKey => 0,
+    };
+    for (read, rows) in reads.into_iter().zip(per_read) {
+        let _ = read.answer.send(Ok(Answer { rows, shift }));
     }
 }
 
@@ -427,32 +547,74 @@ impl ReadRow for sqlx::any::AnyRow {
 mod tests {
     use super::*;
 
-    fn queued(sql: &str, params: &[i64]) -> QueuedRead {
+    fn queued(sql: &str, shape: Shape, params: &[i64]) -> QueuedRead {
         QueuedRead {
             queued_at: Instant::now(),
             sql: sql.into(),
+            shape,
             params: params.into(),
             answer: oneshot::channel().0,
         }
     }
 
+    fn sql_of(plan: &[Statement]) -> Vec<String> {
+        plan.iter()
+            .map(|part| match part {
+                Statement::Alone(read) => format!("alone {}", read.sql),
+                Statement::Batched { sql, reads } => format!("{} {sql}", reads.len()),
+            })
+            .collect()
+    }
+
     #[test]
     fn reads_of_one_sql_text_become_one_tagged_union() {
         let sql = "SELECT id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?";
-        let group = [queued(sql, &[10, 3]), queued(sql, &[99, 3])];
+        let group = vec![
+            queued(sql, Shape::Rows, &[10, 3]),
+            queued(sql, Shape::Rows, &[99, 3]),
+        ];
         assert_eq!(
-            union_all(&group).as_deref(),
-            Some(
-                "(SELECT 0 AS batch_tag, id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?) \
-                 UNION ALL (SELECT 1 AS batch_tag, id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?)"
-            )
+            sql_of(&plan(group)),
+            ["2 (SELECT 0 AS batch_tag, id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?) \
+              UNION ALL (SELECT 1 AS batch_tag, id, name FROM products WHERE id < ? ORDER BY id DESC LIMIT ?)"]
         );
         // One read runs as it is; so does anything that is not a plain SELECT.
-        assert_eq!(union_all(&group[..1]), None);
-        let other = [
-            queued("WITH x AS (SELECT 1) SELECT * FROM x", &[]),
-            queued("WITH x AS (SELECT 1) SELECT * FROM x", &[]),
+        assert_eq!(
+            sql_of(&plan(vec![queued(sql, Shape::Rows, &[1, 3])])),
+            [format!("alone {sql}")]
+        );
+        let with = "WITH x AS (SELECT 1) SELECT * FROM x";
+        let other = vec![
+            queued(with, Shape::Rows, &[]),
+            queued(with, Shape::Rows, &[]),
         ];
-        assert_eq!(union_all(&other), None);
+        assert_eq!(
+            sql_of(&plan(other)),
+            [format!("alone {with}"), format!("alone {with}")]
+        );
+    }
+
+    #[test]
+    fn look_ups_become_in_lists_of_distinct_keys() {
+        let sql = "SELECT id, name FROM products WHERE id IN (?)";
+        let group = [7, 8, 7, 9, 7].map(|key| queued(sql, Shape::ByKey, &[key]));
+        assert_eq!(
+            sql_of(&plan(group.into())),
+            [
+                "3 SELECT id, name FROM products WHERE id IN (?, ?, ?)".to_string(),
+                "alone SELECT id, name FROM products WHERE id IN (?)".into(),
+                "alone SELECT id, name FROM products WHERE id IN (?)".into(),
+            ]
+        );
+        // Not ending in the one-key list: each alone.
+        let eq = "SELECT id FROM products WHERE id = ?";
+        let group = vec![
+            queued(eq, Shape::ByKey, &[1]),
+            queued(eq, Shape::ByKey, &[2]),
+        ];
+        assert_eq!(
+            sql_of(&plan(group)),
+            [format!("alone {eq}"), format!("alone {eq}")]
+        );
     }
 }
