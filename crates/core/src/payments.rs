@@ -283,8 +283,8 @@ async fn move_order_setting(
         to.as_str(),
         actor,
         reason,
-    )
-    .await
+    );
+    Ok(())
 }
 
 /// The history row of an escrow moving to `to`, when it has one.
@@ -296,16 +296,15 @@ fn escrow_change(p: &PaymentRecord, to: EscrowStatus) -> Option<records::Change<
     })
 }
 
-async fn escrow_history(
+fn escrow_history(
     tx: &mut Tx,
     p: &PaymentRecord,
     to: EscrowStatus,
     actor: &Actor,
     reason: Option<&str>,
-) -> AppResult<()> {
-    match escrow_change(p, to) {
-        Some(change) => records::histories(tx, p.order_id, &[change], actor, reason).await,
-        None => Ok(()),
+) {
+    if let Some(change) = escrow_change(p, to) {
+        records::histories(tx, p.order_id, &[change], actor, reason);
     }
 }
 
@@ -492,8 +491,7 @@ impl Payments {
                     PaymentStatus::Ready.as_str(),
                     &actor,
                     None,
-                )
-                .await?;
+                );
                 tx.commit().await?;
                 // What the transaction wrote; no need to read it back.
                 PaymentRecord {
@@ -882,7 +880,7 @@ impl Payments {
         } else {
             &changes[..2]
         };
-        records::histories(&mut tx, payment.order_id, changes, actor, None).await?;
+        records::histories(&mut tx, payment.order_id, changes, actor, None);
         records::ledger(
             &mut tx,
             payment.id,
@@ -890,8 +888,7 @@ impl Payments {
             account::BUYER,
             account::ESCROW,
             payment.amount,
-        )
-        .await?;
+        );
         if payment.from_cart {
             sqlx::query(
                 "DELETE FROM cart_items WHERE buyer_id = ? AND product_id IN \
@@ -907,8 +904,7 @@ impl Payments {
             "payment.paid",
             payment.order_id,
             serde_json::json!({"payment_id": payment.id, "amount": payment.amount, "imp_uid": gw.imp_uid}),
-        )
-        .await?;
+        );
         tx.commit().await?;
         Ok(true)
     }
@@ -948,8 +944,7 @@ impl Payments {
             to.as_str(),
             actor,
             Some(reason),
-        )
-        .await?;
+        );
         Ok(true)
     }
 
@@ -996,8 +991,7 @@ impl Payments {
             "payment.failed",
             payment.order_id,
             serde_json::json!({"payment_id": payment.id, "code": "amount_mismatch"}),
-        )
-        .await?;
+        );
         tx.commit().await?;
         tracing::warn!(payment.id = payment.id, payment.imp_uid = %gw.imp_uid, "amount mismatch: cancelling at the gateway");
         if let Err(err) = self.cancel_refused(gw).await {
@@ -1172,7 +1166,12 @@ impl Payments {
             )
             .await?;
             insert.execute(&mut *tx).await?;
-            records::event(&mut tx, "order.shipped", payment.order_id, serde_json::json!({"payment_id": payment.id, "courier": courier, "invoice_number": invoice})).await?;
+            records::event(
+                &mut tx,
+                "order.shipped",
+                payment.order_id,
+                serde_json::json!({"payment_id": payment.id, "courier": courier, "invoice_number": invoice}),
+            );
         } else {
             let updated = sqlx::query("UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, updated_at = ? WHERE payment_id = ?")
                 .bind(courier)
@@ -1230,8 +1229,7 @@ impl Payments {
             "order.delivered",
             payment.order_id,
             serde_json::json!({"payment_id": payment.id, "auto_confirm_at": confirm_at}),
-        )
-        .await?;
+        );
         tx.commit().await?;
         // Read again: a refund may have committed since `payment` was read (see `ship`).
         self.load(payment.id).await
@@ -1303,7 +1301,7 @@ impl Payments {
         let changes: Vec<records::Change<'_>> = std::iter::once(order_change)
             .chain(escrow_change(p, EscrowStatus::Released))
             .collect();
-        records::histories(tx, p.order_id, &changes, actor, Some(reason)).await?;
+        records::histories(tx, p.order_id, &changes, actor, Some(reason));
         let fee = Won::new(gross)
             .map(|g| g.fee(self.settings.fee_bps).get())
             .unwrap_or(0);
@@ -1319,14 +1317,13 @@ impl Payments {
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        records::ledger(tx, p.id, "release", account::ESCROW, account::SELLER, gross).await?;
+        records::ledger(tx, p.id, "release", account::ESCROW, account::SELLER, gross);
         records::event(
             tx,
             "escrow.released",
             p.order_id,
             serde_json::json!({"payment_id": p.id, "gross_amount": gross, "fee_amount": fee}),
-        )
-        .await?;
+        );
         Ok(PaymentRecord {
             released_amount: gross,
             escrow_status: escrow_to,
@@ -1393,8 +1390,7 @@ impl Payments {
                         "cancelled",
                         &actor,
                         Some(reason),
-                    )
-                    .await?;
+                    );
                 }
                 return_stock(&mut tx, payment.order_id).await?;
                 records::event(
@@ -1402,8 +1398,7 @@ impl Payments {
                     "order.cancelled",
                     payment.order_id,
                     serde_json::json!({"payment_id": payment.id}),
-                )
-                .await?;
+                );
                 tx.commit().await?;
             }
             (OrderStatus::Paid, PaymentStatus::Paid | PaymentStatus::PartiallyRefunded) => {
@@ -1575,8 +1570,7 @@ impl Payments {
             to_status.as_str(),
             actor,
             Some(reason),
-        )
-        .await?;
+        );
         records::ledger(
             tx,
             p.id,
@@ -1584,10 +1578,9 @@ impl Payments {
             account::ESCROW,
             account::REFUNDS,
             amount,
-        )
-        .await?;
+        );
         if full {
-            escrow_history(tx, p, EscrowStatus::Returned, actor, Some(reason)).await?;
+            escrow_history(tx, p, EscrowStatus::Returned, actor, Some(reason));
             let to_order = if before_shipment {
                 OrderStatus::Cancelled
             } else {
@@ -1611,8 +1604,7 @@ impl Payments {
             "payment.refunded",
             p.order_id,
             serde_json::json!({"payment_id": p.id, "amount": amount, "refunded_amount": total}),
-        )
-        .await?;
+        );
         Ok(())
     }
 
@@ -1651,8 +1643,7 @@ impl Payments {
             "order.disputed",
             payment.order_id,
             serde_json::json!({"payment_id": payment.id, "reason": reason}),
-        )
-        .await?;
+        );
         tx.commit().await?;
         // Read again: a refund may have committed since `payment` was read (see `ship`).
         self.load(payment.id).await
@@ -1910,11 +1901,10 @@ impl Payments {
                     "cancelled",
                     &actor,
                     Some("order expired"),
-                )
-                .await?;
+                );
             }
             return_stock(&mut tx, order_id).await?;
-            records::event(&mut tx, "order.expired", order_id, serde_json::json!({})).await?;
+            records::event(&mut tx, "order.expired", order_id, serde_json::json!({}));
             tx.commit().await?;
             expired += 1;
         }

@@ -1,7 +1,6 @@
 //! What every transition writes beside the state change, in the same transaction: the
 //! history row, the ledger movement, and the domain event for the outbox.
 
-use crate::error::AppResult;
 use escrow_store::{now_millis, Tx};
 
 /// Who made a change, as history shows it.
@@ -29,7 +28,7 @@ pub struct Change<'a> {
 }
 
 /// Records one transition of an order, a payment or its escrow.
-pub async fn history(
+pub fn history(
     tx: &mut Tx,
     order_id: i64,
     entity: &str,
@@ -37,21 +36,22 @@ pub async fn history(
     to: &str,
     actor: &Actor,
     reason: Option<&str>,
-) -> AppResult<()> {
-    histories(tx, order_id, &[Change { entity, from, to }], actor, reason).await
+) {
+    histories(tx, order_id, &[Change { entity, from, to }], actor, reason);
 }
 
 /// Records transitions of one order made together, in one multi-row INSERT (one statement
-/// instead of one each); ids, hence history order, follow `changes`.
-pub async fn histories(
+/// instead of one each); ids, hence history order, follow `changes`. Like every record
+/// here it is written at commit ([`Tx::defer`]).
+pub fn histories(
     tx: &mut Tx,
     order_id: i64,
     changes: &[Change<'_>],
     actor: &Actor,
     reason: Option<&str>,
-) -> AppResult<()> {
+) {
     if changes.is_empty() {
-        return Ok(());
+        return;
     }
     let mut sql = String::from(
         "INSERT INTO state_history (order_id, entity, from_state, to_state, actor, reason, at) VALUES ",
@@ -62,19 +62,19 @@ pub async fn histories(
     }
     let reason = reason.map(|r| r.chars().take(500).collect::<String>());
     let at = now_millis();
-    let mut query = sqlx::query(&sql);
+    let mut params = Vec::with_capacity(7 * changes.len());
     for change in changes {
-        query = query
-            .bind(order_id)
-            .bind(change.entity)
-            .bind(change.from)
-            .bind(change.to)
-            .bind(&actor.0)
-            .bind(reason.clone())
-            .bind(at);
+        params.extend([
+            order_id.into(),
+            change.entity.into(),
+            change.from.into(),
+            change.to.into(),
+            actor.0.as_str().into(),
+            reason.as_deref().into(),
+            at.into(),
+        ]);
     }
-    query.execute(&mut **tx).await?;
-    Ok(())
+    tx.defer(sql, params);
 }
 
 /// Ledger accounts: the buyer (outside), escrow (held), the seller (released), refunds
@@ -86,41 +86,35 @@ pub mod account {
     pub const REFUNDS: &str = "refunds";
 }
 
-/// Moves `amount` won between two accounts for a payment.
-pub async fn ledger(
+/// Moves `amount` won between two accounts for a payment (written at commit).
+pub fn ledger(
     tx: &mut Tx,
     payment_id: i64,
     kind: &str,
     from_account: &str,
     to_account: &str,
     amount: i64,
-) -> AppResult<()> {
+) {
     if amount <= 0 {
-        return Ok(());
+        return;
     }
-    sqlx::query(
+    tx.defer(
         "INSERT INTO ledger_entries (payment_id, kind, debit_account, credit_account, amount, created_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(payment_id)
-    .bind(kind)
-    .bind(from_account)
-    .bind(to_account)
-    .bind(amount)
-    .bind(now_millis())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        vec![
+            payment_id.into(),
+            kind.into(),
+            from_account.into(),
+            to_account.into(),
+            amount.into(),
+            now_millis().into(),
+        ],
+    );
 }
 
-/// Writes a domain event to the outbox; a relay publishes it after commit. The event id is
-/// stable so consumers can drop duplicates of an at-least-once delivery.
-pub async fn event(
-    tx: &mut Tx,
-    event_type: &str,
-    order_id: i64,
-    payload: serde_json::Value,
-) -> AppResult<()> {
+/// Writes a domain event to the outbox (at commit); a relay publishes it after commit. The
+/// event id is stable so consumers can drop duplicates of an at-least-once delivery.
+pub fn event(tx: &mut Tx, event_type: &str, order_id: i64, payload: serde_json::Value) {
     let event_id = uuid::Uuid::new_v4().to_string();
     let body = serde_json::json!({
         "event_id": event_id,
@@ -129,16 +123,15 @@ pub async fn event(
         "at": now_millis(),
         "data": payload,
     });
-    sqlx::query(
+    tx.defer(
         "INSERT INTO outbox_events (event_id, event_type, order_id, payload, created_at) \
          VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&event_id)
-    .bind(event_type)
-    .bind(order_id)
-    .bind(body.to_string())
-    .bind(now_millis())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        vec![
+            event_id.into(),
+            event_type.into(),
+            order_id.into(),
+            body.to_string().into(),
+            now_millis().into(),
+        ],
+    );
 }

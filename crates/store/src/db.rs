@@ -20,50 +20,188 @@ pub enum Dialect {
 ///
 /// Not sqlx's `Transaction`: that returns its connection to sqlx's pool, which pings it;
 /// a committed transaction's connection goes back to the [`Lender`] unchecked instead.
+/// On SQLite it does not use sqlx's transaction commands either: each is a hand-off to
+/// the connection's worker thread that then waits, blocked, for the caller's task to take
+/// the answer (three thread switches, against two for a statement), all while holding the
+/// one write lock. Its own `BEGIN IMMEDIATE` is a plain statement, and its `COMMIT` goes
+/// to the worker in one message with the deferred statements ([`Tx::defer`]).
 #[derive(Debug)]
 pub struct Tx {
-    lease: Lease<sqlx::Any>,
+    /// `None` only while being dropped.
+    lease: Option<Lease<sqlx::Any>>,
     open: bool,
+    dialect: Dialect,
+    deferred: Vec<Deferred>,
+}
+
+/// A statement whose result nobody reads, queued by [`Tx::defer`].
+#[derive(Debug)]
+struct Deferred {
+    sql: String,
+    params: Vec<Param>,
+}
+
+/// A value bound to a deferred statement (which outlives its caller's borrows).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+impl From<i64> for Param {
+    fn from(value: i64) -> Self {
+        Param::Int(value)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(value: &str) -> Self {
+        Param::Text(value.to_owned())
+    }
+}
+
+impl From<String> for Param {
+    fn from(value: String) -> Self {
+        Param::Text(value)
+    }
+}
+
+impl<T: Into<Param>> From<Option<T>> for Param {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Param::Null, Into::into)
+    }
 }
 
 impl Tx {
-    async fn begin(
-        lender: &Lender<sqlx::Any>,
-        statement: Option<&'static str>,
-    ) -> Result<Self, StoreError> {
+    async fn begin(lender: &Lender<sqlx::Any>, dialect: Dialect) -> Result<Self, StoreError> {
         let mut lease = lender.lease().await?;
-        AnyTransactionManager::begin(&mut lease, statement.map(Into::into)).await?;
-        Ok(Self { lease, open: true })
+        match dialect {
+            Dialect::Sqlite => {
+                lease.execute("BEGIN IMMEDIATE").await?;
+            }
+            Dialect::MySql => AnyTransactionManager::begin(&mut lease, None).await?,
+        }
+        Ok(Self {
+            lease: Some(lease),
+            open: true,
+            dialect,
+            deferred: Vec::new(),
+        })
+    }
+
+    fn lease(&mut self) -> &mut Lease<sqlx::Any> {
+        self.lease
+            .as_mut()
+            .expect("a transaction holds its lease until dropped")
+    }
+
+    /// Queues a write whose result nobody reads (a history, ledger or outbox row) to run
+    /// at commit, after the transaction's other statements. On SQLite every statement is a
+    /// round trip to the writer connection's worker thread while the one write lock is
+    /// held; the queued ones go to it together with the `COMMIT`, as one message. A
+    /// failing one fails the commit.
+    pub fn defer(&mut self, sql: impl Into<String>, params: Vec<Param>) {
+        self.deferred.push(Deferred {
+            sql: sql.into(),
+            params,
+        });
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        AnyTransactionManager::commit(&mut self.lease).await?;
+        let deferred = std::mem::take(&mut self.deferred);
+        let dialect = self.dialect;
+        let lease = self.lease();
+        match dialect {
+            // sqlx's SQLite driver runs the statements of one text in turn, each taking
+            // its parameters from the list in order, and stops at the first that fails
+            // (the transaction stays open and is rolled back on drop).
+            Dialect::Sqlite => {
+                let mut sql = String::new();
+                for d in &deferred {
+                    sql.push_str(&d.sql);
+                    sql.push_str(";\n");
+                }
+                sql.push_str("COMMIT");
+                let params = deferred.iter().flat_map(|d| d.params.iter());
+                bind_all(sqlx::query(&sql), params)
+                    .execute(&mut **lease)
+                    .await?;
+            }
+            // MySQL prepares each statement on its own.
+            Dialect::MySql => {
+                for d in &deferred {
+                    bind_all(sqlx::query(&d.sql), d.params.iter())
+                        .execute(&mut **lease)
+                        .await?;
+                }
+                AnyTransactionManager::commit(lease).await?;
+            }
+        }
+        lease.finished_cleanly();
         self.open = false;
-        self.lease.finished_cleanly();
         Ok(())
     }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: impl Iterator<Item = &'q Param>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for param in params {
+        query = match param {
+            Param::Int(value) => query.bind(*value),
+            Param::Text(value) => query.bind(value.as_str()),
+            Param::Null => query.bind(None::<String>),
+        };
+    }
+    query
 }
 
 impl std::ops::Deref for Tx {
     type Target = sqlx::AnyConnection;
 
     fn deref(&self) -> &sqlx::AnyConnection {
-        &self.lease
+        self.lease
+            .as_ref()
+            .expect("a transaction holds its lease until dropped")
     }
 }
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.lease
+        self.lease()
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if self.open {
+        let Some(mut lease) = self.lease.take() else {
+            return;
+        };
+        if !self.open {
+            return;
+        }
+        match self.dialect {
             // Queued on the connection; sqlx's pool, which takes an unclean lease back,
-            // runs it with its check (MySQL), or SQLite's worker runs it next.
-            AnyTransactionManager::start_rollback(&mut self.lease);
+            // sends it with its check.
+            Dialect::MySql => AnyTransactionManager::start_rollback(&mut lease),
+            // sqlx does not know of our BEGIN, so nothing would roll it back: the lease
+            // stays out (the next writer waits) until our ROLLBACK ran.
+            Dialect::Sqlite => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        match lease.execute("ROLLBACK").await {
+                            Ok(_) => lease.finished_cleanly(),
+                            Err(err) => {
+                                tracing::warn!(error = %err, "rollback failed; closing the connection");
+                                lease.discard();
+                            }
+                        }
+                    });
+                }
+                Err(_) => lease.discard(),
+            },
         }
     }
 }
@@ -228,11 +366,7 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so a read-then-write transaction waits for its turn instead of
     /// failing with `SQLITE_BUSY` when it upgrades.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let statement = match self.dialect {
-            Dialect::Sqlite => Some("BEGIN IMMEDIATE"),
-            Dialect::MySql => None,
-        };
-        Tx::begin(&self.writer, statement).await
+        Tx::begin(&self.writer, self.dialect).await
     }
 
     /// Runs an INSERT on `conn` and returns the new row's auto-increment `id`. MySQL reports

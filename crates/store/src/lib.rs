@@ -13,7 +13,7 @@ mod lease;
 mod migrate;
 mod reads;
 
-pub use db::{now_millis, redact_url, Db, DbConfig, Dialect, Tx};
+pub use db::{now_millis, redact_url, Db, DbConfig, Dialect, Param, Tx};
 pub use error::{classify, DbErrorKind, StoreError};
 pub use lease::Lender;
 pub use reads::{ReadRow, Reads};

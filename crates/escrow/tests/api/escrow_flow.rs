@@ -153,6 +153,31 @@ on_both_databases! {
         assert_eq!(app.count("orders").await, 0);
     }
 
+    async fn a_failing_record_undoes_the_whole_transaction(app: TestApp) {
+        // The outbox row is written last, with the commit (on SQLite in one message to the
+        // writer): when it fails, the order, its stock and its history must go with it.
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let lamp = app.product(&seller, "램프", 40_000, 3).await;
+        app.raw_sql(
+            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox_events \
+             BEGIN SELECT RAISE(ABORT, 'outbox refuses'); END",
+            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox_events FOR EACH ROW \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'outbox refuses'",
+        )
+        .await;
+        let refused = app.try_order(&buyer, &[(lamp, 1)]).await;
+        assert!(refused.status.is_server_error(), "{:?} {:#}", refused.status, refused.body);
+        assert_eq!(app.stock(lamp).await, 3);
+        assert_eq!((app.count("orders").await, app.count("state_history").await), (0, 0));
+
+        // Nothing was left open on the writer: once the fault is gone, the next order goes through.
+        app.raw_sql("DROP TRIGGER outbox_refuses", "DROP TRIGGER outbox_refuses").await;
+        app.try_order(&buyer, &[(lamp, 1)]).await.assert_status(201);
+        assert_eq!(app.stock(lamp).await, 2);
+        assert_eq!(app.count("outbox_events").await, 1);
+    }
+
     async fn a_cart_splits_by_seller_and_empties_as_orders_are_paid(app: TestApp) {
         let first = app.seller().await;
         let second = app.seller().await;

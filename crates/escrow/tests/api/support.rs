@@ -344,6 +344,21 @@ impl TestApp {
         created.assert_status(201)["product_id"].as_i64().unwrap()
     }
 
+    /// Runs one statement of the backend's own SQL against the test database directly (a
+    /// fault a test arranges); `sqlite` or `mysql` by the backend.
+    pub async fn raw_sql(&self, sqlite: &str, mysql: &str) {
+        use sqlx::Connection;
+        let sql = if self.database.url.starts_with("sqlite") {
+            sqlite
+        } else {
+            mysql
+        };
+        let mut conn = sqlx::AnyConnection::connect(&self.database.url)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+
     /// Runs a SQL count against the test database directly, to prove nothing was written.
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Connection;
