@@ -133,7 +133,7 @@ pub(crate) async fn clear_faults(State(sandbox): State<Sandbox>) -> Response {
     Json(serde_json::json!({})).into_response()
 }
 
-/// `GET /_sandbox/webhooks`: every delivery attempt, oldest first.
+/// `GET /_sandbox/webhooks`: the latest delivery attempts, oldest first.
 pub(crate) async fn list_webhooks(State(sandbox): State<Sandbox>) -> Response {
     Json(sandbox.webhook_log()).into_response()
 }

@@ -136,7 +136,7 @@ impl Sandbox {
 
     /// Every webhook delivery attempt so far, oldest first.
     pub fn webhook_log(&self) -> Vec<WebhookAttempt> {
-        self.inner.state().webhook_log.clone()
+        self.inner.state().webhook_log.iter().cloned().collect()
     }
 
     /// Wait until no webhook delivery (including retries and delayed ones) is in flight.

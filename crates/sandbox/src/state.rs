@@ -230,7 +230,7 @@ pub(crate) struct State {
     logis: HashMap<String, LogisRecord>,
     api_fault: Option<Fault>,
     webhook_fault: Option<Fault>,
-    pub webhook_log: Vec<WebhookAttempt>,
+    pub webhook_log: std::collections::VecDeque<WebhookAttempt>,
     seq: u64,
 }
 

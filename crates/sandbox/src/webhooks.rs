@@ -85,7 +85,13 @@ fn log(
     status: Option<u16>,
     error: Option<String>,
 ) {
-    inner.state().webhook_log.push(WebhookAttempt {
+    let mut state = inner.state();
+    let log = &mut state.webhook_log;
+    if log.len() >= KEPT_ATTEMPTS {
+        // The oldest go: the sandbox runs inside a long-lived service by default.
+        log.pop_front();
+    }
+    log.push_back(WebhookAttempt {
         delivery_id,
         url: job.url.clone(),
         body: serde_json::Value::Object(job.body.clone()),
@@ -95,6 +101,9 @@ fn log(
         at_ms: now_ms(),
     });
 }
+
+/// Delivery attempts `GET /_sandbox/webhooks` keeps, the latest.
+pub(crate) const KEPT_ATTEMPTS: usize = 1_000;
 
 /// All attempts of one notification; retries after a network error or a 5xx.
 async fn deliver(inner: Arc<Inner>, job: Job, delivery_id: u64, delay: Duration) {

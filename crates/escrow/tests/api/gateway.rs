@@ -125,3 +125,61 @@ async fn webhook_sources_can_be_restricted() {
         .await
         .assert_problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn the_sandbox_keeps_only_its_latest_webhook_attempts() {
+    // It runs inside the service by default, for as long as the service runs: its log of
+    // deliveries must not grow without end.
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let total = 1_050;
+    let notice_url = format!("{}/webhooks/portone", app.base);
+    for chunk in (0..total).collect::<Vec<_>>().chunks(50) {
+        futures::future::join_all(chunk.iter().map(|n| {
+            app.post(
+                "/sandbox/portone/_sandbox/payments",
+                None,
+                json!({"merchant_uid": format!("kept-{n}"), "amount": 1000, "skip_prepare_check": true, "notice_url": notice_url}),
+            )
+        }))
+        .await
+        .iter()
+        .for_each(|paid| assert_eq!(paid.status, 200, "{:#}", paid.body));
+    }
+    let uids = |log: &serde_json::Value| -> Vec<String> {
+        let attempts = log.as_array().map(Vec::as_slice).unwrap_or_default();
+        attempts
+            .iter()
+            .map(|a| {
+                a["body"]["merchant_uid"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    let last = format!("kept-{}", total - 1);
+    let mut log = serde_json::Value::Null;
+    for _ in 0..100 {
+        log = app
+            .get("/sandbox/portone/_sandbox/webhooks", None)
+            .await
+            .assert_status(200)
+            .clone();
+        if uids(&log).contains(&last) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let kept = uids(&log);
+    assert!(
+        kept.contains(&last),
+        "the latest delivery is not logged: {} kept, first {:#}",
+        kept.len(),
+        log[0]
+    );
+    assert_eq!(kept.len(), 1_000);
+    assert!(
+        !kept.contains(&"kept-0".to_string()),
+        "the oldest delivery is still logged"
+    );
+}
