@@ -15,7 +15,7 @@ use crate::orders::{
 };
 use crate::records::{self, account, Actor};
 use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
-use escrow_store::{now_millis, Db, Tx};
+use escrow_store::{now_millis, Db, ReadRow, Tx};
 use portone::{CancelRequest, PortOne, PortOneError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -162,33 +162,33 @@ const PAYMENT_COLUMNS: &str = "p.id, p.order_id, p.merchant_uid, p.imp_uid, p.am
     p.released_amount, p.status, p.escrow, p.escrow_status, p.pg_provider, p.pay_method, p.paid_at, \
     p.failure_code, o.buyer_id, o.seller_id, o.status AS order_status, o.from_cart";
 
-fn record_from_row(row: &AnyRow) -> AppResult<PaymentRecord> {
-    let status: String = row.try_get("status")?;
-    let escrow_status: String = row.try_get("escrow_status")?;
-    let order_status: String = row.try_get("order_status")?;
-    let escrow: i64 = row.try_get("escrow")?;
-    let from_cart: i64 = row.try_get("from_cart")?;
+/// Maps the first columns of a row, `PAYMENT_COLUMNS` in that order (what follows them is
+/// the caller's).
+fn record_from_row(row: &dyn ReadRow) -> AppResult<PaymentRecord> {
+    let status = row.text(7)?;
+    let escrow_status = row.text(9)?;
+    let order_status = row.text(16)?;
     Ok(PaymentRecord {
-        id: row.try_get("id")?,
-        order_id: row.try_get("order_id")?,
-        merchant_uid: row.try_get("merchant_uid")?,
-        imp_uid: row.try_get("imp_uid")?,
-        amount: row.try_get("amount")?,
-        refunded_amount: row.try_get("refunded_amount")?,
-        released_amount: row.try_get("released_amount")?,
+        id: row.int(0)?,
+        order_id: row.int(1)?,
+        merchant_uid: row.text(2)?,
+        imp_uid: row.opt_text(3)?,
+        amount: row.int(4)?,
+        refunded_amount: row.int(5)?,
+        released_amount: row.int(6)?,
         status: PaymentStatus::parse(&status)
             .map_err(|e| AppError::internal("stored status", e))?,
-        escrow: escrow != 0,
+        escrow: row.int(8)? != 0,
         escrow_status: EscrowStatus::parse(&escrow_status)
             .map_err(|e| AppError::internal("stored escrow status", e))?,
-        pg_provider: row.try_get("pg_provider")?,
-        pay_method: row.try_get("pay_method")?,
-        paid_at: row.try_get("paid_at")?,
-        failure_code: row.try_get("failure_code")?,
-        buyer_id: row.try_get("buyer_id")?,
-        seller_id: row.try_get("seller_id")?,
+        pg_provider: row.opt_text(10)?,
+        pay_method: row.opt_text(11)?,
+        paid_at: row.opt_int(12)?,
+        failure_code: row.opt_text(13)?,
+        buyer_id: row.int(14)?,
+        seller_id: row.int(15)?,
         order_status: orders::parse_order_status(&order_status)?,
-        from_cart: from_cart != 0,
+        from_cart: row.int(17)? != 0,
     })
 }
 
@@ -371,14 +371,16 @@ impl Payments {
         &self.settings
     }
 
+    /// A primary-key look-up, so on the hot-read path ([`escrow_store::Reads`]): every
+    /// payment call reads its payment first, and some read it again after their commit.
     pub async fn load(&self, payment_id: i64) -> AppResult<PaymentRecord> {
-        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.id = ?");
-        let row = sqlx::query(&sql)
-            .bind(payment_id)
-            .fetch_optional(self.db.pool())
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.id IN (?)");
+        self.db
+            .reads()
+            .fetch_by_key(&sql, payment_id, record_from_row)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-        record_from_row(&row)
+            .pop()
+            .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))
     }
 
     async fn load_by_merchant_uid(&self, merchant_uid: &str) -> AppResult<PaymentRecord> {

@@ -1,5 +1,5 @@
-//! Hot reads: single-statement, read-only queries on the request path (the catalogue) that
-//! skip sqlx's `Any` layer.
+//! Hot reads: single-statement, read-only queries on the request path (the catalogue, a
+//! payment by id) that skip sqlx's `Any` layer.
 //!
 //! The profile in BENCHMARKS.md put a catalogue page's time in sqlx's SQLite worker-thread
 //! hand-offs (a message and a wake-up per statement and per row) and in converting every
@@ -29,6 +29,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 pub trait ReadRow {
     fn int(&self, index: usize) -> Result<i64, StoreError>;
     fn text(&self, index: usize) -> Result<String, StoreError>;
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError>;
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError>;
 }
 
 #[derive(Debug, Clone)]
@@ -85,12 +87,12 @@ impl Reads {
     ///
     /// On MySQL the statement may run batched with others (a `UNION ALL`), which defines no
     /// order across its parts: a caller that needs the rows in order sorts them.
-    pub async fn fetch_all<T>(
+    pub async fn fetch_all<T, E: From<StoreError>>(
         &self,
         sql: &str,
         params: &[i64],
-        map: impl Fn(&dyn ReadRow) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
+        map: impl Fn(&dyn ReadRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
         self.fetch(sql, params, Shape::Rows, map).await
     }
 
@@ -98,28 +100,30 @@ impl Reads {
     /// in `IN (?)`, its one parameter. On MySQL look-ups of the same statement that arrive
     /// together are sent as one `IN` list, which MariaDB parses, plans and answers once
     /// (a `UNION ALL` of them costs it the per-statement work once per part).
-    pub async fn fetch_by_key<T>(
+    pub async fn fetch_by_key<T, E: From<StoreError>>(
         &self,
         sql: &str,
         key: i64,
-        map: impl Fn(&dyn ReadRow) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
+        map: impl Fn(&dyn ReadRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
         self.fetch(sql, &[key], Shape::ByKey, map).await
     }
 
-    async fn fetch<T>(
+    async fn fetch<T, E: From<StoreError>>(
         &self,
         sql: &str,
         params: &[i64],
         shape: Shape,
-        map: impl Fn(&dyn ReadRow) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
+        map: impl Fn(&dyn ReadRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
         match &self.backend {
             Backend::Sqlite(readers) => readers.with(|conn| {
-                let mut statement = conn.prepare_cached(sql)?;
-                let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+                let mut statement = conn.prepare_cached(sql).map_err(StoreError::from)?;
+                let mut rows = statement
+                    .query(rusqlite::params_from_iter(params))
+                    .map_err(StoreError::from)?;
                 let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
+                while let Some(row) = rows.next().map_err(StoreError::from)? {
                     out.push(map(row)?);
                 }
                 Ok(out)
@@ -457,6 +461,14 @@ impl ReadRow for Shifted<'_> {
     fn text(&self, index: usize) -> Result<String, StoreError> {
         self.row.text(index + self.by)
     }
+
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        self.row.opt_int(index + self.by)
+    }
+
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        self.row.opt_text(index + self.by)
+    }
 }
 
 /// Read-only SQLite connections, each used by one thread at a time and returned after the
@@ -471,10 +483,10 @@ struct SqliteReaders {
 const MAX_IDLE_READERS: usize = 8;
 
 impl SqliteReaders {
-    fn with<T>(
+    fn with<T, E: From<StoreError>>(
         &self,
-        read: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let conn = match idle {
             Some(conn) => conn,
@@ -515,6 +527,14 @@ impl ReadRow for rusqlite::Row<'_> {
     fn text(&self, index: usize) -> Result<String, StoreError> {
         Ok(self.get(index)?)
     }
+
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(index)?)
+    }
+
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(index)?)
+    }
 }
 
 impl ReadRow for MySqlRow {
@@ -525,10 +545,25 @@ impl ReadRow for MySqlRow {
     /// As bytes: the typed driver refuses `String` for columns with a binary collation
     /// (ours compare case-sensitively), which the `Any` driver decoded as text.
     fn text(&self, index: usize) -> Result<String, StoreError> {
-        let bytes: &[u8] = self.try_get(index)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|err| StoreError::Corrupt(format!("column {index} is not UTF-8: {err}")))
+        self.opt_text(index)?
+            .ok_or_else(|| StoreError::Corrupt(format!("column {index} is NULL")))
+    }
+
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(index)?)
+    }
+
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        let bytes: Option<&[u8]> = self.try_get(index)?;
+        bytes
+            .map(|bytes| {
+                std::str::from_utf8(bytes)
+                    .map(str::to_owned)
+                    .map_err(|err| {
+                        StoreError::Corrupt(format!("column {index} is not UTF-8: {err}"))
+                    })
+            })
+            .transpose()
     }
 }
 
@@ -539,6 +574,14 @@ impl ReadRow for sqlx::any::AnyRow {
     }
 
     fn text(&self, index: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(index)?)
+    }
+
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(index)?)
+    }
+
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
         Ok(self.try_get(index)?)
     }
 }

@@ -921,6 +921,38 @@ on_both_databases! {
         }
     }
 
+    async fn concurrent_calls_each_load_their_own_payment(app: TestApp) {
+        // On MySQL, look-ups of payments that arrive together go as one IN list: each call
+        // must act on its own payment. The seller ships twenty at once, each its own invoice.
+        let seller = app.seller().await;
+        let mut paid = Vec::new();
+        for _ in 0..20 {
+            let buyer = app.buyer().await;
+            paid.push((app.paid_order(&buyer, &seller, 10_000, 1).await, buyer));
+        }
+        let shipments = join_all(paid.iter().map(|(order, _)| {
+            app.act(
+                Some(&seller),
+                order.payment_id,
+                "shipment",
+                json!({"courier": "CJGLS", "invoice_number": format!("INV-{}", order.payment_id)}),
+            )
+        }))
+        .await;
+        // And marks them delivered, all at once again.
+        let deliveries =
+            join_all(paid.iter().map(|(order, _)| app.act(Some(&seller), order.payment_id, "delivered", json!({})))).await;
+        for delivered in deliveries {
+            delivered.assert_status(200);
+        }
+        for ((order, buyer), shipped) in paid.iter().zip(shipments) {
+            shipped.assert_status(200);
+            let status = app.status(order.payment_id, &buyer.token).await;
+            assert_eq!(status["shipment"]["invoice_number"], format!("INV-{}", order.payment_id), "{status:#}");
+            assert_eq!(status["order_id"], order.order_id, "{status:#}");
+        }
+    }
+
     async fn concurrent_buyers_never_oversell(app: TestApp) {
         let seller = app.seller().await;
         let product = app.product(&seller, "한정판 운동화", 199_000, 4).await;
