@@ -7,7 +7,7 @@ use crate::page::{Page, PageRequest};
 use crate::records::{self, Actor};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, OrderStatus, Won};
-use escrow_store::{now_millis, Db, Tx};
+use escrow_store::{now_millis, Db, ReadRow, Tx};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -514,6 +514,9 @@ pub(crate) const ORDER_VIEW_COLUMNS: &str =
     lp.imp_uid AS payment_imp_uid, sh.courier AS shipment_courier, \
     sh.invoice_number AS shipment_invoice_number, sh.sent_at AS shipment_sent_at";
 
+/// Where `shipment_courier` is in `ORDER_VIEW_COLUMNS`.
+pub(crate) const ORDER_VIEW_SHIPMENT_AT: usize = 23;
+
 /// Joins of `ORDER_VIEW_COLUMNS`; the latest payment is the one with the highest id. Order
 /// the rows by `i.id` for the items' order.
 pub(crate) const ORDER_VIEW_FROM: &str = "orders o \
@@ -523,12 +526,14 @@ pub(crate) const ORDER_VIEW_FROM: &str = "orders o \
 
 /// The shipment in a joined row's `shipment_courier`, `shipment_invoice_number` and
 /// `shipment_sent_at` columns, if the row has one.
-pub(crate) fn shipment_from_row(row: &AnyRow) -> AppResult<Option<ShipmentView>> {
-    match row.try_get::<Option<String>, _>("shipment_courier")? {
+/// The shipment of a row whose columns from `at` on are `shipment_courier`,
+/// `shipment_invoice_number` and `shipment_sent_at` (all NULL: none).
+pub(crate) fn shipment_from_row(row: &dyn ReadRow, at: usize) -> AppResult<Option<ShipmentView>> {
+    match row.opt_text(at)? {
         Some(courier) => Ok(Some(ShipmentView {
             courier,
-            invoice_number: row.try_get("shipment_invoice_number")?,
-            sent_at: row.try_get("shipment_sent_at")?,
+            invoice_number: row.text(at + 1)?,
+            sent_at: row.int(at + 2)?,
         })),
         None => Ok(None),
     }
@@ -553,7 +558,7 @@ pub(crate) fn order_view_from_rows(rows: &[AnyRow]) -> AppResult<Option<OrderVie
         }),
         None => None,
     };
-    let shipment = shipment_from_row(row)?;
+    let shipment = shipment_from_row(row, ORDER_VIEW_SHIPMENT_AT)?;
     let mut items = Vec::with_capacity(rows.len());
     for item in rows {
         if item.try_get::<Option<i64>, _>("item_id")?.is_some() {

@@ -17,7 +17,6 @@ use crate::records::{self, account, Actor};
 use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
 use escrow_store::{now_millis, Db, ReadRow, Tx};
 use portone::{CancelRequest, PortOne, PortOneError};
-use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::sync::Arc;
 use std::time::Duration;
@@ -309,7 +308,9 @@ fn escrow_history(
 }
 
 /// What the status view reads after `SELECT {PAYMENT_COLUMNS}, `: the shipment, and one
-/// history row per result row (none: `history_id` is NULL), in one statement.
+/// history row per result row (none: `history_id` is NULL), in one statement. A look-up by
+/// key (`IN (?)`, see [`escrow_store::Reads::fetch_by_key`]), so its rows come in no
+/// promised order: the history is sorted by id after.
 const STATUS_VIEW_REST: &str = "s.courier AS shipment_courier, \
     s.invoice_number AS shipment_invoice_number, s.sent_at AS shipment_sent_at, h.id AS history_id, \
     h.at AS history_at, h.entity AS history_entity, h.from_state AS history_from, \
@@ -317,7 +318,58 @@ const STATUS_VIEW_REST: &str = "s.courier AS shipment_courier, \
     FROM payments p JOIN orders o ON o.id = p.order_id \
     LEFT JOIN shipments s ON s.payment_id = p.id \
     LEFT JOIN state_history h ON h.order_id = p.order_id \
-    WHERE p.id = ? ORDER BY h.id";
+    WHERE p.id IN (?)";
+
+/// How many columns `PAYMENT_COLUMNS` has: `STATUS_VIEW_REST`'s come after them.
+const PAYMENT_COLUMN_COUNT: usize = 18;
+const STATUS_VIEW_SHIPMENT_AT: usize = PAYMENT_COLUMN_COUNT;
+const STATUS_VIEW_HISTORY_AT: usize = PAYMENT_COLUMN_COUNT + 3;
+
+/// One row of the status view: the payment and its shipment (the same on every row), and
+/// one history entry with its id.
+struct StatusRow {
+    payment: PaymentRecord,
+    shipment: Option<orders::ShipmentView>,
+    history: Option<(i64, HistoryEntry)>,
+}
+
+fn status_row(row: &dyn ReadRow) -> AppResult<StatusRow> {
+    let at = STATUS_VIEW_HISTORY_AT;
+    let history = match row.opt_int(at)? {
+        Some(id) => Some((
+            id,
+            HistoryEntry {
+                at: row.int(at + 1)?,
+                entity: row.text(at + 2)?,
+                from: row.opt_text(at + 3)?,
+                to: row.text(at + 4)?,
+                actor: row.text(at + 5)?,
+                reason: row.opt_text(at + 6)?,
+            },
+        )),
+        None => None,
+    };
+    Ok(StatusRow {
+        payment: record_from_row(row)?,
+        shipment: orders::shipment_from_row(row, STATUS_VIEW_SHIPMENT_AT)?,
+        history,
+    })
+}
+
+/// Builds the status view from its rows; `None` when there are none.
+fn status_view_from_rows(mut rows: Vec<StatusRow>) -> Option<PaymentStatusView> {
+    let mut history: Vec<(i64, HistoryEntry)> = rows
+        .iter_mut()
+        .filter_map(|row| row.history.take())
+        .collect();
+    history.sort_unstable_by_key(|(id, _)| *id);
+    let first = rows.into_iter().next()?;
+    Some(PaymentStatusView {
+        payment: first.payment,
+        shipment: first.shipment,
+        history: history.into_iter().map(|(_, entry)| entry).collect(),
+    })
+}
 
 /// Its buyer, its seller and admins may see a payment.
 fn may_see(caller: Caller, payment: &PaymentRecord) -> AppResult<()> {
@@ -329,33 +381,6 @@ fn may_see(caller: Caller, payment: &PaymentRecord) -> AppResult<()> {
     } else {
         Err(AppError::Forbidden("this payment is not yours".into()))
     }
-}
-
-/// Builds the status view from the rows of `STATUS_VIEW_REST`; `None` when there are none.
-fn status_view_from_rows(rows: &[AnyRow]) -> AppResult<Option<PaymentStatusView>> {
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    let payment = record_from_row(row)?;
-    let shipment = orders::shipment_from_row(row)?;
-    let mut history = Vec::with_capacity(rows.len());
-    for row in rows {
-        if row.try_get::<Option<i64>, _>("history_id")?.is_some() {
-            history.push(HistoryEntry {
-                at: row.try_get("history_at")?,
-                entity: row.try_get("history_entity")?,
-                from: row.try_get("history_from")?,
-                to: row.try_get("history_to")?,
-                actor: row.try_get("history_actor")?,
-                reason: row.try_get("history_reason")?,
-            });
-        }
-    }
-    Ok(Some(PaymentStatusView {
-        payment,
-        shipment,
-        history,
-    }))
 }
 
 impl Payments {
@@ -1042,11 +1067,12 @@ impl Payments {
     /// The payment with its shipment and its order's history, in one statement.
     async fn status_view(&self, payment_id: i64) -> AppResult<PaymentStatusView> {
         let sql = format!("SELECT {PAYMENT_COLUMNS}, {STATUS_VIEW_REST}");
-        let rows = sqlx::query(&sql)
-            .bind(payment_id)
-            .fetch_all(self.db.pool())
+        let rows = self
+            .db
+            .reads()
+            .fetch_by_key(&sql, payment_id, status_row)
             .await?;
-        status_view_from_rows(&rows)?
+        status_view_from_rows(rows)
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))
     }
 
@@ -1950,5 +1976,42 @@ impl Payments {
             }
         }
         Ok(released)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the column called `name` (its alias, or its own name) is in a select list.
+    fn position(select: &str, name: &str) -> Option<usize> {
+        let list = select.split(" FROM ").next().unwrap_or_default();
+        list.split(',')
+            .position(|column| column.trim().rsplit([' ', '.']).next() == Some(name))
+    }
+
+    #[test]
+    fn rows_are_read_at_the_positions_of_their_select_lists() {
+        assert_eq!(PAYMENT_COLUMNS.split(',').count(), PAYMENT_COLUMN_COUNT);
+        for (at, name) in [
+            (0, "id"),
+            (3, "imp_uid"),
+            (7, "status"),
+            (9, "escrow_status"),
+        ] {
+            assert_eq!(position(PAYMENT_COLUMNS, name), Some(at), "{name}");
+        }
+        for (at, name) in [(12, "paid_at"), (16, "order_status"), (17, "from_cart")] {
+            assert_eq!(position(PAYMENT_COLUMNS, name), Some(at), "{name}");
+        }
+        let status_view = format!("{PAYMENT_COLUMNS}, {STATUS_VIEW_REST}");
+        let shipment = position(&status_view, "shipment_courier");
+        assert_eq!(shipment, Some(STATUS_VIEW_SHIPMENT_AT));
+        let history = position(&status_view, "history_id");
+        assert_eq!(history, Some(STATUS_VIEW_HISTORY_AT));
+        let reason = position(&status_view, "history_reason");
+        assert_eq!(reason, Some(STATUS_VIEW_HISTORY_AT + 6));
+        let order_shipment = position(orders::ORDER_VIEW_COLUMNS, "shipment_courier");
+        assert_eq!(order_shipment, Some(orders::ORDER_VIEW_SHIPMENT_AT));
     }
 }
