@@ -325,6 +325,37 @@ const PAYMENT_COLUMN_COUNT: usize = 18;
 const STATUS_VIEW_SHIPMENT_AT: usize = PAYMENT_COLUMN_COUNT;
 const STATUS_VIEW_HISTORY_AT: usize = PAYMENT_COLUMN_COUNT + 3;
 
+/// A payment with what the gateway's delivery registration names: the order's receiver
+/// and the seller (`None` if the seller's row is gone).
+struct ShipmentSubject {
+    payment: PaymentRecord,
+    receiver: Shipping,
+    seller_name: Option<String>,
+    seller_phone: Option<String>,
+}
+
+/// What `ship` reads after `SELECT {PAYMENT_COLUMNS}, `, by key.
+const SHIPMENT_SUBJECT_REST: &str = "o.receiver_name, o.receiver_phone, o.address, o.postcode, \
+    u.name AS seller_name, u.phone AS seller_phone \
+    FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN users u ON u.id = o.seller_id \
+    WHERE p.id IN (?)";
+
+/// Maps `PAYMENT_COLUMNS` and then the receiver's four columns and the seller's two.
+fn shipment_subject(row: &dyn ReadRow) -> AppResult<ShipmentSubject> {
+    let at = PAYMENT_COLUMN_COUNT;
+    Ok(ShipmentSubject {
+        payment: record_from_row(row)?,
+        receiver: Shipping {
+            receiver_name: row.text(at)?,
+            receiver_phone: row.text(at + 1)?,
+            address: row.text(at + 2)?,
+            postcode: row.text(at + 3)?,
+        },
+        seller_name: row.opt_text(at + 4)?,
+        seller_phone: row.opt_text(at + 5)?,
+    })
+}
+
 /// One row of the status view: the payment and its shipment (the same on every row), and
 /// one history entry with its id.
 struct StatusRow {
@@ -1094,18 +1125,19 @@ impl Payments {
     ) -> AppResult<PaymentRecord> {
         // One statement: the payment, and the receiver and the seller the gateway's
         // delivery registration names.
-        let sql = format!(
-            "SELECT {PAYMENT_COLUMNS}, o.receiver_name, o.receiver_phone, o.address, o.postcode, \
-             u.name AS seller_name, u.phone AS seller_phone \
-             FROM payments p JOIN orders o ON o.id = p.order_id LEFT JOIN users u ON u.id = o.seller_id \
-             WHERE p.id = ?"
-        );
-        let row = sqlx::query(&sql)
-            .bind(payment_id)
-            .fetch_optional(self.db.pool())
+        let sql = format!("SELECT {PAYMENT_COLUMNS}, {SHIPMENT_SUBJECT_REST}");
+        let ShipmentSubject {
+            payment,
+            receiver,
+            seller_name,
+            seller_phone,
+        } = self
+            .db
+            .reads()
+            .fetch_by_key(&sql, payment_id, shipment_subject)
             .await?
+            .pop()
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-        let payment = record_from_row(&row)?;
         may_see(caller, &payment)?;
         Self::only(caller.user_id == payment.seller_id, "the seller")?;
         let first = match payment.order_status {
@@ -1119,17 +1151,9 @@ impl Payments {
                 .imp_uid
                 .clone()
                 .ok_or_else(|| invalid("the payment has no gateway id"))?;
-            let shipping = Shipping {
-                receiver_name: row.try_get("receiver_name")?,
-                receiver_phone: row.try_get("receiver_phone")?,
-                address: row.try_get("address")?,
-                postcode: row.try_get("postcode")?,
-            };
+            let shipping = receiver;
             // The seller's row must exist, as a lookup of it by id would require.
-            let seller_name: String = row
-                .try_get::<Option<String>, _>("seller_name")?
-                .ok_or(sqlx::Error::RowNotFound)?;
-            let seller_phone: Option<String> = row.try_get("seller_phone")?;
+            let seller_name = seller_name.ok_or(sqlx::Error::RowNotFound)?;
             let logis = portone::EscrowLogis {
                 sender: portone::EscrowSender {
                     name: Some(seller_name),
@@ -2011,6 +2035,11 @@ mod tests {
         assert_eq!(history, Some(STATUS_VIEW_HISTORY_AT));
         let reason = position(&status_view, "history_reason");
         assert_eq!(reason, Some(STATUS_VIEW_HISTORY_AT + 6));
+        let subject = format!("{PAYMENT_COLUMNS}, {SHIPMENT_SUBJECT_REST}");
+        let receiver = position(&subject, "receiver_name");
+        assert_eq!(receiver, Some(PAYMENT_COLUMN_COUNT));
+        let seller_phone = position(&subject, "seller_phone");
+        assert_eq!(seller_phone, Some(PAYMENT_COLUMN_COUNT + 5));
         let order_shipment = position(orders::ORDER_VIEW_COLUMNS, "shipment_courier");
         assert_eq!(order_shipment, Some(orders::ORDER_VIEW_SHIPMENT_AT));
     }
