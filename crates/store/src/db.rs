@@ -27,9 +27,8 @@ pub enum Dialect {
 /// to the worker in one message with the deferred statements ([`Tx::defer`]).
 #[derive(Debug)]
 pub struct Tx {
-    /// `None` only while being dropped.
+    /// `None` once committed (the connection went back) or while being dropped.
     lease: Option<Lease<sqlx::Any>>,
-    open: bool,
     dialect: Dialect,
     deferred: Vec<Deferred>,
 }
@@ -84,7 +83,6 @@ impl Tx {
         }
         Ok(Self {
             lease: Some(lease),
-            open: true,
             dialect,
             deferred: Vec::new(),
         })
@@ -93,7 +91,7 @@ impl Tx {
     fn lease(&mut self) -> &mut Lease<sqlx::Any> {
         self.lease
             .as_mut()
-            .expect("a transaction holds its lease until dropped")
+            .expect("a transaction holds its lease until it ends")
     }
 
     /// Queues a write whose result nobody reads (a history, ledger or outbox row) to run
@@ -139,7 +137,8 @@ impl Tx {
             }
         }
         lease.finished_cleanly();
-        self.open = false;
+        // The connection goes back now; nothing is left to roll back on drop.
+        self.lease = None;
         Ok(())
     }
 }
@@ -164,7 +163,7 @@ impl std::ops::Deref for Tx {
     fn deref(&self) -> &sqlx::AnyConnection {
         self.lease
             .as_ref()
-            .expect("a transaction holds its lease until dropped")
+            .expect("a transaction holds its lease until it ends")
     }
 }
 
@@ -176,12 +175,10 @@ impl std::ops::DerefMut for Tx {
 
 impl Drop for Tx {
     fn drop(&mut self) {
+        // Still holding its lease: not committed.
         let Some(mut lease) = self.lease.take() else {
             return;
         };
-        if !self.open {
-            return;
-        }
         match self.dialect {
             // Queued on the connection; sqlx's pool, which takes an unclean lease back,
             // sends it with its check.
