@@ -18,6 +18,7 @@ use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
 use escrow_store::{now_millis, Db, ReadRow, Tx};
 use portone::{CancelRequest, PortOne, PortOneError};
 use sqlx::Row;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -356,15 +357,15 @@ fn shipment_subject(row: &dyn ReadRow) -> AppResult<ShipmentSubject> {
     })
 }
 
-/// One row of the status view: the payment and its shipment (the same on every row), and
-/// one history entry with its id.
+/// One row of the status view: one history entry with its id, and on the first row mapped
+/// the payment and its shipment (the same on every row, so mapped once).
 struct StatusRow {
-    payment: PaymentRecord,
-    shipment: Option<orders::ShipmentView>,
+    head: Option<(PaymentRecord, Option<orders::ShipmentView>)>,
     history: Option<(i64, HistoryEntry)>,
 }
 
-fn status_row(row: &dyn ReadRow) -> AppResult<StatusRow> {
+/// Maps a status view row; `head_wanted` is taken by the first row mapped.
+fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRow> {
     let at = STATUS_VIEW_HISTORY_AT;
     let history = match row.opt_int(at)? {
         Some(id) => Some((
@@ -380,24 +381,30 @@ fn status_row(row: &dyn ReadRow) -> AppResult<StatusRow> {
         )),
         None => None,
     };
-    Ok(StatusRow {
-        payment: record_from_row(row)?,
-        shipment: orders::shipment_from_row(row, STATUS_VIEW_SHIPMENT_AT)?,
-        history,
-    })
+    let head = if head_wanted.swap(false, Ordering::Relaxed) {
+        Some((
+            record_from_row(row)?,
+            orders::shipment_from_row(row, STATUS_VIEW_SHIPMENT_AT)?,
+        ))
+    } else {
+        None
+    };
+    Ok(StatusRow { head, history })
 }
 
 /// Builds the status view from its rows; `None` when there are none.
-fn status_view_from_rows(mut rows: Vec<StatusRow>) -> Option<PaymentStatusView> {
-    let mut history: Vec<(i64, HistoryEntry)> = rows
-        .iter_mut()
-        .filter_map(|row| row.history.take())
-        .collect();
+fn status_view_from_rows(rows: Vec<StatusRow>) -> Option<PaymentStatusView> {
+    let mut head = None;
+    let mut history = Vec::with_capacity(rows.len());
+    for row in rows {
+        head = head.or(row.head);
+        history.extend(row.history);
+    }
     history.sort_unstable_by_key(|(id, _)| *id);
-    let first = rows.into_iter().next()?;
+    let (payment, shipment) = head?;
     Some(PaymentStatusView {
-        payment: first.payment,
-        shipment: first.shipment,
+        payment,
+        shipment,
         history: history.into_iter().map(|(_, entry)| entry).collect(),
     })
 }
@@ -1098,10 +1105,11 @@ impl Payments {
     /// The payment with its shipment and its order's history, in one statement.
     async fn status_view(&self, payment_id: i64) -> AppResult<PaymentStatusView> {
         let sql = format!("SELECT {PAYMENT_COLUMNS}, {STATUS_VIEW_REST}");
+        let head_wanted = AtomicBool::new(true);
         let rows = self
             .db
             .reads()
-            .fetch_by_key(&sql, payment_id, status_row)
+            .fetch_by_key(&sql, payment_id, |row| status_row(row, &head_wanted))
             .await?;
         status_view_from_rows(rows)
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))
