@@ -524,8 +524,6 @@ pub(crate) const ORDER_VIEW_FROM: &str = "orders o \
     LEFT JOIN payments lp ON lp.id = (SELECT MAX(id) FROM payments WHERE order_id = o.id) \
     LEFT JOIN shipments sh ON sh.payment_id = lp.id";
 
-/// The shipment in a joined row's `shipment_courier`, `shipment_invoice_number` and
-/// `shipment_sent_at` columns, if the row has one.
 /// The shipment of a row whose columns from `at` on are `shipment_courier`,
 /// `shipment_invoice_number` and `shipment_sent_at` (all NULL: none).
 pub(crate) fn shipment_from_row(row: &dyn ReadRow, at: usize) -> AppResult<Option<ShipmentView>> {

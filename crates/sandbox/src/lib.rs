@@ -134,7 +134,7 @@ impl Sandbox {
         rest.merge(control).with_state(self.clone())
     }
 
-    /// Every webhook delivery attempt so far, oldest first.
+    /// The latest webhook delivery attempts (at most 1 000), oldest first.
     pub fn webhook_log(&self) -> Vec<WebhookAttempt> {
         self.inner.state().webhook_log.iter().cloned().collect()
     }

@@ -103,7 +103,7 @@ fn log(
 }
 
 /// Delivery attempts `GET /_sandbox/webhooks` keeps, the latest.
-pub(crate) const KEPT_ATTEMPTS: usize = 1_000;
+const KEPT_ATTEMPTS: usize = 1_000;
 
 /// All attempts of one notification; retries after a network error or a 5xx.
 async fn deliver(inner: Arc<Inner>, job: Job, delivery_id: u64, delay: Duration) {
