@@ -1,7 +1,7 @@
 //! `/_sandbox/*` control calls for tests and demos, and the browser side: `iamport.js`
 //! and the checkout page it opens.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -136,6 +136,22 @@ pub(crate) async fn clear_faults(State(sandbox): State<Sandbox>) -> Response {
 /// `GET /_sandbox/webhooks`: the latest delivery attempts, oldest first.
 pub(crate) async fn list_webhooks(State(sandbox): State<Sandbox>) -> Response {
     Json(sandbox.webhook_log()).into_response()
+}
+
+/// `GET /_sandbox/escrows/{imp_uid}`: the delivery the merchant registered, with the
+/// sender and receiver it named (which the V1 logis calls do not answer); 404 when none.
+pub(crate) async fn registered_delivery(
+    State(sandbox): State<Sandbox>,
+    Path(imp_uid): Path<String>,
+) -> Response {
+    match sandbox.inner.state().registered_delivery(&imp_uid) {
+        Some(delivery) => Json(delivery).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"message": "no delivery is registered for this imp_uid"})),
+        )
+            .into_response(),
+    }
 }
 
 /// `POST /_sandbox/tokens/expire`: every issued token expires now (tests the 401 path).

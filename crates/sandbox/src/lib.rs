@@ -127,6 +127,10 @@ impl Sandbox {
                 post(control::set_fault).delete(control::clear_faults),
             )
             .route("/_sandbox/webhooks", get(control::list_webhooks))
+            .route(
+                "/_sandbox/escrows/{imp_uid}",
+                get(control::registered_delivery),
+            )
             .route("/_sandbox/tokens/expire", post(control::expire_tokens))
             .route("/_sandbox/checkout", post(control::checkout_pay))
             .route("/iamport.js", get(control::iamport_js))

@@ -183,6 +183,20 @@ pub(crate) struct LogisRecord {
     pub receiving_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Who the merchant said sends and receives it: the gateway keeps them but its logis
+    /// calls do not answer them; `GET /_sandbox/escrows/{imp_uid}` shows them.
+    #[serde(skip)]
+    pub sender: Party,
+    #[serde(skip)]
+    pub receiver: Party,
+}
+
+/// A registered delivery with its parties, as `GET /_sandbox/escrows/{imp_uid}` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RegisteredDelivery {
+    pub sender: Party,
+    pub receiver: Party,
+    pub logis: LogisRecord,
 }
 
 /// Courier codes the gateway knows; anything else is recorded as `ETC`.
@@ -660,6 +674,8 @@ impl State {
             applied_at: now_ms() / 1000,
             receiving_at: logis.receiving_at,
             address: logis.address,
+            sender,
+            receiver,
         };
         self.logis.insert(imp_uid.to_owned(), record.clone());
         Ok(record)
@@ -676,6 +692,16 @@ impl State {
             .get(imp_uid)
             .cloned()
             .ok_or_else(|| Refusal::new(409, "등록된 배송정보가 존재하지 않습니다."))
+    }
+
+    /// The delivery registered for a payment with the parties the merchant named; `None`
+    /// when none is registered.
+    pub(crate) fn registered_delivery(&self, imp_uid: &str) -> Option<RegisteredDelivery> {
+        self.logis.get(imp_uid).map(|logis| RegisteredDelivery {
+            sender: logis.sender.clone(),
+            receiver: logis.receiver.clone(),
+            logis: logis.clone(),
+        })
     }
 }
 
