@@ -8,9 +8,9 @@ use crate::records::{self, Actor};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, OrderStatus, Won};
 use escrow_store::{now_millis, Db, ReadRow, Tx};
-use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The most units of one product in one order or cart line.
@@ -471,7 +471,12 @@ impl Orders {
         for order_rows in
             rows.chunk_by(|a, b| a.try_get::<i64, _>("id").ok() == b.try_get::<i64, _>("id").ok())
         {
-            views.extend(order_view_from_rows(order_rows)?);
+            let head_wanted = AtomicBool::new(true);
+            let mapped = order_rows
+                .iter()
+                .map(|row| order_view_row(row, &head_wanted, |_| Ok(())))
+                .collect::<AppResult<Vec<_>>>()?;
+            views.extend(order_view_from_rows(mapped).map(|(view, ())| view));
         }
         Ok(page.into_page(views, |v| v.id))
     }
@@ -537,65 +542,101 @@ pub(crate) fn shipment_from_row(row: &dyn ReadRow, at: usize) -> AppResult<Optio
     }
 }
 
-/// Builds an order view from the rows of `ORDER_VIEW_COLUMNS` (one per item); `None` when
-/// there are none, i.e. no such order.
-pub(crate) fn order_view_from_rows(rows: &[AnyRow]) -> AppResult<Option<OrderView>> {
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    let status: String = row.try_get("status")?;
-    let payment = match row.try_get::<Option<i64>, _>("payment_id")? {
-        Some(payment_id) => Some(PaymentSummary {
-            payment_id,
-            status: row.try_get("payment_status")?,
-            escrow_status: row.try_get("payment_escrow_status")?,
-            amount: row.try_get("payment_amount")?,
-            refunded_amount: row.try_get("payment_refunded_amount")?,
-            merchant_uid: row.try_get("payment_merchant_uid")?,
-            imp_uid: row.try_get("payment_imp_uid")?,
-        }),
-        None => None,
-    };
-    let shipment = shipment_from_row(row, ORDER_VIEW_SHIPMENT_AT)?;
-    let mut items = Vec::with_capacity(rows.len());
-    for item in rows {
-        if item.try_get::<Option<i64>, _>("item_id")?.is_some() {
-            items.push(OrderItem {
-                product_id: item.try_get("item_product_id")?,
-                name: item.try_get("item_name")?,
-                price: item.try_get("item_price")?,
-                quantity: item.try_get("item_quantity")?,
-            });
-        }
-    }
-    Ok(Some(OrderView {
-        id: row.try_get("id")?,
-        buyer_id: row.try_get("buyer_id")?,
-        seller_id: row.try_get("seller_id")?,
-        status: parse_order_status(&status)?,
-        total_amount: row.try_get("total_amount")?,
-        items,
-        shipping: Shipping {
-            receiver_name: row.try_get("receiver_name")?,
-            receiver_phone: row.try_get("receiver_phone")?,
-            address: row.try_get("address")?,
-            postcode: row.try_get("postcode")?,
-        },
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        payment,
-        shipment,
-    }))
+/// How many columns `ORDER_VIEW_COLUMNS` has: a statement's own columns come after them.
+pub(crate) const ORDER_VIEW_COLUMN_COUNT: usize = 26;
+
+/// One row of an order view: its item (with the item's id, for their order), and on the
+/// first row mapped the order with its latest payment and shipment (the same on every
+/// row, so mapped once) and what the statement reads after `ORDER_VIEW_COLUMNS`.
+pub(crate) struct OrderViewRow<H> {
+    head: Option<(OrderView, H)>,
+    item: Option<(i64, OrderItem)>,
 }
 
-/// Loads an order with its items, its latest payment and its shipment, in one statement.
+/// Maps a row of `ORDER_VIEW_COLUMNS` by position; `head_wanted` is taken by the first
+/// row mapped, which also maps `head_rest` (the statement's columns after them).
+pub(crate) fn order_view_row<H>(
+    row: &dyn ReadRow,
+    head_wanted: &AtomicBool,
+    head_rest: impl FnOnce(&dyn ReadRow) -> AppResult<H>,
+) -> AppResult<OrderViewRow<H>> {
+    let item = match row.opt_int(11)? {
+        Some(item_id) => Some((
+            item_id,
+            OrderItem {
+                product_id: row.int(12)?,
+                name: row.text(13)?,
+                price: row.int(14)?,
+                quantity: row.int(15)?,
+            },
+        )),
+        None => None,
+    };
+    let head = if head_wanted.swap(false, Ordering::Relaxed) {
+        let payment = match row.opt_int(16)? {
+            Some(payment_id) => Some(PaymentSummary {
+                payment_id,
+                status: row.text(17)?,
+                escrow_status: row.text(18)?,
+                amount: row.int(19)?,
+                refunded_amount: row.int(20)?,
+                merchant_uid: row.text(21)?,
+                imp_uid: row.opt_text(22)?,
+            }),
+            None => None,
+        };
+        let view = OrderView {
+            id: row.int(0)?,
+            buyer_id: row.int(1)?,
+            seller_id: row.int(2)?,
+            status: parse_order_status(&row.text(3)?)?,
+            total_amount: row.int(4)?,
+            items: Vec::new(),
+            shipping: Shipping {
+                receiver_name: row.text(5)?,
+                receiver_phone: row.text(6)?,
+                address: row.text(7)?,
+                postcode: row.text(8)?,
+            },
+            created_at: row.int(9)?,
+            expires_at: row.int(10)?,
+            payment,
+            shipment: shipment_from_row(row, ORDER_VIEW_SHIPMENT_AT)?,
+        };
+        Some((view, head_rest(row)?))
+    } else {
+        None
+    };
+    Ok(OrderViewRow { head, item })
+}
+
+/// Builds an order view from its rows, the items sorted by id (a look-up batched on MySQL
+/// keeps no order); `None` when there are none, i.e. no such order.
+pub(crate) fn order_view_from_rows<H>(rows: Vec<OrderViewRow<H>>) -> Option<(OrderView, H)> {
+    let mut head = None;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        head = head.or(row.head);
+        items.extend(row.item);
+    }
+    items.sort_unstable_by_key(|(id, _)| *id);
+    let (mut view, rest) = head?;
+    view.items = items.into_iter().map(|(_, item)| item).collect();
+    Some((view, rest))
+}
+
+/// Loads an order with its items, its latest payment and its shipment, in one statement
+/// on the hot-read path ([`escrow_store::Reads`]).
 pub async fn load_order(db: &Db, order_id: i64) -> AppResult<OrderView> {
-    let sql =
-        format!("SELECT {ORDER_VIEW_COLUMNS} FROM {ORDER_VIEW_FROM} WHERE o.id = ? ORDER BY i.id");
-    let rows = sqlx::query(&sql)
-        .bind(order_id)
-        .fetch_all(db.pool())
+    let sql = format!("SELECT {ORDER_VIEW_COLUMNS} FROM {ORDER_VIEW_FROM} WHERE o.id IN (?)");
+    let head_wanted = AtomicBool::new(true);
+    let rows = db
+        .reads()
+        .fetch_by_key(&sql, order_id, |row| {
+            order_view_row(row, &head_wanted, |_| Ok(()))
+        })
         .await?;
-    order_view_from_rows(&rows)?
+    order_view_from_rows(rows)
+        .map(|(view, ())| view)
         .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))
 }

@@ -10,8 +10,7 @@
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::orders::{
-    self, load_order, order_view_from_rows, return_stock, OrderView, Shipping, ORDER_VIEW_COLUMNS,
-    ORDER_VIEW_FROM,
+    self, load_order, return_stock, OrderView, Shipping, ORDER_VIEW_COLUMNS, ORDER_VIEW_FROM,
 };
 use crate::records::{self, account, Actor};
 use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
@@ -409,6 +408,41 @@ fn status_view_from_rows(rows: Vec<StatusRow>) -> Option<PaymentStatusView> {
     })
 }
 
+/// What `create` reads after `ORDER_VIEW_COLUMNS`: whether the order came from the cart,
+/// the caller's contact details (`None` if the caller's row is gone), and the order's
+/// latest unpaid payment.
+struct PayerColumns {
+    from_cart: bool,
+    email: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    ready_id: Option<i64>,
+}
+
+fn payer_columns(row: &dyn ReadRow) -> AppResult<PayerColumns> {
+    let at = orders::ORDER_VIEW_COLUMN_COUNT;
+    Ok(PayerColumns {
+        from_cart: row.int(at)? != 0,
+        email: row.opt_text(at + 1)?,
+        name: row.opt_text(at + 2)?,
+        phone: row.opt_text(at + 3)?,
+        ready_id: row.opt_int(at + 4)?,
+    })
+}
+
+/// The merchant_uid of a new payment of an order: unique (the gateway refuses a repeated
+/// one), and naming the order, so that a webhook's payment is found by its order's id.
+fn new_merchant_uid(order_id: i64) -> String {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    format!("escrow-{order_id}-{}", &unique[..12])
+}
+
+/// The order a merchant_uid of [`new_merchant_uid`]'s form names.
+fn order_of_merchant_uid(merchant_uid: &str) -> Option<i64> {
+    let (order_id, _) = merchant_uid.strip_prefix("escrow-")?.split_once('-')?;
+    order_id.parse().ok()
+}
+
 /// Its buyer, its seller and admins may see a payment.
 fn may_see(caller: Caller, payment: &PaymentRecord) -> AppResult<()> {
     if caller.is_admin()
@@ -446,14 +480,20 @@ impl Payments {
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))
     }
 
+    /// A webhook names its payment by merchant_uid, which names the payment's order
+    /// ([`new_merchant_uid`]): the order's payments are read on the hot-read path (which
+    /// binds only integers), and the one with this merchant_uid taken.
     async fn load_by_merchant_uid(&self, merchant_uid: &str) -> AppResult<PaymentRecord> {
-        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.merchant_uid = ?");
-        let row = sqlx::query(&sql)
-            .bind(merchant_uid)
-            .fetch_optional(self.db.pool())
+        let not_found = || AppError::NotFound("no payment has this merchant_uid".into());
+        let order_id = order_of_merchant_uid(merchant_uid).ok_or_else(not_found)?;
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = ?");
+        self.db
+            .reads()
+            .fetch_all(&sql, &[order_id], record_from_row)
             .await?
-            .ok_or_else(|| AppError::NotFound("no payment has this merchant_uid".into()))?;
-        record_from_row(&row)
+            .into_iter()
+            .find(|payment| payment.merchant_uid == merchant_uid)
+            .ok_or_else(not_found)
     }
 
     /// Loads a payment its buyer, its seller or an admin may see.
@@ -482,23 +522,25 @@ impl Payments {
         order_id: i64,
         escrow: bool,
     ) -> AppResult<PaymentCreated> {
-        // One statement: the order view, the caller's contact details, and the order's
-        // latest unpaid payment (reused below).
+        // One statement on the hot-read path: the order view, the caller's contact details,
+        // and the order's latest unpaid payment (reused below). The status is our own
+        // constant, so it is written into the text: the hot-read path binds only integers.
         let sql = format!(
-            "SELECT {ORDER_VIEW_COLUMNS}, o.from_cart AS order_from_cart, u.email AS buyer_email, \
-             u.name AS buyer_name, u.phone AS buyer_phone, \
-             (SELECT MAX(r.id) FROM payments r WHERE r.order_id = o.id AND r.status = ?) AS ready_id \
-             FROM {ORDER_VIEW_FROM} LEFT JOIN users u ON u.id = ? WHERE o.id = ? ORDER BY i.id"
+            "SELECT {ORDER_VIEW_COLUMNS}, o.from_cart, u.email, u.name, u.phone, \
+             (SELECT MAX(r.id) FROM payments r WHERE r.order_id = o.id AND r.status = '{ready}') \
+             FROM {ORDER_VIEW_FROM} LEFT JOIN users u ON u.id = ? WHERE o.id = ?",
+            ready = PaymentStatus::Ready.as_str(),
         );
-        let rows = sqlx::query(&sql)
-            .bind(PaymentStatus::Ready.as_str())
-            .bind(caller.user_id)
-            .bind(order_id)
-            .fetch_all(self.db.pool())
+        let head_wanted = AtomicBool::new(true);
+        let rows = self
+            .db
+            .reads()
+            .fetch_all(&sql, &[caller.user_id, order_id], |row| {
+                orders::order_view_row(row, &head_wanted, payer_columns)
+            })
             .await?;
-        let order = order_view_from_rows(&rows)?
+        let (order, payer) = orders::order_view_from_rows(rows)
             .ok_or_else(|| AppError::NotFound(format!("order {order_id} does not exist")))?;
-        let row = &rows[0];
         if order.buyer_id != caller.user_id {
             return Err(AppError::Forbidden(
                 "only the order's buyer can pay for it".into(),
@@ -511,20 +553,20 @@ impl Payments {
             )));
         }
         // The caller's row must exist, as a lookup of it by id would require.
-        let buyer_email: String = row
-            .try_get::<Option<String>, _>("buyer_email")?
-            .ok_or(sqlx::Error::RowNotFound)?;
-        let buyer_name: Option<String> = row.try_get("buyer_name")?;
-        let buyer_phone: Option<String> = row.try_get("buyer_phone")?;
-        let from_cart: i64 = row.try_get("order_from_cart")?;
-        let existing: Option<i64> = row.try_get("ready_id")?;
+        let buyer_email = payer
+            .email
+            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+        let PayerColumns {
+            name: buyer_name,
+            phone: buyer_phone,
+            from_cart,
+            ready_id: existing,
+            ..
+        } = payer;
         let payment = match existing {
             Some(id) => self.load(id).await?,
             None => {
-                let merchant_uid = format!(
-                    "escrow-{order_id}-{}",
-                    &uuid::Uuid::new_v4().simple().to_string()[..12]
-                );
+                let merchant_uid = new_merchant_uid(order_id);
                 // Gateway first: a payment we record is always one the gateway will hold to
                 // this amount. A failure here leaves nothing behind.
                 self.gateway
@@ -581,7 +623,7 @@ impl Payments {
                     buyer_id: order.buyer_id,
                     seller_id: order.seller_id,
                     order_status: order.status,
-                    from_cart: from_cart != 0,
+                    from_cart,
                 }
             }
         };
@@ -2023,6 +2065,23 @@ mod tests {
     }
 
     #[test]
+    fn a_merchant_uid_names_its_order() {
+        let uid = new_merchant_uid(4217);
+        assert_eq!(order_of_merchant_uid(&uid), Some(4217));
+        assert_ne!(uid, new_merchant_uid(4217));
+        for foreign in [
+            "",
+            "escrow-",
+            "escrow-12",
+            "escrow-x-1",
+            "order-12-ab",
+            "12-ab",
+        ] {
+            assert_eq!(order_of_merchant_uid(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
     fn rows_are_read_at_the_positions_of_their_select_lists() {
         assert_eq!(PAYMENT_COLUMNS.split(',').count(), PAYMENT_COLUMN_COUNT);
         for (at, name) in [
@@ -2050,5 +2109,21 @@ mod tests {
         assert_eq!(seller_phone, Some(PAYMENT_COLUMN_COUNT + 5));
         let order_shipment = position(orders::ORDER_VIEW_COLUMNS, "shipment_courier");
         assert_eq!(order_shipment, Some(orders::ORDER_VIEW_SHIPMENT_AT));
+        let order_columns = orders::ORDER_VIEW_COLUMNS.split(',').count();
+        assert_eq!(order_columns, orders::ORDER_VIEW_COLUMN_COUNT);
+        for (at, name) in [
+            (3, "status"),
+            (9, "created_at"),
+            (11, "item_id"),
+            (15, "item_quantity"),
+            (16, "payment_id"),
+            (22, "payment_imp_uid"),
+        ] {
+            assert_eq!(
+                position(orders::ORDER_VIEW_COLUMNS, name),
+                Some(at),
+                "{name}"
+            );
+        }
     }
 }

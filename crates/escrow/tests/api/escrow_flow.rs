@@ -90,6 +90,8 @@ on_both_databases! {
             json!({"product_id": bell, "name": "벨", "price": 5_000, "quantity": 1})
         );
         assert_eq!(shown["shipping"], shipping());
+        // Its items keep one order wherever it is shown: the order they were written in.
+        assert_eq!(shown["items"], orders[0]["items"], "{shown:#}");
         let created_at = shown["created_at"].as_str().unwrap();
         let expires_at = shown["expires_at"].as_str().unwrap();
         assert!(created_at.ends_with('Z') && expires_at.ends_with('Z'), "{shown:#}");
@@ -113,6 +115,7 @@ on_both_databases! {
         assert_eq!(order_ids(mine), vec![order_id]);
         assert!(mine["next_cursor"].is_null());
         assert_eq!(mine["items"][0]["total_amount"], 305_000);
+        assert_eq!(mine["items"][0]["items"], orders[0]["items"]);
         let sold = app.get("/orders?role=seller", Some(&seller.token)).await;
         assert_eq!(order_ids(sold.assert_status(200)), vec![order_id]);
         let none = app.get("/orders?role=seller", Some(&buyer.token)).await;
@@ -246,6 +249,31 @@ on_both_databases! {
         assert_eq!(app.count("orders").await, 2);
     }
 
+    async fn the_checkout_names_the_buyer_and_what_is_bought(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.member_named("buyer", "김구매", Some("010-2222-3333")).await;
+        let bike = app.product(&seller, "자전거", 150_000, 3).await;
+        let bell = app.product(&seller, "벨", 5_000, 10).await;
+        let created = app.try_order(&buyer, &[(bell, 1), (bike, 1)]).await;
+        let order_id = created.assert_status(201)["orders"][0]["order_id"].as_i64().unwrap();
+
+        let checkout = app.checkout(&buyer, order_id).await;
+        let pay = &checkout.body["checkout"];
+        // Named by its first item (the first listed, the lowest product id) and the rest.
+        assert_eq!(pay["name"], "자전거 외 1건", "{pay:#}");
+        assert_eq!(pay["amount"], 155_000);
+        assert_eq!(pay["buyer_email"], buyer.email);
+        assert_eq!(pay["buyer_name"], "김구매", "{pay:#}");
+        assert_eq!(pay["buyer_tel"], "010-2222-3333", "{pay:#}");
+        assert_eq!(pay["buyer_addr"], shipping()["address"]);
+        assert_eq!(pay["buyer_postcode"], shipping()["postcode"]);
+        // Asked again before paying, the same payment is handed out.
+        let again = app.checkout(&buyer, order_id).await;
+        assert_eq!(again.payment_id, checkout.payment_id);
+        assert_eq!(again.merchant_uid, checkout.merchant_uid);
+        assert_eq!(again.body["checkout"], *pay);
+    }
+
     async fn paid_shipped_delivered_confirmed_and_released(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
@@ -331,6 +359,18 @@ on_both_databases! {
         assert_eq!(order["shipment"]["courier"], "CJGLS");
         assert_eq!(order["shipment"]["invoice_number"], "9876543210");
         assert!(order["shipment"]["sent_at"].is_string());
+        // The gateway holds the delivery as corrected, from the seller to the order's receiver.
+        let registered = app.get(&format!("/sandbox/portone/_sandbox/escrows/{imp_uid}"), None).await;
+        let registered = registered.assert_status(200);
+        assert_eq!(registered["logis"]["company"], "CJGLS");
+        assert_eq!(registered["logis"]["invoice"], "9876543210");
+        let to = shipping();
+        assert_eq!(registered["receiver"]["name"], to["receiver_name"], "{registered:#}");
+        assert_eq!(registered["receiver"]["tel"], to["receiver_phone"], "{registered:#}");
+        assert_eq!(registered["receiver"]["addr"], to["address"], "{registered:#}");
+        assert_eq!(registered["receiver"]["postcode"], to["postcode"], "{registered:#}");
+        assert_eq!(registered["sender"]["name"], "테스트 회원", "{registered:#}");
+        assert_eq!(registered["sender"]["relationship"], "판매자");
         // Too late to cancel.
         app.act(Some(&buyer), payment_id, "cancel", json!({"reason": "변심"})).await.assert_problem(409, "invalid_state");
 

@@ -296,13 +296,18 @@ impl TestApp {
 
     /// Signs up a member of `role` with a unique e-mail and logs in.
     pub async fn member(&self, role: &str) -> Member {
+        self.member_named(role, "테스트 회원", None).await
+    }
+
+    /// Signs up a member of `role` with this name and phone and a unique e-mail, and logs in.
+    pub async fn member_named(&self, role: &str, name: &str, phone: Option<&str>) -> Member {
         let email = format!("{role}-{}@example.kr", uuid::Uuid::new_v4().simple());
         let password = "correct-horse-battery".to_string();
         let signup = self
             .post(
                 "/auth/signup",
                 None,
-                json!({"email": email, "password": password, "name": "테스트 회원", "role": role}),
+                json!({"email": email, "password": password, "name": name, "phone": phone, "role": role}),
             )
             .await;
         let id = signup.assert_status(201)["user_id"].as_i64().unwrap();
