@@ -177,14 +177,15 @@ impl InsertCommit {
     async fn once(&mut self) -> Result<()> {
         self.n += 1;
         let mut tx = self.db.begin().await?;
-        sqlx::query(
+        tx.execute(
             "INSERT INTO bench_ceiling (worker, n, payload, created_at) VALUES (?, ?, ?, ?)",
+            escrow_store::params![
+                self.worker,
+                self.n,
+                "a row of the database ceiling",
+                crate::service::now_millis()
+            ],
         )
-        .bind(self.worker)
-        .bind(self.n)
-        .bind("a row of the database ceiling")
-        .bind(crate::service::now_millis())
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())

@@ -5,7 +5,7 @@ use crate::error::{AppError, AppResult};
 use crate::throttle;
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{Email, FieldErrors, Password, Role};
-use escrow_store::{now_millis, Db, DbErrorKind};
+use escrow_store::{now_millis, params, Db, DbErrorKind};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -139,20 +139,24 @@ impl Members {
     pub async fn sign_up(&self, member: NewMember) -> AppResult<i64> {
         let hash = self.passwords.hash(member.password.clone()).await?;
         let now = now_millis();
-        let insert = sqlx::query(
-            "INSERT INTO users (email, password_hash, name, username, phone, role, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(member.email.as_str())
-        .bind(&hash)
-        .bind(&member.name)
-        .bind(member.username.as_deref())
-        .bind(member.phone.as_deref())
-        .bind(member.role.as_str())
-        .bind(now)
-        .bind(now);
         let mut tx = self.db.begin().await?;
-        let user_id = match self.db.insert_returning_id(&mut tx, insert).await {
+        let insert = tx
+            .insert_returning_id(
+                "INSERT INTO users (email, password_hash, name, username, phone, role, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    member.email.as_str(),
+                    hash,
+                    &member.name,
+                    member.username.as_deref(),
+                    member.phone.as_deref(),
+                    member.role.as_str(),
+                    now,
+                    now
+                ],
+            )
+            .await;
+        let user_id = match insert {
             Ok(id) => id,
             Err(err) => {
                 let message = err.to_string();

@@ -7,7 +7,7 @@ use crate::page::{Page, PageRequest};
 use crate::records::{self, Actor};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, OrderStatus, Won};
-use escrow_store::{now_millis, Db, ReadRow, Tx};
+use escrow_store::{now_millis, params, Db, ReadRow, Tx};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -164,22 +164,18 @@ impl Orders {
             ));
         }
         let mut tx = self.db.begin().await?;
-        let updated =
-            sqlx::query("UPDATE cart_items SET quantity = ? WHERE buyer_id = ? AND product_id = ?")
-                .bind(quantity)
-                .bind(caller.user_id)
-                .bind(product_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let updated = tx
+            .execute(
+                "UPDATE cart_items SET quantity = ? WHERE buyer_id = ? AND product_id = ?",
+                params![quantity, caller.user_id, product_id],
+            )
+            .await?;
         if updated == 0 {
-            sqlx::query("INSERT INTO cart_items (buyer_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)")
-                .bind(caller.user_id)
-                .bind(product_id)
-                .bind(quantity)
-                .bind(now_millis())
-                .execute(&mut *tx)
-                .await?;
+            tx.execute(
+                "INSERT INTO cart_items (buyer_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)",
+                params![caller.user_id, product_id, quantity, now_millis()],
+            )
+            .await?;
         }
         tx.commit().await?;
         self.cart(caller).await
@@ -294,28 +290,24 @@ impl Orders {
         let mut tx = self.db.begin().await?;
         let mut by_seller: BTreeMap<i64, Vec<OrderItem>> = BTreeMap::new();
         for (&product_id, &quantity) in wanted {
-            let row = sqlx::query(
-                "SELECT seller_id, name, price FROM products WHERE id = ? AND deleted_at IS NULL",
-            )
-            .bind(product_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("product {product_id} does not exist")))?;
-            let seller_id: i64 = row.try_get("seller_id")?;
+            let (seller_id, name, price) = tx
+                .fetch_optional(
+                    "SELECT seller_id, name, price FROM products WHERE id = ? AND deleted_at IS NULL",
+                    params![product_id],
+                    |row| -> AppResult<_> { Ok((row.int(0)?, row.text(1)?, row.int(2)?)) },
+                )
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("product {product_id} does not exist")))?;
             if seller_id == caller.user_id {
                 return Err(AppError::field("items", "you cannot buy your own product"));
             }
-            let reserved = sqlx::query(
-                "UPDATE products SET stock = stock - ?, updated_at = ? \
-                 WHERE id = ? AND deleted_at IS NULL AND stock >= ?",
-            )
-            .bind(quantity)
-            .bind(now)
-            .bind(product_id)
-            .bind(quantity)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let reserved = tx
+                .execute(
+                    "UPDATE products SET stock = stock - ?, updated_at = ? \
+                     WHERE id = ? AND deleted_at IS NULL AND stock >= ?",
+                    params![quantity, now, product_id, quantity],
+                )
+                .await?;
             if reserved == 0 {
                 return Err(AppError::InsufficientStock(format!(
                     "product {product_id} does not have {quantity} in stock"
@@ -323,8 +315,8 @@ impl Orders {
             }
             by_seller.entry(seller_id).or_default().push(OrderItem {
                 product_id,
-                name: row.try_get("name")?,
-                price: row.try_get("price")?,
+                name,
+                price,
                 quantity,
             });
         }
@@ -337,34 +329,32 @@ impl Orders {
                     .and_then(|line| total.checked_add(line))
                     .map_err(|e| AppError::field("items", format!("the order total {e}")))?;
             }
-            let insert = sqlx::query(
-                "INSERT INTO orders (buyer_id, seller_id, status, total_amount, receiver_name, receiver_phone, \
-                 address, postcode, expires_at, from_cart, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(caller.user_id)
-            .bind(seller_id)
-            .bind(OrderStatus::PendingPayment.as_str())
-            .bind(total.get())
-            .bind(&shipping.receiver_name)
-            .bind(&shipping.receiver_phone)
-            .bind(&shipping.address)
-            .bind(&shipping.postcode)
-            .bind(expires_at)
-            .bind(i64::from(from_cart))
-            .bind(now)
-            .bind(now);
-            let order_id = self.db.insert_returning_id(&mut tx, insert).await?;
-            for item in &items {
-                sqlx::query(
-                    "INSERT INTO order_items (order_id, product_id, name, price, quantity) VALUES (?, ?, ?, ?, ?)",
+            let order_id = tx
+                .insert_returning_id(
+                    "INSERT INTO orders (buyer_id, seller_id, status, total_amount, receiver_name, receiver_phone, \
+                     address, postcode, expires_at, from_cart, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        caller.user_id,
+                        seller_id,
+                        OrderStatus::PendingPayment.as_str(),
+                        total.get(),
+                        &shipping.receiver_name,
+                        &shipping.receiver_phone,
+                        &shipping.address,
+                        &shipping.postcode,
+                        expires_at,
+                        i64::from(from_cart),
+                        now,
+                        now
+                    ],
                 )
-                .bind(order_id)
-                .bind(item.product_id)
-                .bind(&item.name)
-                .bind(item.price)
-                .bind(item.quantity)
-                .execute(&mut *tx)
+                .await?;
+            for item in &items {
+                tx.execute(
+                    "INSERT INTO order_items (order_id, product_id, name, price, quantity) VALUES (?, ?, ?, ?, ?)",
+                    params![order_id, item.product_id, &item.name, item.price, item.quantity],
+                )
                 .await?;
             }
             let actor = Actor::member(caller.role, caller.user_id);
@@ -484,21 +474,19 @@ impl Orders {
 
 /// Gives reserved stock back (cancel, expiry, a failed payment).
 pub async fn return_stock(tx: &mut Tx, order_id: i64) -> AppResult<()> {
-    let items = sqlx::query(
-        "SELECT product_id, quantity FROM order_items WHERE order_id = ? ORDER BY product_id",
-    )
-    .bind(order_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    for item in items {
-        let product_id: i64 = item.try_get("product_id")?;
-        let quantity: i64 = item.try_get("quantity")?;
-        sqlx::query("UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?")
-            .bind(quantity)
-            .bind(now_millis())
-            .bind(product_id)
-            .execute(&mut **tx)
-            .await?;
+    let items = tx
+        .fetch_all(
+            "SELECT product_id, quantity FROM order_items WHERE order_id = ? ORDER BY product_id",
+            params![order_id],
+            |row| -> AppResult<(i64, i64)> { Ok((row.int(0)?, row.int(1)?)) },
+        )
+        .await?;
+    for (product_id, quantity) in items {
+        tx.execute(
+            "UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?",
+            params![quantity, now_millis(), product_id],
+        )
+        .await?;
     }
     Ok(())
 }

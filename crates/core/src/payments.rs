@@ -14,7 +14,7 @@ use crate::orders::{
 };
 use crate::records::{self, account, Actor};
 use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
-use escrow_store::{now_millis, Db, ReadRow, Tx};
+use escrow_store::{now_millis, params, Db, Param, ReadRow, Tx};
 use portone::{CancelRequest, PortOne, PortOneError};
 use sqlx::Row;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -232,19 +232,13 @@ async fn claim_order(
         sql.push_str(" = ?");
     }
     sql.push_str(" WHERE id = ? AND status = ?");
-    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now_millis());
-    for (_, value) in also {
-        query = match *value {
-            Set::Int(v) => query.bind(v),
-            Set::Text(v) => query.bind(v),
-        };
-    }
-    let changed = query
-        .bind(order_id)
-        .bind(from.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let mut params = vec![Param::from(to.as_str()), Param::from(now_millis())];
+    params.extend(also.iter().map(|(_, value)| match *value {
+        Set::Int(v) => Param::from(v),
+        Set::Text(v) => Param::from(v),
+    }));
+    params.extend([Param::from(order_id), Param::from(from.as_str())]);
+    let changed = tx.execute(&sql, &params).await?;
     if changed == 0 {
         return Err(lost_race());
     }
@@ -575,20 +569,28 @@ impl Payments {
                     .map_err(gateway_error)?;
                 crate::chaos::crash_point("after-gateway-prepare");
                 let now = now_millis();
-                let insert = sqlx::query(
-                    "INSERT INTO payments (order_id, merchant_uid, amount, status, escrow, escrow_status, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(order_id)
-                .bind(&merchant_uid)
-                .bind(order.total_amount)
-                .bind(PaymentStatus::Ready.as_str())
-                .bind(i64::from(escrow))
-                .bind(if escrow { EscrowStatus::Pending } else { EscrowStatus::Inactive }.as_str())
-                .bind(now)
-                .bind(now);
                 let mut tx = self.db.begin().await?;
-                let id = self.db.insert_returning_id(&mut tx, insert).await?;
+                let escrow_status = if escrow {
+                    EscrowStatus::Pending
+                } else {
+                    EscrowStatus::Inactive
+                };
+                let id = tx
+                    .insert_returning_id(
+                        "INSERT INTO payments (order_id, merchant_uid, amount, status, escrow, escrow_status, created_at, updated_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        params![
+                            order_id,
+                            &merchant_uid,
+                            order.total_amount,
+                            PaymentStatus::Ready.as_str(),
+                            i64::from(escrow),
+                            escrow_status.as_str(),
+                            now,
+                            now
+                        ],
+                    )
+                    .await?;
                 let actor = Actor::member(caller.role, caller.user_id);
                 records::history(
                     &mut tx,
@@ -931,34 +933,22 @@ impl Payments {
         } else {
             now_millis()
         };
-        let changed = sqlx::query(
-            "UPDATE payments SET status = ?, imp_uid = ?, pg_provider = ?, pay_method = ?, paid_at = ?, \
-             escrow_status = ?, updated_at = ? WHERE id = ? AND status = ?",
-        )
-        .bind(PaymentStatus::Paid.as_str())
-        .bind(&gw.imp_uid)
-        .bind(gw.pg_provider.as_deref())
-        .bind(gw.pay_method.as_deref())
-        .bind(paid_at)
-        .bind(escrow_to.as_str())
-        .bind(now_millis())
-        .bind(payment.id)
-        .bind(PaymentStatus::Ready.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let changed = tx.execute("UPDATE payments SET status = ?, imp_uid = ?, pg_provider = ?, pay_method = ?, paid_at = ?, \
+             escrow_status = ?, updated_at = ? WHERE id = ? AND status = ?", params![PaymentStatus::Paid.as_str(), &gw.imp_uid, gw.pg_provider.as_deref(), gw.pay_method.as_deref(), paid_at, escrow_to.as_str(), now_millis(), payment.id, PaymentStatus::Ready.as_str()]).await?;
         if changed == 0 {
             return Ok(false); // someone else completed it first
         }
-        let order_moved =
-            sqlx::query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
-                .bind(OrderStatus::Paid.as_str())
-                .bind(now_millis())
-                .bind(payment.order_id)
-                .bind(OrderStatus::PendingPayment.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let order_moved = tx
+            .execute(
+                "UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                params![
+                    OrderStatus::Paid.as_str(),
+                    now_millis(),
+                    payment.order_id,
+                    OrderStatus::PendingPayment.as_str()
+                ],
+            )
+            .await?;
         if order_moved == 0 {
             // The order expired or was cancelled before the money arrived: its stock is gone,
             // so the payment is refused and given back.
@@ -997,13 +987,11 @@ impl Payments {
             payment.amount,
         );
         if payment.from_cart {
-            sqlx::query(
+            tx.execute(
                 "DELETE FROM cart_items WHERE buyer_id = ? AND product_id IN \
                  (SELECT product_id FROM order_items WHERE order_id = ?)",
+                params![payment.buyer_id, payment.order_id],
             )
-            .bind(payment.buyer_id)
-            .bind(payment.order_id)
-            .execute(&mut *tx)
             .await?;
         }
         records::event(
@@ -1028,18 +1016,7 @@ impl Payments {
         actor: &Actor,
         reason: &str,
     ) -> AppResult<bool> {
-        let claimed = sqlx::query(
-            "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?",
-        )
-        .bind(to.as_str())
-        .bind(imp_uid)
-        .bind(failure_code)
-        .bind(now_millis())
-        .bind(payment.id)
-        .bind(PaymentStatus::Ready.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+        let claimed = tx.execute("UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?", params![to.as_str(), imp_uid, failure_code, now_millis(), payment.id, PaymentStatus::Ready.as_str()]).await?;
         if claimed == 0 {
             return Ok(false);
         }
@@ -1246,15 +1223,9 @@ impl Payments {
         let actor = Actor::member(caller.role, caller.user_id);
         let now = now_millis();
         let mut tx = self.db.begin().await?;
-        let insert = sqlx::query(
-            "INSERT INTO shipments (payment_id, courier, invoice_number, sent_at, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(payment.id)
-        .bind(courier)
-        .bind(invoice)
-        .bind(sent_at)
-        .bind(now)
-        .bind(now);
+        let insert = "INSERT INTO shipments (payment_id, courier, invoice_number, sent_at, registered_at, updated_at) \
+            VALUES (?, ?, ?, ?, ?, ?)";
+        let insert_params = params![payment.id, courier, invoice, sent_at, now, now];
         if first {
             // Claiming the paid order first makes this the one first shipment: a shipment
             // row is only written together with this move, so there is none to update.
@@ -1267,7 +1238,7 @@ impl Payments {
                 Some(&format!("{courier} {invoice}")),
             )
             .await?;
-            insert.execute(&mut *tx).await?;
+            tx.execute(insert, insert_params).await?;
             records::event(
                 &mut tx,
                 "order.shipped",
@@ -1275,17 +1246,9 @@ impl Payments {
                 serde_json::json!({"payment_id": payment.id, "courier": courier, "invoice_number": invoice}),
             );
         } else {
-            let updated = sqlx::query("UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, updated_at = ? WHERE payment_id = ?")
-                .bind(courier)
-                .bind(invoice)
-                .bind(sent_at)
-                .bind(now)
-                .bind(payment.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let updated = tx.execute("UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, updated_at = ? WHERE payment_id = ?", params![courier, invoice, sent_at, now, payment.id]).await?;
             if updated == 0 {
-                insert.execute(&mut *tx).await?;
+                tx.execute(insert, insert_params).await?;
             }
         }
         tx.commit().await?;
@@ -1377,19 +1340,20 @@ impl Payments {
         } else {
             EscrowStatus::Inactive
         };
-        let changed = sqlx::query(
-            "UPDATE payments SET released_amount = ?, escrow_status = ?, updated_at = ? \
+        let changed = tx
+            .execute(
+                "UPDATE payments SET released_amount = ?, escrow_status = ?, updated_at = ? \
              WHERE id = ? AND released_amount = 0 AND refunded_amount = ? AND status = ?",
-        )
-        .bind(gross)
-        .bind(escrow_to.as_str())
-        .bind(now_millis())
-        .bind(p.id)
-        .bind(p.refunded_amount)
-        .bind(p.status.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+                params![
+                    gross,
+                    escrow_to.as_str(),
+                    now_millis(),
+                    p.id,
+                    p.refunded_amount,
+                    p.status.as_str()
+                ],
+            )
+            .await?;
         if changed == 0 {
             return Err(lost_race());
         }
@@ -1408,17 +1372,7 @@ impl Payments {
             .map(|g| g.fee(self.settings.fee_bps).get())
             .unwrap_or(0);
         let now = now_millis();
-        sqlx::query(
-            "INSERT INTO settlements (payment_id, seller_id, gross_amount, fee_amount, net_amount, released_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(p.id)
-        .bind(p.seller_id)
-        .bind(gross)
-        .bind(fee)
-        .bind(gross - fee)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        tx.execute("INSERT INTO settlements (payment_id, seller_id, gross_amount, fee_amount, net_amount, released_at) VALUES (?, ?, ?, ?, ?, ?)", params![p.id, p.seller_id, gross, fee, gross - fee, now]).await?;
         records::ledger(tx, p.id, "release", account::ESCROW, account::SELLER, gross);
         records::event(
             tx,
@@ -1473,16 +1427,7 @@ impl Payments {
                     Some(reason),
                 )
                 .await?;
-                let changed = sqlx::query(
-                    "UPDATE payments SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-                )
-                .bind(PaymentStatus::Cancelled.as_str())
-                .bind(now_millis())
-                .bind(payment.id)
-                .bind(PaymentStatus::Ready.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let changed = tx.execute("UPDATE payments SET status = ?, updated_at = ? WHERE id = ? AND status = ?", params![PaymentStatus::Cancelled.as_str(), now_millis(), payment.id, PaymentStatus::Ready.as_str()]).await?;
                 if changed > 0 {
                     records::history(
                         &mut tx,
@@ -1647,20 +1592,8 @@ impl Payments {
         } else {
             p.escrow_status
         };
-        let changed = sqlx::query(
-            "UPDATE payments SET refunded_amount = ?, status = ?, escrow_status = ?, updated_at = ? \
-             WHERE id = ? AND refunded_amount = ? AND status = ?",
-        )
-        .bind(total)
-        .bind(to_status.as_str())
-        .bind(escrow_to.as_str())
-        .bind(now_millis())
-        .bind(p.id)
-        .bind(p.refunded_amount)
-        .bind(p.status.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+        let changed = tx.execute("UPDATE payments SET refunded_amount = ?, status = ?, escrow_status = ?, updated_at = ? \
+             WHERE id = ? AND refunded_amount = ? AND status = ?", params![total, to_status.as_str(), escrow_to.as_str(), now_millis(), p.id, p.refunded_amount, p.status.as_str()]).await?;
         if changed == 0 {
             return Err(lost_race());
         }
@@ -1984,16 +1917,7 @@ impl Payments {
                 Err(AppError::Conflict(_)) => continue,
                 Err(err) => return Err(err),
             }
-            let cancelled = sqlx::query(
-                "UPDATE payments SET status = ?, updated_at = ? WHERE order_id = ? AND status = ?",
-            )
-            .bind(PaymentStatus::Cancelled.as_str())
-            .bind(now_millis())
-            .bind(order_id)
-            .bind(PaymentStatus::Ready.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let cancelled = tx.execute("UPDATE payments SET status = ?, updated_at = ? WHERE order_id = ? AND status = ?", params![PaymentStatus::Cancelled.as_str(), now_millis(), order_id, PaymentStatus::Ready.as_str()]).await?;
             if cancelled > 0 {
                 records::history(
                     &mut tx,

@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::page::{Page, PageRequest};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, Role, Won};
-use escrow_store::{now_millis, Db, ReadRow, StoreError};
+use escrow_store::{now_millis, params, Db, ReadRow, StoreError};
 
 /// The most units of one product a seller may hold in stock.
 pub const MAX_STOCK: i64 = 1_000_000;
@@ -88,19 +88,22 @@ impl Products {
             return Err(AppError::Forbidden("only sellers can list products".into()));
         }
         let now = now_millis();
-        let insert = sqlx::query(
-            "INSERT INTO products (seller_id, name, description, price, stock, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(caller.user_id)
-        .bind(&draft.name)
-        .bind(&draft.description)
-        .bind(draft.price.get())
-        .bind(draft.stock)
-        .bind(now)
-        .bind(now);
         let mut tx = self.db.begin().await?;
-        let id = self.db.insert_returning_id(&mut tx, insert).await?;
+        let id = tx
+            .insert_returning_id(
+                "INSERT INTO products (seller_id, name, description, price, stock, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    caller.user_id,
+                    &draft.name,
+                    &draft.description,
+                    draft.price.get(),
+                    draft.stock,
+                    now,
+                    now
+                ],
+            )
+            .await?;
         tx.commit().await?;
         Ok(id)
     }

@@ -1,10 +1,12 @@
 //! The pool, the dialect and transactions.
 
 use crate::error::StoreError;
-use crate::lease::{Lease, Lender};
+use crate::lease::Lender;
 use crate::reads::Reads;
+use crate::tx::{SqliteWriter, Tx, Writer};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{ConnectOptions, Executor, TransactionManager as _};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,196 +16,6 @@ pub enum Dialect {
     Sqlite,
     MySql,
 }
-
-/// A transaction on either backend; services own it and pass it to repository functions
-/// (`&mut *tx` is its connection). Dropped without [`Tx::commit`], it rolls back.
-///
-/// Not sqlx's `Transaction`: that returns its connection to sqlx's pool, which pings it;
-/// a committed transaction's connection goes back to the [`Lender`] unchecked instead.
-/// On SQLite it does not use sqlx's transaction commands either: each is a hand-off to
-/// the connection's worker thread that then waits, blocked, for the caller's task to take
-/// the answer (three thread switches, against two for a statement), all while holding the
-/// one write lock. Its own `BEGIN IMMEDIATE` is a plain statement, and its `COMMIT` goes
-/// to the worker in one message with the deferred statements ([`Tx::defer`]).
-#[derive(Debug)]
-pub struct Tx {
-    /// `None` once committed (the connection went back) or while being dropped.
-    lease: Option<Lease<sqlx::Any>>,
-    dialect: Dialect,
-    deferred: Vec<Deferred>,
-}
-
-/// A statement whose result nobody reads, queued by [`Tx::defer`].
-#[derive(Debug)]
-struct Deferred {
-    sql: String,
-    params: Vec<Param>,
-}
-
-/// A value bound to a deferred statement (which outlives its caller's borrows).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    Int(i64),
-    Text(String),
-    Null,
-}
-
-impl From<i64> for Param {
-    fn from(value: i64) -> Self {
-        Param::Int(value)
-    }
-}
-
-impl From<&str> for Param {
-    fn from(value: &str) -> Self {
-        Param::Text(value.to_owned())
-    }
-}
-
-impl From<String> for Param {
-    fn from(value: String) -> Self {
-        Param::Text(value)
-    }
-}
-
-impl<T: Into<Param>> From<Option<T>> for Param {
-    fn from(value: Option<T>) -> Self {
-        value.map_or(Param::Null, Into::into)
-    }
-}
-
-impl Tx {
-    async fn begin(lender: &Lender<sqlx::Any>, dialect: Dialect) -> Result<Self, StoreError> {
-        let mut lease = lender.lease().await?;
-        match dialect {
-            Dialect::Sqlite => {
-                lease.execute("BEGIN IMMEDIATE").await?;
-            }
-            Dialect::MySql => AnyTransactionManager::begin(&mut lease, None).await?,
-        }
-        Ok(Self {
-            lease: Some(lease),
-            dialect,
-            deferred: Vec::new(),
-        })
-    }
-
-    fn lease(&mut self) -> &mut Lease<sqlx::Any> {
-        self.lease
-            .as_mut()
-            .expect("a transaction holds its lease until it ends")
-    }
-
-    /// Queues a write whose result nobody reads (a history, ledger or outbox row) to run
-    /// at commit, after the transaction's other statements. On SQLite every statement is a
-    /// round trip to the writer connection's worker thread while the one write lock is
-    /// held; the queued ones go to it together with the `COMMIT`, as one message. A
-    /// failing one fails the commit.
-    pub fn defer(&mut self, sql: impl Into<String>, params: Vec<Param>) {
-        self.deferred.push(Deferred {
-            sql: sql.into(),
-            params,
-        });
-    }
-
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let deferred = std::mem::take(&mut self.deferred);
-        let dialect = self.dialect;
-        let lease = self.lease();
-        match dialect {
-            // sqlx's SQLite driver runs the statements of one text in turn, each taking
-            // its parameters from the list in order, and stops at the first that fails
-            // (the transaction stays open and is rolled back on drop).
-            Dialect::Sqlite => {
-                let mut sql = String::new();
-                for d in &deferred {
-                    sql.push_str(&d.sql);
-                    sql.push_str(";\n");
-                }
-                sql.push_str("COMMIT");
-                let params = deferred.iter().flat_map(|d| d.params.iter());
-                bind_all(sqlx::query(&sql), params)
-                    .execute(&mut **lease)
-                    .await?;
-            }
-            // MySQL prepares each statement on its own.
-            Dialect::MySql => {
-                for d in &deferred {
-                    bind_all(sqlx::query(&d.sql), d.params.iter())
-                        .execute(&mut **lease)
-                        .await?;
-                }
-                AnyTransactionManager::commit(lease).await?;
-            }
-        }
-        lease.finished_cleanly();
-        // The connection goes back now; nothing is left to roll back on drop.
-        self.lease = None;
-        Ok(())
-    }
-}
-
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    params: impl Iterator<Item = &'q Param>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for param in params {
-        query = match param {
-            Param::Int(value) => query.bind(*value),
-            Param::Text(value) => query.bind(value.as_str()),
-            Param::Null => query.bind(None::<String>),
-        };
-    }
-    query
-}
-
-impl std::ops::Deref for Tx {
-    type Target = sqlx::AnyConnection;
-
-    fn deref(&self) -> &sqlx::AnyConnection {
-        self.lease
-            .as_ref()
-            .expect("a transaction holds its lease until it ends")
-    }
-}
-
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
-        self.lease()
-    }
-}
-
-impl Drop for Tx {
-    fn drop(&mut self) {
-        // Still holding its lease: not committed.
-        let Some(mut lease) = self.lease.take() else {
-            return;
-        };
-        match self.dialect {
-            // Queued on the connection; sqlx's pool, which takes an unclean lease back,
-            // sends it with its check.
-            Dialect::MySql => AnyTransactionManager::start_rollback(&mut lease),
-            // sqlx does not know of our BEGIN, so nothing would roll it back: the lease
-            // stays out (the next writer waits) until our ROLLBACK ran.
-            Dialect::Sqlite => match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(async move {
-                        match lease.execute("ROLLBACK").await {
-                            Ok(_) => lease.finished_cleanly(),
-                            Err(err) => {
-                                tracing::warn!(error = %err, "rollback failed; closing the connection");
-                                lease.discard();
-                            }
-                        }
-                    });
-                }
-                Err(_) => lease.discard(),
-            },
-        }
-    }
-}
-
-type AnyTransactionManager = <sqlx::Any as sqlx::Database>::TransactionManager;
 
 #[derive(Debug, Clone)]
 pub struct DbConfig {
@@ -228,12 +40,9 @@ impl DbConfig {
 pub struct Db {
     /// Statements outside transactions.
     pool: Lender<sqlx::Any>,
-    /// Write transactions' connections. On SQLite one connection that every write
-    /// transaction goes through: SQLite admits one writer at a time, and queueing writers
-    /// here (a fair FIFO wait) instead of at the file lock avoids its busy handler, which
-    /// sleeps in steps of up to 100 ms and made write latencies spike at 10-50x their
-    /// median under concurrency. On MySQL a pool as large as the main one.
-    writer: Lender<sqlx::Any>,
+    /// Write transactions' connections: on SQLite its one writer ([`SqliteWriter`]), on
+    /// MySQL a pool as large as the main one.
+    writer: Writer,
     /// The catalogue's hot reads, outside the `Any` layer.
     reads: Reads,
     dialect: Dialect,
@@ -262,27 +71,23 @@ impl Db {
             Dialect::MySql => Some(PING_WHEN_IDLE_FOR),
         };
         let pool = Lender::new(
-            Self::pool_options(dialect, config, max_connections, false)
+            Self::pool_options(dialect, config, max_connections)
                 .connect_with(options.clone())
                 .await?,
             ping_when_idle_for,
         );
         let writer = match dialect {
             Dialect::Sqlite => {
-                let writer = Lender::new(
-                    Self::pool_options(dialect, config, 1, true)
-                        .connect_with(options)
-                        .await?,
-                    None,
-                );
                 spawn_checkpointer(pool.clone());
-                writer
+                let path = SqliteConnectOptions::from_str(&url)?
+                    .get_filename()
+                    .to_path_buf();
+                Writer::Sqlite(SqliteWriter::new(path, config.acquire_timeout))
             }
-            Dialect::MySql => Lender::new(
-                Self::pool_options(dialect, config, max_connections, true)
-                    .connect_lazy_with(options),
+            Dialect::MySql => Writer::MySql(Lender::new(
+                Self::pool_options(dialect, config, max_connections).connect_lazy_with(options),
                 ping_when_idle_for,
-            ),
+            )),
         };
         let reads = Reads::new(dialect, &url, max_connections, config.acquire_timeout)?;
         Ok(Self {
@@ -293,12 +98,7 @@ impl Db {
         })
     }
 
-    fn pool_options(
-        dialect: Dialect,
-        config: &DbConfig,
-        max_connections: u32,
-        for_transactions: bool,
-    ) -> AnyPoolOptions {
+    fn pool_options(dialect: Dialect, config: &DbConfig, max_connections: u32) -> AnyPoolOptions {
         let options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(0)
@@ -327,12 +127,6 @@ impl Db {
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
-                        if for_transactions {
-                            // The one writer does not checkpoint at its commits (a
-                            // checkpoint syncs the files, and the next writer waited for
-                            // it); `spawn_checkpointer` does, on another connection.
-                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-                        }
                     } else {
                         // Strict mode turns silent truncation into errors; READ COMMITTED keeps
                         // conditional UPDATEs free of gap-lock deadlocks.
@@ -366,37 +160,7 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so a read-then-write transaction waits for its turn instead of
     /// failing with `SQLITE_BUSY` when it upgrades.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Tx::begin(&self.writer, self.dialect).await
-    }
-
-    /// Runs an INSERT on `conn` and returns the new row's auto-increment `id`. MySQL reports
-    /// it with the result; SQLite's `Any` driver does not, so there the statement asks for it
-    /// (`RETURNING id`) instead of a second statement reading `last_insert_rowid()`: on
-    /// SQLite every statement inside a write transaction holds the one write lock longer.
-    pub async fn insert_returning_id<'q>(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        mut insert: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> Result<i64, StoreError> {
-        use sqlx::Execute;
-        match self.dialect {
-            Dialect::MySql => {
-                let done = insert.execute(&mut *conn).await?;
-                done.last_insert_id()
-                    .ok_or_else(|| StoreError::Corrupt("MySQL reported no insert id".into()))
-            }
-            Dialect::Sqlite => {
-                let sql = format!("{} RETURNING id", insert.sql());
-                let arguments = insert
-                    .take_arguments()
-                    .map_err(sqlx::Error::Encode)?
-                    .unwrap_or_default();
-                let id: i64 = sqlx::query_scalar_with(&sql, arguments)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                Ok(id)
-            }
-        }
+        self.writer.begin().await
     }
 
     /// A cheap round trip, for `/readyz`.

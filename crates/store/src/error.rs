@@ -43,6 +43,15 @@ impl StoreError {
         match self {
             StoreError::Sqlx(err) => classify(err),
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(err, _)) => match err.code {
+                rusqlite::ErrorCode::ConstraintViolation
+                    if matches!(
+                        err.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    ) =>
+                {
+                    DbErrorKind::UniqueViolation
+                }
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
                     DbErrorKind::Conflict
                 }

@@ -147,15 +147,6 @@ impl<DB: sqlx::Database> Lease<DB> {
     pub(crate) fn finished_cleanly(&mut self) {
         self.clean = true;
     }
-
-    /// The connection is closed when the lease ends, not lent again (closing rolls back
-    /// whatever it left open).
-    pub(crate) fn discard(&mut self) {
-        self.clean = false;
-        if let Some(conn) = self.conn.as_mut() {
-            conn.close_on_drop();
-        }
-    }
 }
 
 impl<DB: sqlx::Database> Deref for Lease<DB> {

@@ -1,6 +1,8 @@
 //! Database access for SQLite (embedded default) and MySQL/MariaDB (production) through one
-//! code path: sqlx's `Any` driver, `?` placeholders (both backends use them), and one set of
-//! portable migrations with a couple of dialect tokens.
+//! code path: the same SQL with `?` placeholders (both backends use them) and one set of
+//! portable migrations with a couple of dialect tokens. Statements outside transactions go
+//! through sqlx's `Any` driver; write transactions through [`Tx`] (on SQLite `rusqlite`, in
+//! place) and hot reads through [`Reads`].
 //!
 //! Portability rules the queries follow (the `Any` driver decodes only these types on both):
 //! integers are `BIGINT` (money in won, times in unix milliseconds UTC, flags 0/1), strings are
@@ -12,9 +14,11 @@ mod error;
 mod lease;
 mod migrate;
 mod reads;
+mod tx;
 
-pub use db::{now_millis, redact_url, Db, DbConfig, Dialect, Param, Tx};
+pub use db::{now_millis, redact_url, Db, DbConfig, Dialect};
 pub use error::{classify, DbErrorKind, StoreError};
 pub use lease::Lender;
 pub use reads::{ReadRow, Reads};
 pub use sqlx;
+pub use tx::{Param, Tx};

@@ -156,6 +156,22 @@ on_both_databases! {
         assert_eq!(app.count("orders").await, 0);
     }
 
+    async fn an_order_waits_for_another_writer_and_then_goes_through(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let lamp = app.product(&seller, "램프", 40_000, 3).await;
+        let mut lock = app.lock_for_writes(lamp).await;
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            sqlx::raw_sql("COMMIT").execute(&mut lock).await.unwrap();
+        };
+        let lines = [(lamp, 1)];
+        let (ordered, ()) = tokio::join!(app.try_order(&buyer, &lines), release);
+        ordered.assert_status(201);
+        assert_eq!(app.stock(lamp).await, 2);
+        assert_eq!(app.count("orders").await, 1);
+    }
+
     async fn a_failing_record_undoes_the_whole_transaction(app: TestApp) {
         // The outbox row is written last, with the commit (on SQLite in one message to the
         // writer): when it fails, the order, its stock and its history must go with it.

@@ -364,6 +364,23 @@ impl TestApp {
         sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
     }
 
+    /// Opens another connection that holds a write lock until its transaction ends (send it
+    /// `COMMIT`), as a statement outside the service or another process would: on SQLite the
+    /// database's one write lock, on MySQL the row lock of product `product_id`.
+    pub async fn lock_for_writes(&self, product_id: i64) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&self.database.url)
+            .await
+            .unwrap();
+        let lock = if self.database.url.starts_with("sqlite") {
+            "BEGIN IMMEDIATE".to_string()
+        } else {
+            format!("BEGIN; SELECT stock FROM products WHERE id = {product_id} FOR UPDATE")
+        };
+        sqlx::raw_sql(&lock).execute(&mut conn).await.unwrap();
+        conn
+    }
+
     /// Runs a SQL count against the test database directly, to prove nothing was written.
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Connection;

@@ -1,0 +1,392 @@
+//! Write transactions on either backend, and the values bound to their statements.
+
+use crate::error::StoreError;
+use crate::lease::{Lease, Lender};
+use crate::reads::ReadRow;
+use sqlx::TransactionManager as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// A write transaction on either backend; services own it and pass it to repository
+/// functions. Dropped without [`Tx::commit`], it rolls back.
+///
+/// On SQLite it holds the one writer connection ([`SqliteWriter`]) and runs each statement
+/// in place, on the caller's thread: only the `COMMIT`, which syncs the WAL to disk, leaves
+/// it. Through sqlx every statement was a hand-off to the connection's worker thread and
+/// back, and the task then waited in the runtime's queue behind other requests, all while
+/// holding SQLite's one write lock (round 6 in BENCHMARKS.md). On MySQL it holds a pooled
+/// connection and sends each statement to the server, as sqlx does.
+#[derive(Debug)]
+pub struct Tx {
+    /// `None` once committed (the connection went back).
+    conn: Option<TxConn>,
+    deferred: Vec<Deferred>,
+}
+
+#[derive(Debug)]
+enum TxConn {
+    Sqlite(OwnedMutexGuard<Option<rusqlite::Connection>>),
+    /// Not sqlx's `Transaction`: that returns its connection to sqlx's pool, which pings
+    /// it; a committed transaction's connection goes back to the [`Lender`] unchecked.
+    MySql(Lease<sqlx::Any>),
+}
+
+/// A statement whose result nobody reads, queued by [`Tx::defer`].
+#[derive(Debug)]
+struct Deferred {
+    sql: String,
+    params: Vec<Param>,
+}
+
+/// A value bound to a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+impl From<i64> for Param {
+    fn from(value: i64) -> Self {
+        Param::Int(value)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(value: &str) -> Self {
+        Param::Text(value.to_owned())
+    }
+}
+
+impl From<&String> for Param {
+    fn from(value: &String) -> Self {
+        Param::Text(value.clone())
+    }
+}
+
+impl From<String> for Param {
+    fn from(value: String) -> Self {
+        Param::Text(value)
+    }
+}
+
+impl<T: Into<Param>> From<Option<T>> for Param {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Param::Null, Into::into)
+    }
+}
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Param::Int(value) => ToSqlOutput::Borrowed(ValueRef::Integer(*value)),
+            Param::Text(value) => ToSqlOutput::Borrowed(ValueRef::Text(value.as_bytes())),
+            Param::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+        })
+    }
+}
+
+/// The parameters of a statement: `params![order_id, "paid", None::<i64>]`.
+#[macro_export]
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        &[$($crate::Param::from($value)),*][..]
+    };
+}
+
+/// SQLite's one writer connection. Write transactions queue for it here, first come first
+/// served, instead of at SQLite's file lock, whose busy handler sleeps in steps of up to
+/// 100 ms (write latencies spiked at 10-50x their median under concurrency).
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteWriter {
+    path: PathBuf,
+    /// `None` until first used, and after a failed rollback left it in doubt.
+    conn: Arc<Mutex<Option<rusqlite::Connection>>>,
+    acquire_timeout: Duration,
+}
+
+/// How long `BEGIN IMMEDIATE` retries while another connection (a statement outside a
+/// transaction, another process) holds SQLite's write lock.
+const BUSY_PATIENCE: Duration = Duration::from_secs(10);
+
+impl SqliteWriter {
+    pub(crate) fn new(path: PathBuf, acquire_timeout: Duration) -> Self {
+        Self {
+            path,
+            conn: Arc::new(Mutex::new(None)),
+            acquire_timeout,
+        }
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection, StoreError> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // As the pool's connections (`Db::pool_options`), but: no busy handler (its sleeps
+        // would block the runtime's thread; `begin` retries instead), and no checkpoints at
+        // commits (a checkpoint syncs the files while the next writer waits; the
+        // checkpointer task does it on another connection).
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 0; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    async fn begin(&self) -> Result<Tx, StoreError> {
+        let mut guard = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Sqlx(sqlx::Error::PoolTimedOut))?;
+        if guard.is_none() {
+            *guard = Some(self.open()?);
+        }
+        let started = Instant::now();
+        loop {
+            let conn = guard.as_ref().expect("opened above");
+            match conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => break,
+                Err(err) if is_busy(&err) && started.elapsed() < BUSY_PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(Tx {
+            conn: Some(TxConn::Sqlite(guard)),
+            deferred: Vec::new(),
+        })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.conn.lock().await.take();
+    }
+}
+
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Where write transactions get their connection.
+#[derive(Debug, Clone)]
+pub(crate) enum Writer {
+    Sqlite(SqliteWriter),
+    MySql(Lender<sqlx::Any>),
+}
+
+type AnyTransactionManager = <sqlx::Any as sqlx::Database>::TransactionManager;
+
+impl Writer {
+    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+        match self {
+            Writer::Sqlite(writer) => writer.begin().await,
+            Writer::MySql(lender) => {
+                let mut lease = lender.lease().await?;
+                AnyTransactionManager::begin(&mut lease, None).await?;
+                Ok(Tx {
+                    conn: Some(TxConn::MySql(lease)),
+                    deferred: Vec::new(),
+                })
+            }
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Writer::Sqlite(writer) => writer.close().await,
+            Writer::MySql(lender) => lender.close().await,
+        }
+    }
+}
+
+impl Tx {
+    fn conn(&mut self) -> &mut TxConn {
+        self.conn
+            .as_mut()
+            .expect("a transaction holds its connection until it ends")
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        match self.conn() {
+            TxConn::Sqlite(conn) => {
+                let conn = conn.as_ref().expect("a transaction's connection is open");
+                let changed = conn
+                    .prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(params))?;
+                Ok(changed as u64)
+            }
+            TxConn::MySql(lease) => Ok(bind_all(sqlx::query(sql), params)
+                .execute(&mut **lease)
+                .await?
+                .rows_affected()),
+        }
+    }
+
+    /// Runs an INSERT and returns the new row's auto-increment `id`.
+    pub async fn insert_returning_id(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<i64, StoreError> {
+        match self.conn() {
+            TxConn::Sqlite(conn) => {
+                let conn = conn.as_ref().expect("a transaction's connection is open");
+                conn.prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(params))?;
+                Ok(conn.last_insert_rowid())
+            }
+            TxConn::MySql(lease) => bind_all(sqlx::query(sql), params)
+                .execute(&mut **lease)
+                .await?
+                .last_insert_id()
+                .ok_or_else(|| StoreError::Corrupt("MySQL reported no insert id".into())),
+        }
+    }
+
+    /// Reads the first row of a statement, if any, mapped by `map`.
+    pub async fn fetch_optional<T, E: From<StoreError>>(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        map: impl Fn(&dyn ReadRow) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        Ok(self.fetch_up_to(1, sql, params, map).await?.pop())
+    }
+
+    /// Reads every row of a statement, each mapped by `map`.
+    pub async fn fetch_all<T, E: From<StoreError>>(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        map: impl Fn(&dyn ReadRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
+        self.fetch_up_to(usize::MAX, sql, params, map).await
+    }
+
+    async fn fetch_up_to<T, E: From<StoreError>>(
+        &mut self,
+        max_rows: usize,
+        sql: &str,
+        params: &[Param],
+        map: impl Fn(&dyn ReadRow) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
+        match self.conn() {
+            TxConn::Sqlite(conn) => {
+                let conn = conn.as_ref().expect("a transaction's connection is open");
+                let mut statement = conn.prepare_cached(sql).map_err(StoreError::from)?;
+                let mut rows = statement
+                    .query(rusqlite::params_from_iter(params))
+                    .map_err(StoreError::from)?;
+                let mut mapped = Vec::new();
+                while mapped.len() < max_rows {
+                    match rows.next().map_err(StoreError::from)? {
+                        Some(row) => mapped.push(map(row)?),
+                        None => break,
+                    }
+                }
+                Ok(mapped)
+            }
+            TxConn::MySql(lease) => {
+                let query = bind_all(sqlx::query(sql), params);
+                let rows = if max_rows == 1 {
+                    query.fetch_optional(&mut **lease).await.map(Vec::from_iter)
+                } else {
+                    query.fetch_all(&mut **lease).await
+                };
+                let rows = rows.map_err(StoreError::from)?;
+                rows.iter().take(max_rows).map(|row| map(row)).collect()
+            }
+        }
+    }
+
+    /// Queues a write whose result nobody reads (a history, ledger or outbox row) to run
+    /// at commit, after the transaction's other statements; a failing one fails the
+    /// commit. On MySQL that saves nothing; it keeps one code path for both.
+    pub fn defer(&mut self, sql: impl Into<String>, params: Vec<Param>) {
+        self.deferred.push(Deferred {
+            sql: sql.into(),
+            params,
+        });
+    }
+
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let deferred = std::mem::take(&mut self.deferred);
+        for d in &deferred {
+            self.execute(&d.sql, &d.params).await?;
+        }
+        match self
+            .conn
+            .take()
+            .expect("a transaction holds its connection until it ends")
+        {
+            // The COMMIT syncs the WAL (`synchronous = FULL`): a disk's wait, off the
+            // runtime's threads. The writer stays held until it is done.
+            TxConn::Sqlite(conn) => {
+                let (conn, committed) = tokio::task::spawn_blocking(move || {
+                    let committed = conn
+                        .as_ref()
+                        .expect("a transaction's connection is open")
+                        .execute_batch("COMMIT");
+                    (conn, committed)
+                })
+                .await
+                .map_err(|err| StoreError::Corrupt(format!("the commit's thread failed: {err}")))?;
+                if let Err(err) = committed {
+                    rollback_sqlite(conn);
+                    return Err(err.into());
+                }
+                Ok(())
+            }
+            TxConn::MySql(mut lease) => {
+                AnyTransactionManager::commit(&mut lease).await?;
+                lease.finished_cleanly();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Rolls back SQLite's writer in place (nothing to sync); a connection whose rollback
+/// failed is in doubt and is closed, and the next transaction opens another.
+fn rollback_sqlite(mut conn: OwnedMutexGuard<Option<rusqlite::Connection>>) {
+    let rolled_back = conn.as_ref().map(|c| c.execute_batch("ROLLBACK"));
+    if let Some(Err(err)) = rolled_back {
+        tracing::warn!(error = %err, "rollback failed; closing the connection");
+        conn.take();
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for param in params {
+        query = match param {
+            Param::Int(value) => query.bind(*value),
+            Param::Text(value) => query.bind(value.as_str()),
+            Param::Null => query.bind(None::<String>),
+        };
+    }
+    query
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        match self.conn.take() {
+            None => {}
+            Some(TxConn::Sqlite(conn)) => rollback_sqlite(conn),
+            // Queued on the connection; sqlx's pool, which takes an unclean lease back,
+            // sends it with its check.
+            Some(TxConn::MySql(mut lease)) => AnyTransactionManager::start_rollback(&mut lease),
+        }
+    }
+}
