@@ -36,7 +36,12 @@ pub enum AppError {
     RefundExceedsBalance(String),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
-    #[error("a request with this Idempotency-Key is still being handled")]
+    /// Never re-run, even when its instance died: what it did is unknown, and running it
+    /// again could move money twice.
+    #[error(
+        "a request with this Idempotency-Key is still being handled, or never finished; \
+         check what it was for and send a new key to try again"
+    )]
     IdempotencyKeyInFlight,
     /// The payment gateway failed or did not answer; nothing was recorded.
     #[error("the payment gateway failed: {0}")]

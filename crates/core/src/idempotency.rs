@@ -1,5 +1,8 @@
-//! `Idempotency-Key` storage: the first request under a key claims it; its response is
-//! saved and replayed for the same request, refused for a different one. Keys live 24 h.
+//! `Idempotency-Key` storage: the first request under a key claims it; its response, whatever
+//! its status, is saved and replayed for the same request, refused for a different one. A
+//! key is never run twice: a failed request may have moved money before it failed (the
+//! gateway refunded, recording it did not), so its key answers the failure again, and a
+//! claim whose request never finished (its instance died) stays claimed. Keys live 24 h.
 
 use crate::error::{AppError, AppResult};
 use escrow_store::{classify, now_millis, Db, DbErrorKind};
@@ -7,8 +10,6 @@ use sqlx::Row;
 
 /// How long a key is remembered.
 pub const KEY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
-/// A claim whose request has not finished after this long is taken over (its instance died).
-pub const CLAIM_TIMEOUT_MS: i64 = 60 * 1000;
 /// Responses above this are not kept (commands answer far less).
 pub const MAX_STORED_RESPONSE: usize = 8000;
 
@@ -39,7 +40,7 @@ pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppR
         Err(err) => return Err(err.into()),
     }
     let row = sqlx::query(
-        "SELECT request_hash, status_code, response_body, created_at FROM idempotency_keys WHERE user_id = ? AND idem_key = ?",
+        "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = ? AND idem_key = ?",
     )
     .bind(user_id)
     .bind(key)
@@ -51,28 +52,11 @@ pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppR
     };
     let stored_hash: String = row.try_get("request_hash")?;
     let status: i64 = row.try_get("status_code")?;
-    let created_at: i64 = row.try_get("created_at")?;
     if stored_hash != request_hash {
         return Err(AppError::IdempotencyKeyReused);
     }
     if status == 0 {
-        // Still running, unless the instance running it died.
-        let taken = sqlx::query(
-            "UPDATE idempotency_keys SET created_at = ? WHERE user_id = ? AND idem_key = ? AND status_code = 0 AND created_at = ? AND created_at < ?",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(key)
-        .bind(created_at)
-        .bind(now - CLAIM_TIMEOUT_MS)
-        .execute(db.pool())
-        .await?
-        .rows_affected();
-        return if taken == 1 {
-            Ok(Claim::Run)
-        } else {
-            Err(AppError::IdempotencyKeyInFlight)
-        };
+        return Err(AppError::IdempotencyKeyInFlight);
     }
     let body: Option<String> = row.try_get("response_body")?;
     Ok(Claim::Replay {
@@ -81,7 +65,8 @@ pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppR
     })
 }
 
-/// Saves the response of a claimed request.
+/// Saves the response of a claimed request. One too large to keep (commands answer far
+/// less) releases the claim instead.
 pub async fn finish(db: &Db, user_id: i64, key: &str, status: u16, body: &str) -> AppResult<()> {
     if body.chars().count() > MAX_STORED_RESPONSE {
         return abandon(db, user_id, key).await;
@@ -96,8 +81,8 @@ pub async fn finish(db: &Db, user_id: i64, key: &str, status: u16, body: &str) -
     Ok(())
 }
 
-/// Releases a claim whose request failed in a way worth retrying (5xx).
-pub async fn abandon(db: &Db, user_id: i64, key: &str) -> AppResult<()> {
+/// Releases a claim, so that the key may run again.
+async fn abandon(db: &Db, user_id: i64, key: &str) -> AppResult<()> {
     sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ?")
         .bind(user_id)
         .bind(key)
@@ -106,12 +91,11 @@ pub async fn abandon(db: &Db, user_id: i64, key: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Forgets keys older than their lifetime.
+/// Forgets keys older than their lifetime, claims that never finished included.
 pub async fn sweep(db: &Db) -> AppResult<u64> {
-    let done =
-        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? AND status_code <> 0")
-            .bind(now_millis() - KEY_LIFETIME_MS)
-            .execute(db.pool())
-            .await?;
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
+        .bind(now_millis() - KEY_LIFETIME_MS)
+        .execute(db.pool())
+        .await?;
     Ok(done.rows_affected())
 }

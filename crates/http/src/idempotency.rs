@@ -92,31 +92,32 @@ pub async fn idempotency_layer(
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    let status = response.status();
     let (response_parts, body) = response.into_parts();
-    let body = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(body) => body,
+    let (response_parts, body) = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => (response_parts, body),
         Err(_) => {
-            let _ = idempotency::abandon(&state.db, caller.user_id, &key).await;
-            return problem_response(
+            let failed = problem_response(
                 "internal_error",
                 "the response could not be read".into(),
                 Vec::new(),
             );
+            let (parts, body) = failed.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            (parts, body)
         }
     };
-    let saved = if status.is_server_error() {
-        idempotency::abandon(&state.db, caller.user_id, &key).await
-    } else {
-        idempotency::finish(
-            &state.db,
-            caller.user_id,
-            &key,
-            status.as_u16(),
-            &String::from_utf8_lossy(&body),
-        )
-        .await
-    };
+    // Failures too: the request may have moved money before it failed, and running it
+    // again could move it twice. The client sends a new key to try again.
+    let saved = idempotency::finish(
+        &state.db,
+        caller.user_id,
+        &key,
+        response_parts.status.as_u16(),
+        &String::from_utf8_lossy(&body),
+    )
+    .await;
     if let Err(err) = saved {
         tracing::error!(error = %err, "saving an idempotency key failed");
     }

@@ -139,7 +139,8 @@ impl Drop for KillOnDrop {
 }
 
 /// One HTTP call, retried through crashes and restarts: the same Idempotency-Key while the
-/// outcome is unknown, a new one when the old claim is stuck with a dead instance.
+/// outcome is unknown, a new one when the old claim is stuck with a dead instance or its
+/// failure is answered again.
 async fn call(
     client: &reqwest::Client,
     services: &[Arc<Service>],
@@ -170,9 +171,12 @@ async fn call(
         match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
+                let replayed = response.headers().contains_key("idempotent-replayed");
                 let body: Value = response.json().await.unwrap_or(Value::Null);
                 last = format!("{} from {}: {body}", status, service.base());
-                if body["code"] == "idempotency_key_in_flight" {
+                // A key is never run twice: a claim that never finished, or a failure
+                // answered again, needs a new key (a new request) to try again.
+                if body["code"] == "idempotency_key_in_flight" || replayed && status >= 500 {
                     key = uuid::Uuid::new_v4().to_string();
                 } else if status < 500
                     || body["code"] == "gateway_error" && status == 502 && path.ends_with("/refund")

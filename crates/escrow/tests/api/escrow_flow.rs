@@ -1087,6 +1087,38 @@ on_both_databases! {
         app.assert_ledger(&admin, 50_000, 20_000, 30_000, 0).await;
     }
 
+    async fn a_refund_whose_recording_failed_is_not_made_again_under_its_key(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let admin = app.admin().await;
+        let paid = app.paid_order(&buyer, &seller, 50_000, 1).await;
+        let path = format!("/payments/{}/refund", paid.payment_id);
+        let key = new_key();
+        let body = json!({"reason": "일부 누락", "amount": 10_000});
+        // The gateway refunds; recording it fails (the ledger refuses its row).
+        app.raw_sql(
+            "CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger_entries \
+             BEGIN SELECT RAISE(ABORT, 'ledger refuses'); END",
+            "CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger_entries FOR EACH ROW \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ledger refuses'",
+        )
+        .await;
+        let first = app.post_with_key(&path, &seller.token, &key, body.clone()).await;
+        assert!(first.status.is_server_error(), "{:?} {:#}", first.status, first.body);
+        assert_eq!(app.gateway_payment(&paid.imp_uid).await["cancel_amount"], 10_000);
+        // Reconciliation then records what the gateway did.
+        app.raw_sql("DROP TRIGGER ledger_refuses", "DROP TRIGGER ledger_refuses").await;
+        app.post("/admin/reconcile", Some(&admin.token), json!({})).await.assert_status(200);
+        assert_eq!(app.status(paid.payment_id, &buyer.token).await["refunded_amount"], 10_000);
+
+        // The same key again answers as the first time and refunds nothing more.
+        let again = app.post_with_key(&path, &seller.token, &key, body).await;
+        assert_eq!((again.status, &again.body), (first.status, &first.body));
+        assert_eq!(app.gateway_payment(&paid.imp_uid).await["cancel_amount"], 10_000);
+        assert_eq!(app.status(paid.payment_id, &buyer.token).await["refunded_amount"], 10_000);
+        app.assert_ledger(&admin, 50_000, 10_000, 40_000, 0).await;
+    }
+
     async fn only_the_parties_touch_a_payment(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
