@@ -5,8 +5,9 @@
 
 use crate::escrow_support::{
     assert_not_server_error, moves, new_key, on_both_databases_with, pairs, set_job_interval,
-    shipping, transitions, EscrowApp,
+    shipping, transitions, EscrowApp, PaidOrder,
 };
+use crate::support::{Member, TestApp};
 use escrow::config::Config;
 use futures::future::join_all;
 use reqwest::Method;
@@ -49,6 +50,33 @@ fn item_of(holder: &Value, product_id: i64) -> Value {
         .find(|i| i["product_id"] == product_id)
         .unwrap_or_else(|| panic!("no product {product_id} in {holder:#}"))
         .clone()
+}
+
+/// A payment of 50 000 won held in escrow, and its seller's refund of 10 000 under a new key.
+struct RefundCase {
+    seller: Member,
+    buyer: Member,
+    admin: Member,
+    paid: PaidOrder,
+    path: String,
+    key: String,
+    body: Value,
+}
+
+async fn refund_case(app: &TestApp) -> RefundCase {
+    let seller = app.seller().await;
+    let buyer = app.buyer().await;
+    let admin = app.admin().await;
+    let paid = app.paid_order(&buyer, &seller, 50_000, 1).await;
+    RefundCase {
+        path: format!("/payments/{}/refund", paid.payment_id),
+        key: new_key(),
+        body: json!({"reason": "일부 누락", "amount": 10_000}),
+        seller,
+        buyer,
+        admin,
+        paid,
+    }
 }
 
 on_both_databases! {
@@ -1059,13 +1087,7 @@ on_both_databases! {
     }
 
     async fn a_refund_is_made_once_per_idempotency_key(app: TestApp) {
-        let seller = app.seller().await;
-        let buyer = app.buyer().await;
-        let admin = app.admin().await;
-        let paid = app.paid_order(&buyer, &seller, 50_000, 1).await;
-        let path = format!("/payments/{}/refund", paid.payment_id);
-        let key = new_key();
-        let body = json!({"reason": "일부 누락", "amount": 10_000});
+        let RefundCase { seller, buyer, admin, paid, path, key, body } = refund_case(&app).await;
 
         let first = app.post_with_key(&path, &seller.token, &key, body.clone()).await;
         assert_eq!(first.assert_status(200)["refunded_amount"], 10_000);
@@ -1088,13 +1110,7 @@ on_both_databases! {
     }
 
     async fn a_refund_whose_recording_failed_is_not_made_again_under_its_key(app: TestApp) {
-        let seller = app.seller().await;
-        let buyer = app.buyer().await;
-        let admin = app.admin().await;
-        let paid = app.paid_order(&buyer, &seller, 50_000, 1).await;
-        let path = format!("/payments/{}/refund", paid.payment_id);
-        let key = new_key();
-        let body = json!({"reason": "일부 누락", "amount": 10_000});
+        let RefundCase { seller, buyer, admin, paid, path, key, body } = refund_case(&app).await;
         // The gateway refunds; recording it fails (the ledger refuses its row).
         app.raw_sql(
             "CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger_entries \
