@@ -2,8 +2,8 @@
 //!
 //! sqlx's pool pings every connection that comes back to it, in case a cancelled statement
 //! or an abandoned transaction left it mid-conversation: a round trip to MariaDB after
-//! every transaction and every batch of reads, and on SQLite's one writer connection a
-//! hand-off to its worker thread (and a spawned task) that the next writer waits for. A
+//! every transaction and every batch of reads, and on SQLite a hand-off to the
+//! connection's worker thread (and a spawned task). A
 //! connection whose work ended cleanly (a transaction committed, a statement read to its
 //! end) needs no such check. A [`Lender`] keeps those itself and lends them again at once;
 //! a connection that may be mid-conversation goes back through sqlx's pool, ping and all,

@@ -201,8 +201,8 @@ on_both_databases! {
     }
 
     async fn a_failing_record_undoes_the_whole_transaction(app: TestApp) {
-        // The outbox row is written last, with the commit (on SQLite in one message to the
-        // writer): when it fails, the order, its stock and its history must go with it.
+        // The outbox row is written last, just before the commit (`Tx::defer`): when it
+        // fails, the order, its stock and its history must go with it.
         let seller = app.seller().await;
         let buyer = app.buyer().await;
         let lamp = app.product(&seller, "램프", 40_000, 3).await;
