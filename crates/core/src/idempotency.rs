@@ -5,7 +5,7 @@
 //! claim whose request never finished (its instance died) stays claimed. Keys live 24 h.
 
 use crate::error::{AppError, AppResult};
-use escrow_store::{classify, now_millis, Db, DbErrorKind};
+use escrow_store::{now_millis, params, Db, DbErrorKind};
 use sqlx::Row;
 
 /// How long a key is remembered.
@@ -24,19 +24,11 @@ pub enum Claim {
 
 pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppResult<Claim> {
     let now = now_millis();
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status_code, response_body, created_at) \
-         VALUES (?, ?, ?, 0, NULL, ?)",
-    )
-    .bind(user_id)
-    .bind(key)
-    .bind(request_hash)
-    .bind(now)
-    .execute(db.pool())
-    .await;
+    let inserted = db.write("INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status_code, response_body, created_at) \
+         VALUES (?, ?, ?, 0, NULL, ?)", params![user_id, key, request_hash, now]).await;
     match inserted {
         Ok(_) => return Ok(Claim::Run),
-        Err(err) if classify(&err) == DbErrorKind::UniqueViolation => {}
+        Err(err) if err.kind() == DbErrorKind::UniqueViolation => {}
         Err(err) => return Err(err.into()),
     }
     let row = sqlx::query(
@@ -71,31 +63,27 @@ pub async fn finish(db: &Db, user_id: i64, key: &str, status: u16, body: &str) -
     if body.chars().count() > MAX_STORED_RESPONSE {
         return abandon(db, user_id, key).await;
     }
-    sqlx::query("UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND idem_key = ?")
-        .bind(i64::from(status))
-        .bind(body)
-        .bind(user_id)
-        .bind(key)
-        .execute(db.pool())
-        .await?;
+    db.write("UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND idem_key = ?", params![i64::from(status), body, user_id, key]).await?;
     Ok(())
 }
 
 /// Releases a claim, so that the key may run again.
 async fn abandon(db: &Db, user_id: i64, key: &str) -> AppResult<()> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ?")
-        .bind(user_id)
-        .bind(key)
-        .execute(db.pool())
-        .await?;
+    db.write(
+        "DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ?",
+        params![user_id, key],
+    )
+    .await?;
     Ok(())
 }
 
 /// Forgets keys older than their lifetime, claims that never finished included.
 pub async fn sweep(db: &Db) -> AppResult<u64> {
-    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
-        .bind(now_millis() - KEY_LIFETIME_MS)
-        .execute(db.pool())
+    let done = db
+        .write(
+            "DELETE FROM idempotency_keys WHERE created_at < ?",
+            params![now_millis() - KEY_LIFETIME_MS],
+        )
         .await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }

@@ -182,10 +182,11 @@ impl Orders {
     }
 
     pub async fn remove_cart_item(&self, caller: Caller, product_id: i64) -> AppResult<Cart> {
-        sqlx::query("DELETE FROM cart_items WHERE buyer_id = ? AND product_id = ?")
-            .bind(caller.user_id)
-            .bind(product_id)
-            .execute(self.db.pool())
+        self.db
+            .write(
+                "DELETE FROM cart_items WHERE buyer_id = ? AND product_id = ?",
+                params![caller.user_id, product_id],
+            )
             .await?;
         self.cart(caller).await
     }

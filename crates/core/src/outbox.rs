@@ -4,7 +4,7 @@
 //! taken over.
 
 use crate::error::AppResult;
-use escrow_store::{now_millis, Db};
+use escrow_store::{now_millis, params, Db};
 use sqlx::Row;
 
 /// One event ready to publish.
@@ -36,17 +36,13 @@ pub async fn claim(
     let mut claimed = Vec::with_capacity(candidates.len());
     for row in candidates {
         let id: i64 = row.try_get("id")?;
-        let won = sqlx::query(
-            "UPDATE outbox_events SET claimed_by = ?, claim_until = ? \
+        let won = db
+            .write(
+                "UPDATE outbox_events SET claimed_by = ?, claim_until = ? \
              WHERE id = ? AND published_at IS NULL AND (claim_until IS NULL OR claim_until < ?)",
-        )
-        .bind(holder)
-        .bind(now + lease_ms)
-        .bind(id)
-        .bind(now)
-        .execute(db.pool())
-        .await?
-        .rows_affected();
+                params![holder, now + lease_ms, id, now],
+            )
+            .await?;
         if won == 1 {
             claimed.push(OutboxEvent {
                 id,
@@ -60,11 +56,11 @@ pub async fn claim(
 }
 
 pub async fn mark_published(db: &Db, id: i64) -> AppResult<()> {
-    sqlx::query("UPDATE outbox_events SET published_at = ? WHERE id = ?")
-        .bind(now_millis())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
+    db.write(
+        "UPDATE outbox_events SET published_at = ? WHERE id = ?",
+        params![now_millis(), id],
+    )
+    .await?;
     Ok(())
 }
 

@@ -110,20 +110,8 @@ impl Products {
 
     /// Replaces the product's fields; only its seller may.
     pub async fn update(&self, caller: Caller, id: i64, draft: ProductDraft) -> AppResult<()> {
-        let changed = sqlx::query(
-            "UPDATE products SET name = ?, description = ?, price = ?, stock = ?, updated_at = ? \
-             WHERE id = ? AND seller_id = ? AND deleted_at IS NULL",
-        )
-        .bind(&draft.name)
-        .bind(&draft.description)
-        .bind(draft.price.get())
-        .bind(draft.stock)
-        .bind(now_millis())
-        .bind(id)
-        .bind(caller.user_id)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
+        let changed = self.db.write("UPDATE products SET name = ?, description = ?, price = ?, stock = ?, updated_at = ? \
+             WHERE id = ? AND seller_id = ? AND deleted_at IS NULL", params![&draft.name, &draft.description, draft.price.get(), draft.stock, now_millis(), id, caller.user_id]).await?;
         if changed == 0 {
             return Err(self.why_not_owned(id).await);
         }
@@ -132,17 +120,14 @@ impl Products {
 
     /// Takes the product off the catalogue; orders that reference it keep it.
     pub async fn delete(&self, caller: Caller, id: i64) -> AppResult<()> {
-        let changed = sqlx::query(
-            "UPDATE products SET deleted_at = ?, updated_at = ? \
+        let changed = self
+            .db
+            .write(
+                "UPDATE products SET deleted_at = ?, updated_at = ? \
              WHERE id = ? AND seller_id = ? AND deleted_at IS NULL",
-        )
-        .bind(now_millis())
-        .bind(now_millis())
-        .bind(id)
-        .bind(caller.user_id)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
+                params![now_millis(), now_millis(), id, caller.user_id],
+            )
+            .await?;
         if changed == 0 {
             return Err(self.why_not_owned(id).await);
         }

@@ -2,7 +2,7 @@
 //! counts the same failures (an attacker gains nothing by spreading over instances).
 
 use crate::error::{AppError, AppResult};
-use escrow_store::{classify, now_millis, Db, DbErrorKind};
+use escrow_store::{now_millis, params, Db, DbErrorKind};
 use sqlx::Row;
 
 /// How many failures a scope may have within a window before it is refused.
@@ -52,33 +52,26 @@ pub async fn check(db: &Db, scope: &str, limit: Limit) -> AppResult<()> {
 pub async fn record_failure(db: &Db, scope: &str, limit: Limit) -> AppResult<()> {
     let now = now_millis();
     let window_floor = now - limit.window_ms;
-    let bump = || {
-        sqlx::query(
-            "UPDATE login_failures SET \
-               failures = CASE WHEN window_started_at < ? THEN 1 ELSE failures + 1 END, \
-               window_started_at = CASE WHEN window_started_at < ? THEN ? ELSE window_started_at END \
-             WHERE scope_key = ?",
-        )
-        .bind(window_floor)
-        .bind(window_floor)
-        .bind(now)
-        .bind(scope)
-    };
-    if bump().execute(db.pool()).await?.rows_affected() > 0 {
+    const BUMP: &str = "UPDATE login_failures SET \
+           failures = CASE WHEN window_started_at < ? THEN 1 ELSE failures + 1 END, \
+           window_started_at = CASE WHEN window_started_at < ? THEN ? ELSE window_started_at END \
+         WHERE scope_key = ?";
+    let bump_params = params![window_floor, window_floor, now, scope];
+    let bump = || db.write(BUMP, bump_params);
+    if bump().await? > 0 {
         return Ok(());
     }
-    let inserted = sqlx::query(
-        "INSERT INTO login_failures (scope_key, failures, window_started_at) VALUES (?, 1, ?)",
-    )
-    .bind(scope)
-    .bind(now)
-    .execute(db.pool())
-    .await;
+    let inserted = db
+        .write(
+            "INSERT INTO login_failures (scope_key, failures, window_started_at) VALUES (?, 1, ?)",
+            params![scope, now],
+        )
+        .await;
     match inserted {
         Ok(_) => Ok(()),
         // Another request inserted it first: count on top of theirs.
-        Err(err) if classify(&err) == DbErrorKind::UniqueViolation => {
-            bump().execute(db.pool()).await?;
+        Err(err) if err.kind() == DbErrorKind::UniqueViolation => {
+            bump().await?;
             Ok(())
         }
         Err(err) => Err(err.into()),
@@ -86,9 +79,10 @@ pub async fn record_failure(db: &Db, scope: &str, limit: Limit) -> AppResult<()>
 }
 
 pub async fn clear(db: &Db, scope: &str) -> AppResult<()> {
-    sqlx::query("DELETE FROM login_failures WHERE scope_key = ?")
-        .bind(scope)
-        .execute(db.pool())
-        .await?;
+    db.write(
+        "DELETE FROM login_failures WHERE scope_key = ?",
+        params![scope],
+    )
+    .await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use crate::error::StoreError;
 use crate::lease::Lender;
 use crate::reads::Reads;
-use crate::tx::{SqliteWriter, Tx, Writer};
+use crate::tx::{bind_all, Param, SqliteWriter, Tx, Writer};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Executor};
@@ -161,6 +161,26 @@ impl Db {
     /// failing with `SQLITE_BUSY` when it upgrades.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         self.writer.begin().await
+    }
+
+    /// Runs one write outside a transaction and returns how many rows it changed. On
+    /// SQLite it queues for the one writer with the write transactions: on another
+    /// connection it would meet them at SQLite's busy handler, whose sleeps (1, 2, 5 ... 100
+    /// ms) can miss every gap between back-to-back transactions until it gives up. On
+    /// MySQL it runs on the pool, committed by itself.
+    pub async fn write(&self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let mut tx = self.begin().await?;
+                let changed = tx.execute(sql, params).await?;
+                tx.commit().await?;
+                Ok(changed)
+            }
+            Dialect::MySql => Ok(bind_all(sqlx::query(sql), params)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()),
+        }
     }
 
     /// A cheap round trip, for `/readyz`.
