@@ -24,8 +24,13 @@ pub enum Claim {
 
 pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppResult<Claim> {
     let now = now_millis();
-    let inserted = db.write("INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status_code, response_body, created_at) \
-         VALUES (?, ?, ?, 0, NULL, ?)", params![user_id, key, request_hash, now]).await;
+    let inserted = db
+        .write(
+            "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status_code, \
+             response_body, created_at) VALUES (?, ?, ?, 0, NULL, ?)",
+            params![user_id, key, request_hash, now],
+        )
+        .await;
     match inserted {
         Ok(_) => return Ok(Claim::Run),
         Err(err) if err.kind() == DbErrorKind::UniqueViolation => {}
@@ -63,7 +68,12 @@ pub async fn finish(db: &Db, user_id: i64, key: &str, status: u16, body: &str) -
     if body.chars().count() > MAX_STORED_RESPONSE {
         return abandon(db, user_id, key).await;
     }
-    db.write("UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND idem_key = ?", params![i64::from(status), body, user_id, key]).await?;
+    db.write(
+        "UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND \
+         idem_key = ?",
+        params![i64::from(status), body, user_id, key],
+    )
+    .await?;
     Ok(())
 }
 

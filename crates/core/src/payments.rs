@@ -933,8 +933,23 @@ impl Payments {
         } else {
             now_millis()
         };
-        let changed = tx.execute("UPDATE payments SET status = ?, imp_uid = ?, pg_provider = ?, pay_method = ?, paid_at = ?, \
-             escrow_status = ?, updated_at = ? WHERE id = ? AND status = ?", params![PaymentStatus::Paid.as_str(), &gw.imp_uid, gw.pg_provider.as_deref(), gw.pay_method.as_deref(), paid_at, escrow_to.as_str(), now_millis(), payment.id, PaymentStatus::Ready.as_str()]).await?;
+        let changed = tx
+            .execute(
+                "UPDATE payments SET status = ?, imp_uid = ?, pg_provider = ?, pay_method = ?, \
+                 paid_at = ?, escrow_status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                params![
+                    PaymentStatus::Paid.as_str(),
+                    &gw.imp_uid,
+                    gw.pg_provider.as_deref(),
+                    gw.pay_method.as_deref(),
+                    paid_at,
+                    escrow_to.as_str(),
+                    now_millis(),
+                    payment.id,
+                    PaymentStatus::Ready.as_str(),
+                ],
+            )
+            .await?;
         if changed == 0 {
             return Ok(false); // someone else completed it first
         }
@@ -1016,7 +1031,20 @@ impl Payments {
         actor: &Actor,
         reason: &str,
     ) -> AppResult<bool> {
-        let claimed = tx.execute("UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? WHERE id = ? AND status = ?", params![to.as_str(), imp_uid, failure_code, now_millis(), payment.id, PaymentStatus::Ready.as_str()]).await?;
+        let claimed = tx
+            .execute(
+                "UPDATE payments SET status = ?, imp_uid = ?, failure_code = ?, updated_at = ? \
+                 WHERE id = ? AND status = ?",
+                params![
+                    to.as_str(),
+                    imp_uid,
+                    failure_code,
+                    now_millis(),
+                    payment.id,
+                    PaymentStatus::Ready.as_str(),
+                ],
+            )
+            .await?;
         if claimed == 0 {
             return Ok(false);
         }
@@ -1246,7 +1274,13 @@ impl Payments {
                 serde_json::json!({"payment_id": payment.id, "courier": courier, "invoice_number": invoice}),
             );
         } else {
-            let updated = tx.execute("UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, updated_at = ? WHERE payment_id = ?", params![courier, invoice, sent_at, now, payment.id]).await?;
+            let updated = tx
+                .execute(
+                    "UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, \
+                     updated_at = ? WHERE payment_id = ?",
+                    params![courier, invoice, sent_at, now, payment.id],
+                )
+                .await?;
             if updated == 0 {
                 tx.execute(insert, insert_params).await?;
             }
@@ -1372,7 +1406,12 @@ impl Payments {
             .map(|g| g.fee(self.settings.fee_bps).get())
             .unwrap_or(0);
         let now = now_millis();
-        tx.execute("INSERT INTO settlements (payment_id, seller_id, gross_amount, fee_amount, net_amount, released_at) VALUES (?, ?, ?, ?, ?, ?)", params![p.id, p.seller_id, gross, fee, gross - fee, now]).await?;
+        tx.execute(
+            "INSERT INTO settlements (payment_id, seller_id, gross_amount, fee_amount, \
+             net_amount, released_at) VALUES (?, ?, ?, ?, ?, ?)",
+            params![p.id, p.seller_id, gross, fee, gross - fee, now],
+        )
+        .await?;
         records::ledger(tx, p.id, "release", account::ESCROW, account::SELLER, gross);
         records::event(
             tx,
@@ -1427,7 +1466,18 @@ impl Payments {
                     Some(reason),
                 )
                 .await?;
-                let changed = tx.execute("UPDATE payments SET status = ?, updated_at = ? WHERE id = ? AND status = ?", params![PaymentStatus::Cancelled.as_str(), now_millis(), payment.id, PaymentStatus::Ready.as_str()]).await?;
+                let changed = tx
+                    .execute(
+                        "UPDATE payments SET status = ?, updated_at = ? WHERE id = ? AND \
+                         status = ?",
+                        params![
+                            PaymentStatus::Cancelled.as_str(),
+                            now_millis(),
+                            payment.id,
+                            PaymentStatus::Ready.as_str(),
+                        ],
+                    )
+                    .await?;
                 if changed > 0 {
                     records::history(
                         &mut tx,
@@ -1592,8 +1642,21 @@ impl Payments {
         } else {
             p.escrow_status
         };
-        let changed = tx.execute("UPDATE payments SET refunded_amount = ?, status = ?, escrow_status = ?, updated_at = ? \
-             WHERE id = ? AND refunded_amount = ? AND status = ?", params![total, to_status.as_str(), escrow_to.as_str(), now_millis(), p.id, p.refunded_amount, p.status.as_str()]).await?;
+        let changed = tx
+            .execute(
+                "UPDATE payments SET refunded_amount = ?, status = ?, escrow_status = ?, \
+                 updated_at = ? WHERE id = ? AND refunded_amount = ? AND status = ?",
+                params![
+                    total,
+                    to_status.as_str(),
+                    escrow_to.as_str(),
+                    now_millis(),
+                    p.id,
+                    p.refunded_amount,
+                    p.status.as_str(),
+                ],
+            )
+            .await?;
         if changed == 0 {
             return Err(lost_race());
         }
@@ -1917,7 +1980,18 @@ impl Payments {
                 Err(AppError::Conflict(_)) => continue,
                 Err(err) => return Err(err),
             }
-            let cancelled = tx.execute("UPDATE payments SET status = ?, updated_at = ? WHERE order_id = ? AND status = ?", params![PaymentStatus::Cancelled.as_str(), now_millis(), order_id, PaymentStatus::Ready.as_str()]).await?;
+            let cancelled = tx
+                .execute(
+                    "UPDATE payments SET status = ?, updated_at = ? WHERE order_id = ? AND \
+                     status = ?",
+                    params![
+                        PaymentStatus::Cancelled.as_str(),
+                        now_millis(),
+                        order_id,
+                        PaymentStatus::Ready.as_str(),
+                    ],
+                )
+                .await?;
             if cancelled > 0 {
                 records::history(
                     &mut tx,

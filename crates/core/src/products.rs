@@ -110,8 +110,22 @@ impl Products {
 
     /// Replaces the product's fields; only its seller may.
     pub async fn update(&self, caller: Caller, id: i64, draft: ProductDraft) -> AppResult<()> {
-        let changed = self.db.write("UPDATE products SET name = ?, description = ?, price = ?, stock = ?, updated_at = ? \
-             WHERE id = ? AND seller_id = ? AND deleted_at IS NULL", params![&draft.name, &draft.description, draft.price.get(), draft.stock, now_millis(), id, caller.user_id]).await?;
+        let changed = self
+            .db
+            .write(
+                "UPDATE products SET name = ?, description = ?, price = ?, stock = ?, \
+                 updated_at = ? WHERE id = ? AND seller_id = ? AND deleted_at IS NULL",
+                params![
+                    &draft.name,
+                    &draft.description,
+                    draft.price.get(),
+                    draft.stock,
+                    now_millis(),
+                    id,
+                    caller.user_id,
+                ],
+            )
+            .await?;
         if changed == 0 {
             return Err(self.why_not_owned(id).await);
         }
