@@ -19,7 +19,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{MySql, Row};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -118,15 +118,13 @@ impl Reads {
     ) -> Result<Vec<T>, E> {
         match &self.backend {
             Backend::Sqlite(readers) => readers.with(|conn| {
-                let mut statement = conn.prepare_cached(sql).map_err(StoreError::from)?;
-                let mut rows = statement
-                    .query(rusqlite::params_from_iter(params))
-                    .map_err(StoreError::from)?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next().map_err(StoreError::from)? {
-                    out.push(map(row)?);
-                }
-                Ok(out)
+                sqlite_rows(
+                    conn,
+                    sql,
+                    rusqlite::params_from_iter(params),
+                    usize::MAX,
+                    map,
+                )
             }),
             Backend::MySql(reads) => {
                 let answer = reads.fetch(sql, params, shape).await?;
@@ -502,14 +500,11 @@ impl SqliteReaders {
     }
 
     fn open(&self) -> Result<rusqlite::Connection, StoreError> {
-        // No CREATE: the file exists once migrations ran; a missing file is an error.
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
         // query_only: these connections can never write, whatever SQL reaches them.
-        conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")?;
-        Ok(conn)
+        open_sqlite(
+            &self.path,
+            "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;",
+        )
     }
 
     fn close(&self) {
@@ -517,6 +512,38 @@ impl SqliteReaders {
             idle.clear();
         }
     }
+}
+
+/// A `rusqlite` connection to the database file with `pragmas` applied, for a thread to use
+/// in place (the hot readers, SQLite's one writer). No CREATE: the file exists once
+/// migrations ran; a missing file is an error.
+pub(crate) fn open_sqlite(path: &Path, pragmas: &str) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(pragmas)?;
+    Ok(conn)
+}
+
+/// Runs `sql` on `conn` in place and maps up to `max_rows` of its rows.
+pub(crate) fn sqlite_rows<T, E: From<StoreError>>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    max_rows: usize,
+    map: impl Fn(&dyn ReadRow) -> Result<T, E>,
+) -> Result<Vec<T>, E> {
+    let mut statement = conn.prepare_cached(sql).map_err(StoreError::from)?;
+    let mut rows = statement.query(params).map_err(StoreError::from)?;
+    let mut mapped = Vec::new();
+    while mapped.len() < max_rows {
+        match rows.next().map_err(StoreError::from)? {
+            Some(row) => mapped.push(map(row)?),
+            None => break,
+        }
+    }
+    Ok(mapped)
 }
 
 impl ReadRow for rusqlite::Row<'_> {

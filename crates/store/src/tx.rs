@@ -1,8 +1,8 @@
 //! Write transactions on either backend, and the values bound to their statements.
 
-use crate::error::StoreError;
+use crate::error::{DbErrorKind, StoreError};
 use crate::lease::{Lease, Lender};
-use crate::reads::ReadRow;
+use crate::reads::{open_sqlite, sqlite_rows, ReadRow};
 use sqlx::TransactionManager as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,15 +122,12 @@ impl SqliteWriter {
     }
 
     fn open(&self) -> Result<rusqlite::Connection, StoreError> {
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
         // As the pool's connections (`Db::pool_options`), but: no busy handler (its sleeps
         // would block the runtime's thread; `begin` retries instead), and no checkpoints at
         // commits (a checkpoint syncs the files while the next writer waits; the
         // checkpointer task does it on another connection).
-        conn.execute_batch(
+        let conn = open_sqlite(
+            &self.path,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 0; PRAGMA wal_autocheckpoint = 0;",
         )?;
@@ -148,13 +145,15 @@ impl SqliteWriter {
         let started = Instant::now();
         loop {
             let conn = guard.as_ref().expect("opened above");
-            match conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => break,
-                Err(err) if is_busy(&err) && started.elapsed() < BUSY_PATIENCE => {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                Err(err) => return Err(err.into()),
+            let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") else {
+                break;
+            };
+            // Busy or locked: another connection holds the write lock.
+            let err = StoreError::from(err);
+            if err.kind() != DbErrorKind::Conflict || started.elapsed() >= BUSY_PATIENCE {
+                return Err(err);
             }
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         Ok(Tx {
             conn: Some(TxConn::Sqlite(guard)),
@@ -165,14 +164,6 @@ impl SqliteWriter {
     pub(crate) async fn close(&self) {
         self.conn.lock().await.take();
     }
-}
-
-fn is_busy(err: &rusqlite::Error) -> bool {
-    matches!(
-        err,
-        rusqlite::Error::SqliteFailure(e, _)
-            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }
 
 /// Where write transactions get their connection.
@@ -282,18 +273,7 @@ impl Tx {
         match self.conn() {
             TxConn::Sqlite(conn) => {
                 let conn = conn.as_ref().expect("a transaction's connection is open");
-                let mut statement = conn.prepare_cached(sql).map_err(StoreError::from)?;
-                let mut rows = statement
-                    .query(rusqlite::params_from_iter(params))
-                    .map_err(StoreError::from)?;
-                let mut mapped = Vec::new();
-                while mapped.len() < max_rows {
-                    match rows.next().map_err(StoreError::from)? {
-                        Some(row) => mapped.push(map(row)?),
-                        None => break,
-                    }
-                }
-                Ok(mapped)
+                sqlite_rows(conn, sql, rusqlite::params_from_iter(params), max_rows, map)
             }
             TxConn::MySql(lease) => {
                 let query = bind_all(sqlx::query(sql), params);
@@ -310,7 +290,9 @@ impl Tx {
 
     /// Queues a write whose result nobody reads (a history, ledger or outbox row) to run
     /// at commit, after the transaction's other statements; a failing one fails the
-    /// commit. On MySQL that saves nothing; it keeps one code path for both.
+    /// commit. It once let SQLite's worker thread take these rows with the `COMMIT` in one
+    /// message; with the writer in place it saves a round trip on neither backend, and
+    /// keeps the functions that record them free of `await`.
     pub fn defer(&mut self, sql: impl Into<String>, params: Vec<Param>) {
         self.deferred.push(Deferred {
             sql: sql.into(),
