@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod error;
 pub mod idempotency;
 pub mod jobs;
+mod joined;
 pub mod members;
 pub mod orders;
 pub mod outbox;

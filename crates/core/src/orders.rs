@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::joined::{assemble, joined_row, JoinedRow};
 use crate::page::{Page, PageRequest};
 use crate::records::{self, Actor};
 use escrow_domain::validation::bounded_text;
@@ -10,7 +11,7 @@ use escrow_domain::{FieldErrors, OrderStatus, Won};
 use escrow_store::{now_millis, params, Db, ReadRow, Tx};
 use sqlx::Row;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// The most units of one product in one order or cart line.
@@ -534,83 +535,77 @@ pub(crate) fn shipment_from_row(row: &dyn ReadRow, at: usize) -> AppResult<Optio
 /// How many columns `ORDER_VIEW_COLUMNS` has: a statement's own columns come after them.
 pub(crate) const ORDER_VIEW_COLUMN_COUNT: usize = 26;
 
-/// One row of an order view: its item (with the item's id, for their order), and on the
-/// first row mapped the order with its latest payment and shipment (the same on every
-/// row, so mapped once) and what the statement reads after `ORDER_VIEW_COLUMNS`.
-pub(crate) struct OrderViewRow<H> {
-    head: Option<(OrderView, H)>,
-    item: Option<(i64, OrderItem)>,
-}
+/// One mapped row of an order view: on the first row the order with its latest payment
+/// and shipment and what the statement reads after `ORDER_VIEW_COLUMNS`; on every row its
+/// item, if any.
+pub(crate) type OrderViewRow<H> = JoinedRow<(OrderView, H), OrderItem>;
 
-/// Maps a row of `ORDER_VIEW_COLUMNS` by position; `head_wanted` is taken by the first
-/// row mapped, which also maps `head_rest` (the statement's columns after them).
+/// Maps a row of `ORDER_VIEW_COLUMNS` by position (see [`joined_row`]); the first row
+/// also maps `head_rest`, the statement's columns after them.
 pub(crate) fn order_view_row<H>(
     row: &dyn ReadRow,
     head_wanted: &AtomicBool,
     head_rest: impl FnOnce(&dyn ReadRow) -> AppResult<H>,
 ) -> AppResult<OrderViewRow<H>> {
-    let item = match row.opt_int(11)? {
-        Some(item_id) => Some((
-            item_id,
-            OrderItem {
+    joined_row(
+        row,
+        head_wanted,
+        |row| Ok((order_head(row)?, head_rest(row)?)),
+        |row| {
+            let Some(item_id) = row.opt_int(11)? else {
+                return Ok(None);
+            };
+            let item = OrderItem {
                 product_id: row.int(12)?,
                 name: row.text(13)?,
                 price: row.int(14)?,
                 quantity: row.int(15)?,
-            },
-        )),
-        None => None,
-    };
-    let head = if head_wanted.swap(false, Ordering::Relaxed) {
-        let payment = match row.opt_int(16)? {
-            Some(payment_id) => Some(PaymentSummary {
-                payment_id,
-                status: row.text(17)?,
-                escrow_status: row.text(18)?,
-                amount: row.int(19)?,
-                refunded_amount: row.int(20)?,
-                merchant_uid: row.text(21)?,
-                imp_uid: row.opt_text(22)?,
-            }),
-            None => None,
-        };
-        let view = OrderView {
-            id: row.int(0)?,
-            buyer_id: row.int(1)?,
-            seller_id: row.int(2)?,
-            status: parse_order_status(&row.text(3)?)?,
-            total_amount: row.int(4)?,
-            items: Vec::new(),
-            shipping: Shipping {
-                receiver_name: row.text(5)?,
-                receiver_phone: row.text(6)?,
-                address: row.text(7)?,
-                postcode: row.text(8)?,
-            },
-            created_at: row.int(9)?,
-            expires_at: row.int(10)?,
-            payment,
-            shipment: shipment_from_row(row, ORDER_VIEW_SHIPMENT_AT)?,
-        };
-        Some((view, head_rest(row)?))
-    } else {
-        None
-    };
-    Ok(OrderViewRow { head, item })
+            };
+            Ok(Some((item_id, item)))
+        },
+    )
 }
 
-/// Builds an order view from its rows, the items sorted by id (a look-up batched on MySQL
-/// keeps no order); `None` when there are none, i.e. no such order.
+/// The order of a row of `ORDER_VIEW_COLUMNS`, with its latest payment and shipment and
+/// no items yet.
+fn order_head(row: &dyn ReadRow) -> AppResult<OrderView> {
+    let payment = match row.opt_int(16)? {
+        Some(payment_id) => Some(PaymentSummary {
+            payment_id,
+            status: row.text(17)?,
+            escrow_status: row.text(18)?,
+            amount: row.int(19)?,
+            refunded_amount: row.int(20)?,
+            merchant_uid: row.text(21)?,
+            imp_uid: row.opt_text(22)?,
+        }),
+        None => None,
+    };
+    Ok(OrderView {
+        id: row.int(0)?,
+        buyer_id: row.int(1)?,
+        seller_id: row.int(2)?,
+        status: parse_order_status(&row.text(3)?)?,
+        total_amount: row.int(4)?,
+        items: Vec::new(),
+        shipping: Shipping {
+            receiver_name: row.text(5)?,
+            receiver_phone: row.text(6)?,
+            address: row.text(7)?,
+            postcode: row.text(8)?,
+        },
+        created_at: row.int(9)?,
+        expires_at: row.int(10)?,
+        payment,
+        shipment: shipment_from_row(row, ORDER_VIEW_SHIPMENT_AT)?,
+    })
+}
+
+/// Builds an order view from its rows, the items in id order; `None` when there are
+/// none, i.e. no such order.
 pub(crate) fn order_view_from_rows<H>(rows: Vec<OrderViewRow<H>>) -> Option<(OrderView, H)> {
-    let mut head = None;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        head = head.or(row.head);
-        items.extend(row.item);
-    }
-    items.sort_unstable_by_key(|(id, _)| *id);
-    let (mut view, rest) = head?;
-    view.items = items.into_iter().map(|(_, item)| item).collect();
+    let ((mut view, rest), items) = assemble(rows)?;
+    view.items = items;
     Some((view, rest))
 }
 

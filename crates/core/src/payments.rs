@@ -9,6 +9,7 @@
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::joined::{assemble, joined_row, JoinedRow};
 use crate::orders::{
     self, load_order, return_stock, OrderView, Shipping, ORDER_VIEW_COLUMNS, ORDER_VIEW_FROM,
 };
@@ -17,7 +18,7 @@ use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Role, Won};
 use escrow_store::{now_millis, params, Db, Param, ReadRow, Tx};
 use portone::{CancelRequest, PortOne, PortOneError};
 use sqlx::Row;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -350,55 +351,45 @@ fn shipment_subject(row: &dyn ReadRow) -> AppResult<ShipmentSubject> {
     })
 }
 
-/// One row of the status view: one history entry with its id, and on the first row mapped
-/// the payment and its shipment (the same on every row, so mapped once).
-struct StatusRow {
-    head: Option<(PaymentRecord, Option<orders::ShipmentView>)>,
-    history: Option<(i64, HistoryEntry)>,
-}
+/// One mapped row of the status view: on the first row the payment and its shipment, on
+/// every row one history entry, if any.
+type StatusRow = JoinedRow<(PaymentRecord, Option<orders::ShipmentView>), HistoryEntry>;
 
-/// Maps a status view row; `head_wanted` is taken by the first row mapped.
+/// Maps a status view row (see [`joined_row`]).
 fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRow> {
-    let at = STATUS_VIEW_HISTORY_AT;
-    let history = match row.opt_int(at)? {
-        Some(id) => Some((
-            id,
-            HistoryEntry {
+    joined_row(
+        row,
+        head_wanted,
+        |row| {
+            let shipment = orders::shipment_from_row(row, STATUS_VIEW_SHIPMENT_AT)?;
+            Ok((record_from_row(row)?, shipment))
+        },
+        |row| {
+            let at = STATUS_VIEW_HISTORY_AT;
+            let Some(id) = row.opt_int(at)? else {
+                return Ok(None);
+            };
+            let entry = HistoryEntry {
                 at: row.int(at + 1)?,
                 entity: row.text(at + 2)?,
                 from: row.opt_text(at + 3)?,
                 to: row.text(at + 4)?,
                 actor: row.text(at + 5)?,
                 reason: row.opt_text(at + 6)?,
-            },
-        )),
-        None => None,
-    };
-    let head = if head_wanted.swap(false, Ordering::Relaxed) {
-        Some((
-            record_from_row(row)?,
-            orders::shipment_from_row(row, STATUS_VIEW_SHIPMENT_AT)?,
-        ))
-    } else {
-        None
-    };
-    Ok(StatusRow { head, history })
+            };
+            Ok(Some((id, entry)))
+        },
+    )
 }
 
-/// Builds the status view from its rows; `None` when there are none.
+/// Builds the status view from its rows, the history in id order; `None` when there are
+/// none.
 fn status_view_from_rows(rows: Vec<StatusRow>) -> Option<PaymentStatusView> {
-    let mut head = None;
-    let mut history = Vec::with_capacity(rows.len());
-    for row in rows {
-        head = head.or(row.head);
-        history.extend(row.history);
-    }
-    history.sort_unstable_by_key(|(id, _)| *id);
-    let (payment, shipment) = head?;
+    let ((payment, shipment), history) = assemble(rows)?;
     Some(PaymentStatusView {
         payment,
         shipment,
-        history: history.into_iter().map(|(_, entry)| entry).collect(),
+        history,
     })
 }
 
