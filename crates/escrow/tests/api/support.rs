@@ -352,6 +352,19 @@ impl TestApp {
     /// Runs one statement of the backend's own SQL against the test database directly (a
     /// fault a test arranges); `sqlite` or `mysql` by the backend.
     pub async fn raw_sql(&self, sqlite: &str, mysql: &str) {
+        self.connection_running(sqlite, mysql).await;
+    }
+
+    /// Opens another connection that holds a write lock until its transaction ends (send it
+    /// `COMMIT`), as a statement outside the service or another process would: on SQLite the
+    /// database's one write lock, on MySQL the row lock of product `product_id`.
+    pub async fn lock_for_writes(&self, product_id: i64) -> sqlx::AnyConnection {
+        let mysql = format!("BEGIN; SELECT stock FROM products WHERE id = {product_id} FOR UPDATE");
+        self.connection_running("BEGIN IMMEDIATE", &mysql).await
+    }
+
+    /// A connection of its own to the test database that has run the backend's SQL.
+    async fn connection_running(&self, sqlite: &str, mysql: &str) -> sqlx::AnyConnection {
         use sqlx::Connection;
         let sql = if self.database.url.starts_with("sqlite") {
             sqlite
@@ -362,22 +375,6 @@ impl TestApp {
             .await
             .unwrap();
         sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
-    }
-
-    /// Opens another connection that holds a write lock until its transaction ends (send it
-    /// `COMMIT`), as a statement outside the service or another process would: on SQLite the
-    /// database's one write lock, on MySQL the row lock of product `product_id`.
-    pub async fn lock_for_writes(&self, product_id: i64) -> sqlx::AnyConnection {
-        use sqlx::Connection;
-        let mut conn = sqlx::AnyConnection::connect(&self.database.url)
-            .await
-            .unwrap();
-        let lock = if self.database.url.starts_with("sqlite") {
-            "BEGIN IMMEDIATE".to_string()
-        } else {
-            format!("BEGIN; SELECT stock FROM products WHERE id = {product_id} FOR UPDATE")
-        };
-        sqlx::raw_sql(&lock).execute(&mut conn).await.unwrap();
         conn
     }
 
