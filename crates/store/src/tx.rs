@@ -311,23 +311,20 @@ impl Tx {
             .expect("a transaction holds its connection until it ends")
         {
             // The COMMIT syncs the WAL (`synchronous = FULL`): a disk's wait, off the
-            // runtime's threads. The writer stays held until it is done.
-            TxConn::Sqlite(conn) => {
-                let (conn, committed) = tokio::task::spawn_blocking(move || {
-                    let committed = conn
-                        .as_ref()
-                        .expect("a transaction's connection is open")
-                        .execute_batch("COMMIT");
-                    (conn, committed)
-                })
-                .await
-                .map_err(|err| StoreError::Corrupt(format!("the commit's thread failed: {err}")))?;
-                if let Err(err) = committed {
+            // runtime's threads. The writer is handed on from that thread as soon as the
+            // sync is done, not after this task is scheduled again behind others.
+            TxConn::Sqlite(conn) => tokio::task::spawn_blocking(move || {
+                let committed = conn
+                    .as_ref()
+                    .expect("a transaction's connection is open")
+                    .execute_batch("COMMIT");
+                if committed.is_err() {
                     rollback_sqlite(conn);
-                    return Err(err.into());
                 }
-                Ok(())
-            }
+                committed.map_err(StoreError::from)
+            })
+            .await
+            .map_err(|err| StoreError::Corrupt(format!("the commit's thread failed: {err}")))?,
             TxConn::MySql(mut lease) => {
                 AnyTransactionManager::commit(&mut lease).await?;
                 lease.finished_cleanly();
