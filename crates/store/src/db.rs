@@ -121,10 +121,15 @@ impl Db {
                         // writers queue instead of failing at once. FULL syncs the WAL at
                         // every commit: a committed payment, refund or release survives a
                         // power cut, as on MariaDB (`innodb_flush_log_at_trx_commit = 1`);
-                        // NORMAL could lose the last commits.
+                        // NORMAL could lose the last commits. 1 KiB pages (only a new,
+                        // empty file takes them; sqlx asks for 4 KiB): a transition
+                        // changes a dozen pages (rows, indexes, history, outbox), each
+                        // written to the WAL and synced whole at its commit; this halves the
+                        // bytes per commit and raises the lifecycle rate (round 7).
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
+                             PRAGMA foreign_keys = ON;",
                         )
                         .await?;
                     } else {
