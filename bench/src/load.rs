@@ -124,38 +124,59 @@ impl Recorder {
 pub struct Watched {
     pub service: Option<u32>,
     pub database: Option<u32>,
+    /// A process whose storage writes count but whose CPU is not reported: the harness
+    /// itself, which runs the database ceiling's transactions in-process.
+    pub writer: Option<u32>,
 }
 
-/// CPU seconds each watched process used during the measured period.
+/// What the watched processes used during the measured period: CPU seconds each, and the
+/// bytes all of them wrote to storage (`write_bytes`: the WAL, the database files, the
+/// checkpoints' copies; on MariaDB its redo log and tablespaces).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CpuUsed {
+pub struct Used {
     pub service: Option<f64>,
     pub database: Option<f64>,
+    pub written_bytes: Option<f64>,
 }
 
-/// Like `run`, and also the CPU the `watched` processes used during the measured period.
+/// Like `run`, and also what the `watched` processes used during the measured period.
 pub async fn run_watching<J: Job>(
     ops: &[&str],
     timing: Timing,
     jobs: Vec<J>,
     watched: Watched,
-) -> (Vec<OpStats>, Duration, CpuUsed) {
-    let read = move || {
-        [watched.service, watched.database].map(|pid| pid.and_then(crate::service::cpu_secs))
+) -> (Vec<OpStats>, Duration, Used) {
+    let pids = [watched.service, watched.database];
+    let read = move || pids.map(|pid| pid.and_then(crate::service::cpu_secs));
+    let writers: Vec<u32> = [watched.service, watched.database, watched.writer]
+        .into_iter()
+        .flatten()
+        .collect();
+    let written = move || -> Option<u64> {
+        if writers.is_empty() {
+            return None;
+        }
+        writers
+            .iter()
+            .map(|&pid| crate::service::written_bytes(pid))
+            .sum()
     };
     let watch = async {
         tokio::time::sleep(timing.warmup).await;
-        let before = read();
+        let (before, written_before) = (read(), written());
         tokio::time::sleep(timing.duration).await;
-        let after = read();
+        let (after, written_after) = (read(), written());
         let used = |i: usize| before[i].zip(after[i]).map(|(b, a)| a - b);
-        CpuUsed {
+        Used {
             service: used(0),
             database: used(1),
+            written_bytes: written_before
+                .zip(written_after)
+                .map(|(b, a)| a.saturating_sub(b) as f64),
         }
     };
-    let ((stats, wall), cpu) = tokio::join!(run(ops, timing, jobs), watch);
-    (stats, wall, cpu)
+    let ((stats, wall), used) = tokio::join!(run(ops, timing, jobs), watch);
+    (stats, wall, used)
 }
 
 /// Runs `jobs` (one per worker) for the step and returns the merged statistics per

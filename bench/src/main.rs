@@ -13,7 +13,7 @@ mod service;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use load::{CpuUsed, OpStats, Timing, Watched};
+use load::{OpStats, Timing, Used, Watched};
 use report::{Report, StepFigures};
 use scenarios::{Catalogue, InsertCommit, Lifecycle, Logins, Ping, Reads};
 use service::{Backend, BenchDb, Served};
@@ -236,7 +236,7 @@ impl Bench {
         ops: Vec<OpStats>,
         wall: Duration,
         rss: Option<f64>,
-        cpu: CpuUsed,
+        cpu: Used,
     ) -> StepFigures {
         let figures = StepFigures::new(scenario, db, step, ops, wall, rss, cpu);
         figures.print();
@@ -249,6 +249,7 @@ impl Bench {
         Watched {
             service: Some(server.pid()),
             database: self.database_pid(backend),
+            writer: None,
         }
     }
 
@@ -281,6 +282,7 @@ impl Bench {
             Watched {
                 service: Some(server.pid()),
                 database: None,
+                writer: None,
             },
         )
         .await;
@@ -311,6 +313,7 @@ impl Bench {
             let watched = Watched {
                 service: None,
                 database: self.database_pid(backend),
+                writer: Some(std::process::id()),
             };
             let (ops, wall, cpu) =
                 load::run_watching(scenarios::INSERT_OPS, self.timing, jobs, watched).await;
@@ -555,7 +558,7 @@ impl Bench {
                 login_ops,
                 login_wall,
                 rss,
-                CpuUsed::default(),
+                Used::default(),
             );
             self.report
                 .storm

@@ -1,6 +1,6 @@
 //! Tables per step and the ratios against the targets.
 
-use crate::load::{CpuUsed, OpStats};
+use crate::load::{OpStats, Used};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -32,6 +32,8 @@ pub struct StepFigures {
     pub cpu_ms_per_op: Option<f64>,
     /// The same for the database server process (MariaDB on this machine).
     pub db_cpu_ms_per_op: Option<f64>,
+    /// Kilobytes the service and the database server wrote to storage per unit of work.
+    pub written_kb_per_op: Option<f64>,
 }
 
 impl StepFigures {
@@ -43,7 +45,7 @@ impl StepFigures {
         ops: Vec<OpStats>,
         wall: Duration,
         rss: Option<f64>,
-        cpu: CpuUsed,
+        cpu: Used,
     ) -> Self {
         let secs = wall.as_secs_f64().max(1e-9);
         let units = ops
@@ -55,6 +57,9 @@ impl StepFigures {
         Self {
             cpu_ms_per_op: cpu.service.map(per_op),
             db_cpu_ms_per_op: cpu.database.map(per_op),
+            written_kb_per_op: cpu
+                .written_bytes
+                .map(|b| b / 1024.0 / (units.max(1) as f64)),
             scenario: scenario.to_string(),
             db: db.to_string(),
             step: step.to_string(),
@@ -90,7 +95,7 @@ impl StepFigures {
         for o in &self.ops {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
                 self.scenario,
                 self.db,
                 self.step,
@@ -110,6 +115,9 @@ impl StepFigures {
                     .unwrap_or_else(|| "-".into()),
                 self.db_cpu_ms_per_op
                     .map(|c| format!("{c:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+                self.written_kb_per_op
+                    .map(|w| format!("{w:.1}"))
                     .unwrap_or_else(|| "-".into()),
             );
         }
@@ -131,7 +139,7 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-const HEADER: &str = "| scenario | db | step | operation | ok | errors | per s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU ms/op | MariaDB CPU ms/op |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+const HEADER: &str = "| scenario | db | step | operation | ok | errors | per s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU ms/op | MariaDB CPU ms/op | written kB/op |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 
 pub fn print_machine(settings: &str) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -389,6 +389,17 @@ pub fn process_named(name: &str) -> Option<u32> {
         })
 }
 
+/// Bytes process `pid` has caused to be written to storage so far (`write_bytes` in
+/// `/proc/<pid>/io`; readable for our own children, and for other users' processes as root).
+pub fn written_bytes(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// CPU time (user + system) of process `pid` so far, in seconds (clock ticks of 10 ms).
 pub fn cpu_secs(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
