@@ -206,20 +206,14 @@ on_both_databases! {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
         let lamp = app.product(&seller, "램프", 40_000, 3).await;
-        app.raw_sql(
-            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox_events \
-             BEGIN SELECT RAISE(ABORT, 'outbox refuses'); END",
-            "CREATE TRIGGER outbox_refuses BEFORE INSERT ON outbox_events FOR EACH ROW \
-             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'outbox refuses'",
-        )
-        .await;
+        app.refuse_inserts("outbox_events").await;
         let refused = app.try_order(&buyer, &[(lamp, 1)]).await;
         assert!(refused.status.is_server_error(), "{:?} {:#}", refused.status, refused.body);
         assert_eq!(app.stock(lamp).await, 3);
         assert_eq!((app.count("orders").await, app.count("state_history").await), (0, 0));
 
         // Nothing was left open on the writer: once the fault is gone, the next order goes through.
-        app.raw_sql("DROP TRIGGER outbox_refuses", "DROP TRIGGER outbox_refuses").await;
+        app.accept_inserts("outbox_events").await;
         app.try_order(&buyer, &[(lamp, 1)]).await.assert_status(201);
         assert_eq!(app.stock(lamp).await, 2);
         assert_eq!(app.count("outbox_events").await, 1);
@@ -1112,18 +1106,12 @@ on_both_databases! {
     async fn a_refund_whose_recording_failed_is_not_made_again_under_its_key(app: TestApp) {
         let RefundCase { seller, buyer, admin, paid, path, key, body } = refund_case(&app).await;
         // The gateway refunds; recording it fails (the ledger refuses its row).
-        app.raw_sql(
-            "CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger_entries \
-             BEGIN SELECT RAISE(ABORT, 'ledger refuses'); END",
-            "CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger_entries FOR EACH ROW \
-             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ledger refuses'",
-        )
-        .await;
+        app.refuse_inserts("ledger_entries").await;
         let first = app.post_with_key(&path, &seller.token, &key, body.clone()).await;
         assert!(first.status.is_server_error(), "{:?} {:#}", first.status, first.body);
         assert_eq!(app.gateway_payment(&paid.imp_uid).await["cancel_amount"], 10_000);
         // Reconciliation then records what the gateway did.
-        app.raw_sql("DROP TRIGGER ledger_refuses", "DROP TRIGGER ledger_refuses").await;
+        app.accept_inserts("ledger_entries").await;
         app.post("/admin/reconcile", Some(&admin.token), json!({})).await.assert_status(200);
         assert_eq!(app.status(paid.payment_id, &buyer.token).await["refunded_amount"], 10_000);
 

@@ -355,6 +355,25 @@ impl TestApp {
         self.connection_running(sqlite, mysql).await;
     }
 
+    /// Makes every INSERT into `table` fail (a trigger), as a full disk or a broken
+    /// constraint would; `accept_inserts` removes the fault.
+    pub async fn refuse_inserts(&self, table: &str) {
+        let sqlite = format!(
+            "CREATE TRIGGER {table}_refuses BEFORE INSERT ON {table} \
+             BEGIN SELECT RAISE(ABORT, '{table} refuses'); END"
+        );
+        let mysql = format!(
+            "CREATE TRIGGER {table}_refuses BEFORE INSERT ON {table} FOR EACH ROW \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{table} refuses'"
+        );
+        self.raw_sql(&sqlite, &mysql).await;
+    }
+
+    pub async fn accept_inserts(&self, table: &str) {
+        let drop = format!("DROP TRIGGER {table}_refuses");
+        self.raw_sql(&drop, &drop).await;
+    }
+
     /// Opens another connection that holds a write lock until its transaction ends (send it
     /// `COMMIT`), as a statement outside the service or another process would: on SQLite the
     /// database's one write lock, on MySQL the row lock of product `product_id`.
