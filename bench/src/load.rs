@@ -134,8 +134,8 @@ pub struct Watched {
 /// checkpoints' copies; on MariaDB its redo log and tablespaces).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Used {
-    pub service: Option<f64>,
-    pub database: Option<f64>,
+    pub service_cpu_secs: Option<f64>,
+    pub database_cpu_secs: Option<f64>,
     pub written_bytes: Option<f64>,
 }
 
@@ -168,8 +168,8 @@ pub async fn run_watching<J: Job>(
         let (after, written_after) = (read(), written());
         let used = |i: usize| before[i].zip(after[i]).map(|(b, a)| a - b);
         Used {
-            service: used(0),
-            database: used(1),
+            service_cpu_secs: used(0),
+            database_cpu_secs: used(1),
             written_bytes: written_before
                 .zip(written_after)
                 .map(|(b, a)| a.saturating_sub(b) as f64),

@@ -236,9 +236,9 @@ impl Bench {
         ops: Vec<OpStats>,
         wall: Duration,
         rss: Option<f64>,
-        cpu: Used,
+        used: Used,
     ) -> StepFigures {
-        let figures = StepFigures::new(scenario, db, step, ops, wall, rss, cpu);
+        let figures = StepFigures::new(scenario, db, step, ops, wall, rss, used);
         figures.print();
         self.report.steps.push(figures.clone());
         figures
@@ -275,7 +275,7 @@ impl Bench {
                 url: format!("{}/ping", server.base),
             })
             .collect();
-        let (ops, wall, cpu) = load::run_watching(
+        let (ops, wall, used) = load::run_watching(
             scenarios::PING_OPS,
             self.timing,
             jobs,
@@ -288,7 +288,7 @@ impl Bench {
         .await;
         let rss = server.peak_rss_mib();
         server.stop();
-        let f = self.record("ceiling", "-", "HTTP ceiling", ops, wall, rss, cpu);
+        let f = self.record("ceiling", "-", "HTTP ceiling", ops, wall, rss, used);
         self.report.http_ceiling = f.ops[0].rps;
         Ok(())
     }
@@ -315,7 +315,7 @@ impl Bench {
                 database: self.database_pid(backend),
                 writer: Some(std::process::id()),
             };
-            let (ops, wall, cpu) =
+            let (ops, wall, used) =
                 load::run_watching(scenarios::INSERT_OPS, self.timing, jobs, watched).await;
             service_db.close().await;
             let f = self.record(
@@ -325,7 +325,7 @@ impl Bench {
                 ops,
                 wall,
                 None,
-                cpu,
+                used,
             );
             self.report.db_ceiling.insert(backend.name(), f.ops[0].rps);
             Ok::<_, anyhow::Error>(())
@@ -401,7 +401,7 @@ impl Bench {
                     [(Reads::Page, "page", 1u64), (Reads::Item, "item", 2u64)]
                 {
                     let jobs = self.catalogue_jobs(&server.base, size, reads, salt)?;
-                    let (mut ops, wall, cpu) = load::run_watching(
+                    let (mut ops, wall, used) = load::run_watching(
                         scenarios::CATALOGUE_OPS,
                         self.timing,
                         jobs,
@@ -417,7 +417,7 @@ impl Bench {
                         ops,
                         wall,
                         rss,
-                        cpu,
+                        used,
                     );
                     self.report.catalogue.push((backend.name(), size, name, f));
                 }
@@ -476,7 +476,7 @@ impl Bench {
                     Err(err) => println!("  counting commits failed: {err:#}"),
                 }
             }
-            let (ops, wall, cpu) = load::run_watching(
+            let (ops, wall, used) = load::run_watching(
                 scenarios::LIFECYCLE_OPS,
                 self.timing,
                 jobs,
@@ -485,7 +485,7 @@ impl Bench {
             .await;
             let rss = server.peak_rss_mib();
             server.stop();
-            let f = self.record("lifecycle", backend.name(), "lifecycle", ops, wall, rss, cpu);
+            let f = self.record("lifecycle", backend.name(), "lifecycle", ops, wall, rss, used);
             self.report.lifecycle.push((backend.name(), f));
             Ok::<_, anyhow::Error>(())
         }
@@ -504,7 +504,7 @@ impl Bench {
             self.seed_products(&db, &seller_ids, products).await?;
             let server = self.start(&db, "login-storm").await?;
             let jobs = self.catalogue_jobs(&server.base, products, Reads::Mixed, 3)?;
-            let (ops, wall, cpu) = load::run_watching(
+            let (ops, wall, used) = load::run_watching(
                 scenarios::CATALOGUE_OPS,
                 self.timing,
                 jobs,
@@ -518,7 +518,7 @@ impl Bench {
                 ops,
                 wall,
                 server.peak_rss_mib(),
-                cpu,
+                used,
             );
             let jobs = self.catalogue_jobs(&server.base, products, Reads::Mixed, 4)?;
             let client = scenarios::client(logins)?;
@@ -531,7 +531,7 @@ impl Bench {
                     next: w,
                 })
                 .collect();
-            let ((ops, wall, cpu), (login_ops, login_wall)) = tokio::join!(
+            let ((ops, wall, used), (login_ops, login_wall)) = tokio::join!(
                 load::run_watching(
                     scenarios::CATALOGUE_OPS,
                     self.timing,
@@ -549,7 +549,7 @@ impl Bench {
                 ops,
                 wall,
                 rss,
-                cpu,
+                used,
             );
             let storm = self.record(
                 "login storm",

@@ -45,7 +45,7 @@ impl StepFigures {
         ops: Vec<OpStats>,
         wall: Duration,
         rss: Option<f64>,
-        cpu: Used,
+        used: Used,
     ) -> Self {
         let secs = wall.as_secs_f64().max(1e-9);
         let units = ops
@@ -55,9 +55,9 @@ impl StepFigures {
             .unwrap_or_else(|| ops.iter().map(|o| o.ok).sum());
         let per_op = |c: f64| c * 1000.0 / (units.max(1) as f64);
         Self {
-            cpu_ms_per_op: cpu.service.map(per_op),
-            db_cpu_ms_per_op: cpu.database.map(per_op),
-            written_kb_per_op: cpu
+            cpu_ms_per_op: used.service_cpu_secs.map(per_op),
+            db_cpu_ms_per_op: used.database_cpu_secs.map(per_op),
+            written_kb_per_op: used
                 .written_bytes
                 .map(|b| b / 1024.0 / (units.max(1) as f64)),
             scenario: scenario.to_string(),
