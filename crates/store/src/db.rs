@@ -122,7 +122,7 @@ impl Db {
                         // every commit: a committed payment, refund or release survives a
                         // power cut, as on MariaDB (`innodb_flush_log_at_trx_commit = 1`);
                         // NORMAL could lose the last commits. 1 KiB pages (only a new,
-                        // empty file takes them; sqlx asks for 4 KiB): a transition
+                        // empty file takes them; SQLite's default is 4 KiB): a transition
                         // changes a dozen pages (rows, indexes, history, outbox), each
                         // written to the WAL and synced whole at its commit; this halves the
                         // bytes per commit and raises the lifecycle rate (round 7).
