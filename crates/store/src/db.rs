@@ -78,11 +78,12 @@ impl Db {
         );
         let writer = match dialect {
             Dialect::Sqlite => {
-                spawn_checkpointer(pool.clone());
                 let path = SqliteConnectOptions::from_str(&url)?
                     .get_filename()
                     .to_path_buf();
-                Writer::Sqlite(SqliteWriter::new(path, config.acquire_timeout))
+                let writer = SqliteWriter::new(path, config.acquire_timeout);
+                writer.spawn_checkpointer();
+                Writer::Sqlite(writer)
             }
             Dialect::MySql => Writer::MySql(Lender::new(
                 Self::pool_options(dialect, config, max_connections).connect_lazy_with(options),
@@ -251,39 +252,6 @@ pub(crate) async fn ping_if_idle<C: sqlx::Connection>(
         conn.ping().await?;
     }
     Ok(true)
-}
-
-/// How often the WAL is checkpointed beside the SQLite writer.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-
-/// Checkpoints the SQLite WAL from a connection of `pool`, off the writer's path, until
-/// the pool closes. `PASSIVE`: it neither waits for nor blocks the writer or the readers,
-/// and copies what it can; the writer restarts the WAL from its start once all of it is
-/// copied, so the file stays as small as the writes between two checkpoints.
-fn spawn_checkpointer(pool: Lender<sqlx::Any>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // A failing checkpoint (a full disk) fails every time: say so once a minute, not
-        // ten times a second.
-        let mut warned_at: Option<std::time::Instant> = None;
-        loop {
-            every.tick().await;
-            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
-            {
-                Ok(_) => warned_at = None,
-                Err(sqlx::Error::PoolClosed) => return,
-                Err(err) => {
-                    if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-                        tracing::warn!(error = %err, "WAL checkpoint failed");
-                        warned_at = Some(std::time::Instant::now());
-                    }
-                }
-            }
-        }
-    });
 }
 
 /// Now, in unix milliseconds UTC: the one clock every stored time uses.
