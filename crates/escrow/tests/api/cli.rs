@@ -58,16 +58,12 @@ fn bad_configuration_is_refused_clearly() {
 
 /// A new SQLite file gets 1 KiB pages in WAL mode: what a commit writes and syncs is whole
 /// pages, and a transition changes a dozen (BENCHMARKS.md, round 7).
-#[test]
-fn a_new_sqlite_file_has_small_pages_and_a_write_ahead_log() {
-    let path = std::env::temp_dir().join(format!("escrow-pages-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+#[tokio::test]
+async fn a_new_sqlite_file_has_small_pages_and_a_write_ahead_log() {
+    let database = crate::support::TestDatabase::create(crate::support::Backend::Sqlite).await;
     let migrate = escrow()
         .arg("migrate")
-        .env(
-            "ESCROW_DATABASE_URL",
-            format!("sqlite://{}", path.display()),
-        )
+        .env("ESCROW_DATABASE_URL", &database.url)
         .output()
         .unwrap();
     assert!(
@@ -77,12 +73,9 @@ fn a_new_sqlite_file_has_small_pages_and_a_write_ahead_log() {
     );
     // The file's header (sqlite.org/fileformat.html): the page size at offset 16 (big
     // endian), the read and write versions at 18 and 19 (2 = WAL).
-    let header = std::fs::read(&path).unwrap();
+    let header = std::fs::read(database.sqlite_path()).unwrap();
     let page_size = u16::from_be_bytes([header[16], header[17]]);
     assert_eq!((page_size, header[18], header[19]), (1024, 2, 2));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }
 
 on_both_databases! {

@@ -89,6 +89,11 @@ impl TestDatabase {
         }
     }
 
+    /// The database's file (SQLite).
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.url.trim_start_matches("sqlite://"))
+    }
+
     /// Another handle on the same database (for a second service instance); it does not
     /// drop the database.
     pub fn alias(&self) -> Self {
@@ -108,7 +113,7 @@ impl Drop for TestDatabase {
         }
         match self.backend {
             Backend::Sqlite => {
-                let path = self.url.trim_start_matches("sqlite://").to_string();
+                let path = self.sqlite_path().display().to_string();
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{path}{suffix}"));
                 }

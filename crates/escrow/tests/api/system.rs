@@ -102,14 +102,10 @@ async fn slow_clients_are_cut_off() {
 /// up with the commits, and the WAL took every commit's pages (hundreds of MB in a benchmark).
 #[tokio::test]
 async fn sqlite_wal_is_reused_while_transactions_never_pause() {
-    let file =
-        std::env::temp_dir().join(format!("escrow-wal-{}.db", uuid::Uuid::new_v4().simple()));
-    let db = escrow_store::Db::connect(&escrow_store::DbConfig::new(format!(
-        "sqlite://{}",
-        file.display()
-    )))
-    .await
-    .unwrap();
+    let database = crate::support::TestDatabase::create(crate::support::Backend::Sqlite).await;
+    let db = escrow_store::Db::connect(&escrow_store::DbConfig::new(database.url.clone()))
+        .await
+        .unwrap();
     let mut tx = db.begin().await.unwrap();
     tx.execute(
         "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
@@ -141,13 +137,10 @@ async fn sqlite_wal_is_reused_while_transactions_never_pause() {
         writer.await.unwrap();
     }
     // Every commit appended at least one 1 KiB page to the WAL: 3 200 KiB or more in all.
-    let wal = std::fs::metadata(format!("{}-wal", file.display()))
+    let wal = std::fs::metadata(format!("{}-wal", database.sqlite_path().display()))
         .unwrap()
         .len();
     db.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
     assert!(
         wal < 1024 * 1024,
         "the WAL grew to {wal} bytes over {} commits",
@@ -161,7 +154,7 @@ async fn sqlite_wal_is_reused_while_transactions_never_pause() {
 #[tokio::test]
 async fn sqlite_pages_reach_the_database_file_while_the_service_writes() {
     let app = crate::support::TestApp::spawn(crate::support::Backend::Sqlite).await;
-    let file = std::path::PathBuf::from(app.database.url.trim_start_matches("sqlite://"));
+    let file = app.database.sqlite_path();
     let size = || {
         std::fs::metadata(&file)
             .map(|m| m.len())
