@@ -216,7 +216,7 @@ async fn checkpoint(
         // Not opened yet (nothing written through it) or closed.
         return Ok(());
     }
-    tokio::task::spawn_blocking(move || {
+    off_the_runtime("checkpoint", move || {
         writer
             .as_ref()
             .expect("checked above")
@@ -224,7 +224,17 @@ async fn checkpoint(
             .map_err(StoreError::from)
     })
     .await
-    .map_err(|err| StoreError::Corrupt(format!("the checkpoint's thread failed: {err}")))?
+}
+
+/// Runs SQLite work that waits for the disk (a sync) on the blocking pool, not on a
+/// runtime thread. `what` names it if that thread fails.
+async fn off_the_runtime<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| StoreError::Corrupt(format!("the {what}'s thread failed: {err}")))?
 }
 
 /// Where write transactions get their connection.
@@ -374,18 +384,19 @@ impl Tx {
             // The COMMIT syncs the WAL (`synchronous = FULL`): a disk's wait, off the
             // runtime's threads. The writer is handed on from that thread as soon as the
             // sync is done, not after this task is scheduled again behind others.
-            TxConn::Sqlite(conn) => tokio::task::spawn_blocking(move || {
-                let committed = conn
-                    .as_ref()
-                    .expect("a transaction's connection is open")
-                    .execute_batch("COMMIT");
-                if committed.is_err() {
-                    rollback_sqlite(conn);
-                }
-                committed.map_err(StoreError::from)
-            })
-            .await
-            .map_err(|err| StoreError::Corrupt(format!("the commit's thread failed: {err}")))?,
+            TxConn::Sqlite(conn) => {
+                off_the_runtime("commit", move || {
+                    let committed = conn
+                        .as_ref()
+                        .expect("a transaction's connection is open")
+                        .execute_batch("COMMIT");
+                    if committed.is_err() {
+                        rollback_sqlite(conn);
+                    }
+                    committed.map_err(StoreError::from)
+                })
+                .await
+            }
             TxConn::MySql(mut lease) => {
                 AnyTransactionManager::commit(&mut lease).await?;
                 lease.finished_cleanly();
