@@ -75,6 +75,11 @@ struct Cli {
         default_value = "mysql://root@127.0.0.1:3306"
     )]
     mysql_url: String,
+    /// Run the service with its outbox relay publishing to this NATS server
+    /// (ESCROW_NATS_URL), as in production; the lifecycle then also reports the events
+    /// written and how many were left unpublished. Unset: events stay in the outbox.
+    #[arg(long, env = "BENCH_NATS_URL")]
+    nats_url: Option<String>,
     /// Also write the tables as Markdown to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -214,7 +219,7 @@ async fn run(cli: Cli) -> Result<bool> {
 impl Bench {
     fn cli_summary(&self) -> String {
         format!(
-            "duration {:?}, warm-up {:?}, concurrency {}, login workers {}, products {:?}, seed {}, pool {}{}",
+            "duration {:?}, warm-up {:?}, concurrency {}, login workers {}, products {:?}, seed {}, pool {}{}{}",
             self.cli.duration,
             self.cli.warmup,
             self.cli.concurrency,
@@ -222,6 +227,10 @@ impl Bench {
             self.cli.products,
             self.cli.seed,
             self.cli.db_max_connections,
+            match &self.cli.nats_url {
+                Some(url) => format!(", events relayed to {url}"),
+                None => String::new(),
+            },
             if self.cli.smoke { ", SMOKE" } else { "" }
         )
     }
@@ -364,7 +373,14 @@ impl Bench {
 
     async fn start(&self, db: &BenchDb, tag: &str) -> Result<Served> {
         let log = self.logs.join(format!("{}-{tag}.log", db.backend.name()));
-        Served::escrow(&self.cli.escrow_bin, db, self.cli.db_max_connections, &log).await
+        Served::escrow(
+            &self.cli.escrow_bin,
+            db,
+            self.cli.db_max_connections,
+            self.cli.nats_url.as_deref(),
+            &log,
+        )
+        .await
     }
 
     fn catalogue_jobs(
@@ -483,6 +499,15 @@ impl Bench {
                 self.watched(&server, backend),
             )
             .await;
+            // Read before the service stops: what the relay had not published by the end.
+            if self.cli.nats_url.is_some() {
+                let outbox = service::outbox(&db).await?;
+                println!(
+                    "  outbox: {} events written, {} left unpublished",
+                    outbox.written, outbox.unpublished
+                );
+                self.report.outbox.push((backend.name(), outbox));
+            }
             let rss = server.peak_rss_mib();
             server.stop();
             let f = self.record("lifecycle", backend.name(), "lifecycle", ops, wall, rss, used);

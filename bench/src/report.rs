@@ -174,6 +174,14 @@ pub struct Report {
     /// MariaDB's Com_commit and Handler_commit per lifecycle, when counted.
     pub measured_commits: Option<(f64, f64)>,
     pub commits_per_lifecycle: u32,
+    /// The outbox after each lifecycle step that ran with the relay publishing to NATS.
+    pub outbox: Vec<(&'static str, Outbox)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Outbox {
+    pub written: i64,
+    pub unpublished: i64,
 }
 
 struct Check {
@@ -286,6 +294,13 @@ impl Report {
         md.pop();
         for s in &self.steps {
             md.push_str(&s.rows());
+        }
+        for (db, outbox) in &self.outbox {
+            let _ = writeln!(
+                md,
+                "\nOutbox on {db} after the lifecycle step (events relayed to NATS): {} events written, {} left unpublished.",
+                outbox.written, outbox.unpublished
+            );
         }
         if let Some((com, handler)) = self.measured_commits {
             let _ = writeln!(

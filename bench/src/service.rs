@@ -268,6 +268,23 @@ pub async fn seed_products(
     Ok(started.elapsed())
 }
 
+/// How many events the outbox holds, and how many of them are not published yet.
+pub async fn outbox(db: &BenchDb) -> Result<crate::report::Outbox> {
+    let pool = db.pool(1).await?;
+    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events")
+        .fetch_one(&pool)
+        .await?;
+    let unpublished: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE published_at IS NULL")
+            .fetch_one(&pool)
+            .await?;
+    pool.close().await;
+    Ok(crate::report::Outbox {
+        written,
+        unpublished,
+    })
+}
+
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -288,16 +305,27 @@ pub struct Served {
 
 impl Served {
     /// `escrow serve` on a free port and the given database.
-    pub async fn escrow(bin: &Path, db: &BenchDb, max_conn: u32, log: &Path) -> Result<Self> {
+    pub async fn escrow(
+        bin: &Path,
+        db: &BenchDb,
+        max_conn: u32,
+        nats_url: Option<&str>,
+        log: &Path,
+    ) -> Result<Self> {
         let port = free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(log)?;
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .arg("serve")
             .envs(service_env(&db.url, &listen, max_conn))
             .env_remove("PORTONE_API_URL")
             .env_remove("ESCROW_NATS_URL")
-            .env_remove("ESCROW_PUBLIC_URL")
+            .env_remove("ESCROW_PUBLIC_URL");
+        if let Some(url) = nats_url {
+            command.env("ESCROW_NATS_URL", url);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
