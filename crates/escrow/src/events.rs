@@ -29,40 +29,81 @@ pub async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {
     Ok(context)
 }
 
-/// Relays forever: claim a batch, publish each event and wait for JetStream's ack, then
-/// mark it published. A failure leaves the event for the next round (or another instance).
+/// Events one round of the relay claims at most.
+const BATCH: i64 = 500;
+/// How long a round's claim holds before another relay may take its events over.
+const LEASE_MS: i64 = 30_000;
+
+/// Relays forever. Every `every` it claims a batch, publishes it and marks what JetStream
+/// acknowledged as published; while a round finds a full batch it goes on at once, so a
+/// backlog drains at the speed of NATS rather than a batch per tick. A failure leaves the
+/// rest for the next tick (or another instance).
 pub async fn relay(db: Db, context: jetstream::Context, every: Duration) {
     let holder = format!("relay-{}", uuid::Uuid::new_v4().simple());
+    let mut rounds: u64 = 0;
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let events = match outbox::claim(&db, &holder, 100, 30_000).await {
-            Ok(events) => events,
-            Err(err) => {
-                tracing::warn!(error = %err, "claiming outbox events failed");
-                continue;
-            }
-        };
-        for event in events {
-            if let Err(err) = publish(&context, &event).await {
-                tracing::warn!(event.id = %event.event_id, error = %err, "publishing an event failed; will retry");
-                break;
-            }
-            if let Err(err) = outbox::mark_published(&db, event.id).await {
-                tracing::warn!(event.id = %event.event_id, error = %err, "marking an event published failed");
+        loop {
+            rounds += 1;
+            match round(&db, &context, &format!("{holder}-{rounds}")).await {
+                Ok(claimed) if claimed as i64 == BATCH => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "relaying outbox events failed; will retry");
+                    break;
+                }
             }
         }
     }
 }
 
-async fn publish(context: &jetstream::Context, event: &outbox::OutboxEvent) -> anyhow::Result<()> {
+/// One round: claim, publish, settle. Returns how many events it claimed.
+async fn round(db: &Db, context: &jetstream::Context, claim: &str) -> anyhow::Result<usize> {
+    let events = outbox::claim(db, claim, BATCH, LEASE_MS).await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    // All are sent before any acknowledgement is awaited, on one connection, so JetStream
+    // stores them in order and the round waits for one round trip rather than one per event.
+    let mut pending = Vec::with_capacity(events.len());
+    let mut failure = None;
+    for event in &events {
+        match send(context, event).await {
+            Ok(ack) => pending.push(ack),
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    // What is published is the run up to the first failure, so one range marks it; any
+    // after the failure that JetStream did store are sent again by a later round and
+    // dropped there as duplicates (same `Nats-Msg-Id`).
+    let mut published_through = None;
+    for (event, ack) in events.iter().zip(pending) {
+        if let Err(err) = ack.await {
+            failure.get_or_insert(err.into());
+            break;
+        }
+        published_through = Some(event.id);
+    }
+    outbox::settle(db, claim, &events, published_through).await?;
+    match failure {
+        Some(err) => Err(err.context("publishing an event")),
+        None => Ok(events.len()),
+    }
+}
+
+async fn send(
+    context: &jetstream::Context,
+    event: &outbox::OutboxEvent,
+) -> anyhow::Result<jetstream::context::PublishAckFuture> {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", event.event_id.as_str());
     let subject = format!("{SUBJECT_PREFIX}{}", event.event_type);
-    let ack = context
+    Ok(context
         .publish_with_headers(subject, headers, event.payload.clone().into())
-        .await?;
-    ack.await?;
-    Ok(())
+        .await?)
 }

@@ -158,11 +158,14 @@ async fn two_instances_never_do_a_job_twice() {
     assert_eq!(settlements.assert_status(200)["total_gross"], 40_000);
 }
 
+fn nats_url() -> String {
+    std::env::var("ESCROW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
 /// Domain events reach NATS JetStream with a stable id, and the outbox drains.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn domain_events_are_published_to_jetstream() {
-    let nats_url =
-        std::env::var("ESCROW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats_url = nats_url();
     let app = spawn_custom(Backend::Sqlite, |c| {
         c.nats_url = Some(nats_url.clone());
         c.job_interval = Duration::from_millis(50);
@@ -222,6 +225,92 @@ async fn domain_events_are_published_to_jetstream() {
     }
     assert_eq!(backlog, 0);
     assert!(app.count("outbox_events").await >= 2);
+}
+
+/// A backlog of many batches (events written while NATS was away, or faster than a batch
+/// per tick) is published in full, each event once and in the order written, and leaves
+/// the outbox.
+async fn a_backlog_of_events_is_published_in_order(backend: Backend) {
+    const EVENTS: usize = 3_000;
+    let nats_url = nats_url();
+    let app = spawn_custom(backend, |c| c.nats_url = Some(nats_url.clone())).await;
+    // A subject of this test's own on the shared stream.
+    let event_type = format!("test.backlog_{}", uuid::Uuid::new_v4().simple());
+    let event_ids: Vec<String> = (0..EVENTS)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let rows: Vec<String> = event_ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| format!("('{id}', '{event_type}', 0, '{{\"n\":{n}}}', 0)"))
+        .collect();
+    let insert = format!(
+        "INSERT INTO outbox_events (event_id, event_type, order_id, payload, created_at) VALUES {}",
+        rows.join(", ")
+    );
+    app.raw_sql(&insert, &insert).await;
+
+    let client = async_nats::connect(&nats_url).await.unwrap();
+    let stream = async_nats::jetstream::new(client)
+        .get_stream(escrow::events::STREAM)
+        .await
+        .unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: format!("{}{event_type}", escrow::events::SUBJECT_PREFIX),
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut received = Vec::new();
+    // Generous: the relay that claimed a batch of 100 per 1-s tick needed 30 s for these.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while received.len() < EVENTS && tokio::time::Instant::now() < deadline {
+        let next = tokio::time::timeout(
+            Duration::from_secs(2),
+            futures::StreamExt::next(&mut messages),
+        )
+        .await;
+        let Ok(Some(Ok(message))) = next else {
+            continue;
+        };
+        let id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .map(|v| v.to_string());
+        received.push(id.unwrap_or_default());
+        let _ = message.ack().await;
+    }
+    assert_eq!(received.len(), EVENTS, "events published of the backlog");
+    assert!(
+        received == event_ids,
+        "published once each, in the order written"
+    );
+
+    let unpublished =
+        format!("outbox_events WHERE event_type = '{event_type}' AND published_at IS NULL");
+    let mut backlog = i64::MAX;
+    for _ in 0..100 {
+        backlog = app.count(&unpublished).await;
+        if backlog == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(backlog, 0, "every published event is marked so");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_events_is_published_in_order_sqlite() {
+    a_backlog_of_events_is_published_in_order(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_events_is_published_in_order_mysql() {
+    a_backlog_of_events_is_published_in_order(Backend::MySql).await;
 }
 
 async fn escrow_switched_off_in_the_browser_is_refused(backend: Backend) {
