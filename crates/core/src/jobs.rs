@@ -1,10 +1,11 @@
 //! Background work: expiring unpaid orders, automatic confirmation, reconciliation with the
-//! gateway, and forgetting old idempotency keys. Every instance runs it; each change is a
+//! gateway, and forgetting old idempotency keys and published events. Every instance runs it; each change is a
 //! conditional transition, so two instances never do the same job twice and a dead
 //! instance's work is simply picked up on the next tick by another.
 
 use crate::payments::Payments;
-use crate::{idempotency, Db};
+use crate::{idempotency, outbox, Db};
+use escrow_store::now_millis;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
@@ -13,6 +14,8 @@ pub struct JobSchedule {
     pub tick: Duration,
     /// How often every open payment is compared with the gateway.
     pub reconcile_every: Duration,
+    /// How long a published event stays in the outbox.
+    pub outbox_retention: Duration,
 }
 
 /// Runs forever; abort the task to stop it.
@@ -28,6 +31,11 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
         }
         if let Err(err) = payments.confirm_due().await {
             tracing::warn!(error = %err, "automatic confirmation failed");
+        }
+        // Every tick, so that under sustained load each sweep deletes a few seconds' events.
+        let retention = i64::try_from(schedule.outbox_retention.as_millis()).unwrap_or(i64::MAX);
+        if let Err(err) = outbox::sweep(&db, now_millis().saturating_sub(retention)).await {
+            tracing::warn!(error = %err, "sweeping the outbox failed");
         }
         if last_reconcile.elapsed() >= schedule.reconcile_every {
             last_reconcile = tokio::time::Instant::now();

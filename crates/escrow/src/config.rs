@@ -139,6 +139,10 @@ pub struct Config {
     #[arg(long = "reconcile-interval", env = "ESCROW_RECONCILE_INTERVAL", value_name = "ESCROW_RECONCILE_INTERVAL", default_value = "5m", value_parser = parse_duration, global = true)]
     pub reconcile_interval: Duration,
 
+    /// How long a published domain event stays in the outbox before it is deleted.
+    #[arg(long = "outbox-retention", env = "ESCROW_OUTBOX_RETENTION", value_name = "ESCROW_OUTBOX_RETENTION", default_value = "7d", value_parser = parse_duration, global = true)]
+    pub outbox_retention: Duration,
+
     /// Addresses allowed to post gateway webhooks, comma-separated IPs or CIDRs (PortOne
     /// sends from 52.78.100.19, 52.78.48.223, 52.78.5.241). Empty: any address.
     #[arg(long = "webhook-allow", env = "ESCROW_WEBHOOK_ALLOW", value_name = "ESCROW_WEBHOOK_ALLOW", value_delimiter = ',', value_parser = parse_net, global = true)]
@@ -253,6 +257,7 @@ impl Config {
             pg: "html5_inicis".into(),
             job_interval: Duration::from_secs(5),
             reconcile_interval: Duration::from_secs(300),
+            outbox_retention: Duration::from_secs(7 * 86400),
         }
     }
 }

@@ -105,6 +105,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
     let jobs = JobSchedule {
         tick: config.job_interval,
         reconcile_every: config.reconcile_interval,
+        outbox_retention: config.outbox_retention,
     };
     let webhook_sources = WebhookSources(config.webhook_allow.clone());
     let state = AppState::new(

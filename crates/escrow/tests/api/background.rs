@@ -313,6 +313,60 @@ async fn a_backlog_of_events_is_published_in_order_mysql() {
     a_backlog_of_events_is_published_in_order(Backend::MySql).await;
 }
 
+/// Published events older than `ESCROW_OUTBOX_RETENTION` leave the outbox, more than one
+/// sweep's batch of them; newer ones and unpublished ones, however old, stay.
+async fn old_published_events_leave_the_outbox(backend: Backend) {
+    const OLD: usize = 2_500;
+    let app = spawn_custom(backend, |c| {
+        c.outbox_retention = Duration::from_secs(86_400);
+        c.job_interval = Duration::from_millis(50);
+    })
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let two_days_ago = now - 2 * 86_400_000;
+    let event_type = format!("test.retention_{}", uuid::Uuid::new_v4().simple());
+    let row = |published_at: &str| {
+        let id = uuid::Uuid::new_v4();
+        format!("('{id}', '{event_type}', 0, '{{}}', {two_days_ago}, {published_at})")
+    };
+    let mut rows: Vec<String> = (0..OLD)
+        .map(|n| row(&(two_days_ago + n as i64).to_string()))
+        .collect();
+    rows.extend((0..5).map(|_| row(&(now - 3_600_000).to_string())));
+    rows.extend((0..7).map(|_| row("NULL")));
+    let insert = format!(
+        "INSERT INTO outbox_events (event_id, event_type, order_id, payload, created_at, published_at) VALUES {}",
+        rows.join(", ")
+    );
+    app.raw_sql(&insert, &insert).await;
+
+    let of_this_test = format!("outbox_events WHERE event_type = '{event_type}'");
+    let mut left = i64::MAX;
+    for _ in 0..200 {
+        left = app.count(&of_this_test).await;
+        if left == 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 12, "the old published events are deleted");
+    let unpublished = format!("{of_this_test} AND published_at IS NULL");
+    assert_eq!(app.count(&unpublished).await, 7, "unpublished events stay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_published_events_leave_the_outbox_sqlite() {
+    old_published_events_leave_the_outbox(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_published_events_leave_the_outbox_mysql() {
+    old_published_events_leave_the_outbox(Backend::MySql).await;
+}
+
 async fn escrow_switched_off_in_the_browser_is_refused(backend: Backend) {
     let app = spawn_custom(backend, |_| {}).await;
     let (buyer, seller) = (app.buyer().await, app.seller().await);
