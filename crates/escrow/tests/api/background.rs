@@ -215,14 +215,9 @@ async fn domain_events_are_published_to_jetstream() {
     assert_eq!(event["data"]["amount"], 12_000);
     assert_eq!(id_header.as_deref(), event["event_id"].as_str());
     // Everything written so far is published (order.created and payment.paid at least).
-    let mut backlog = i64::MAX;
-    for _ in 0..100 {
-        backlog = app.count("outbox_events WHERE published_at IS NULL").await;
-        if backlog == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let backlog = app
+        .count_reaches("outbox_events WHERE published_at IS NULL", 0)
+        .await;
     assert_eq!(backlog, 0);
     assert!(app.count("outbox_events").await >= 2);
 }
@@ -292,14 +287,7 @@ async fn a_backlog_of_events_is_published_in_order(backend: Backend) {
 
     let unpublished =
         format!("outbox_events WHERE event_type = '{event_type}' AND published_at IS NULL");
-    let mut backlog = i64::MAX;
-    for _ in 0..100 {
-        backlog = app.count(&unpublished).await;
-        if backlog == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let backlog = app.count_reaches(&unpublished, 0).await;
     assert_eq!(backlog, 0, "every published event is marked so");
 }
 
@@ -344,14 +332,7 @@ async fn old_published_events_leave_the_outbox(backend: Backend) {
     app.raw_sql(&insert, &insert).await;
 
     let of_this_test = format!("outbox_events WHERE event_type = '{event_type}'");
-    let mut left = i64::MAX;
-    for _ in 0..200 {
-        left = app.count(&of_this_test).await;
-        if left == 12 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let left = app.count_reaches(&of_this_test, 12).await;
     assert_eq!(left, 12, "the old published events are deleted");
     let unpublished = format!("{of_this_test} AND published_at IS NULL");
     assert_eq!(app.count(&unpublished).await, 7, "unpublished events stay");

@@ -368,6 +368,19 @@ pub trait EscrowApp {
         assert_eq!(answer.assert_status(200)["success"], true);
     }
 
+    /// Counts `table` (a table, optionally with a `WHERE`) in the database directly until
+    /// it is `expected`, for at most `PATIENCE`; returns the last count.
+    async fn count_reaches(&self, table: &str, expected: i64) -> i64 {
+        let started = std::time::Instant::now();
+        loop {
+            let count = self.app().count(table).await;
+            if count == expected || started.elapsed() >= PATIENCE {
+                return count;
+            }
+            tokio::time::sleep(POLL_STEP).await;
+        }
+    }
+
     /// Polls `GET path` (200 expected) until `done` holds, for at most `PATIENCE`.
     async fn poll(
         &self,
