@@ -89,11 +89,12 @@ async fn abandon(db: &Db, user_id: i64, key: &str) -> AppResult<()> {
 
 /// Forgets keys older than their lifetime, claims that never finished included.
 pub async fn sweep(db: &Db) -> AppResult<u64> {
-    let done = db
-        .write(
-            "DELETE FROM idempotency_keys WHERE created_at < ?",
-            params![now_millis() - KEY_LIFETIME_MS],
+    Ok(db
+        .delete_older_than(
+            "idempotency_keys",
+            "created_at",
+            now_millis() - KEY_LIFETIME_MS,
+            1_000,
         )
-        .await?;
-    Ok(done)
+        .await?)
 }

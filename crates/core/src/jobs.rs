@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 pub struct JobSchedule {
-    /// How often expiry and automatic confirmation run.
+    /// How often expiry, automatic confirmation and the sweeps run.
     pub tick: Duration,
     /// How often every open payment is compared with the gateway.
     pub reconcile_every: Duration,
@@ -23,7 +23,6 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
     let mut ticker = tokio::time::interval(schedule.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_reconcile = tokio::time::Instant::now();
-    let mut last_sweep = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
         if let Err(err) = payments.expire_due().await {
@@ -32,10 +31,14 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
         if let Err(err) = payments.confirm_due().await {
             tracing::warn!(error = %err, "automatic confirmation failed");
         }
-        // Every tick, so that under sustained load each sweep deletes a few seconds' events.
+        // Sweeps run every tick, so that under sustained load each deletes a few seconds'
+        // rows in a few short writes rather than an hour's in many back to back.
         let retention = i64::try_from(schedule.outbox_retention.as_millis()).unwrap_or(i64::MAX);
         if let Err(err) = outbox::sweep(&db, now_millis().saturating_sub(retention)).await {
             tracing::warn!(error = %err, "sweeping the outbox failed");
+        }
+        if let Err(err) = idempotency::sweep(&db).await {
+            tracing::warn!(error = %err, "sweeping idempotency keys failed");
         }
         if last_reconcile.elapsed() >= schedule.reconcile_every {
             last_reconcile = tokio::time::Instant::now();
@@ -49,12 +52,6 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
                 }
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "reconciliation failed"),
-            }
-        }
-        if last_sweep.elapsed() >= Duration::from_secs(3600) {
-            last_sweep = tokio::time::Instant::now();
-            if let Err(err) = idempotency::sweep(&db).await {
-                tracing::warn!(error = %err, "sweeping idempotency keys failed");
             }
         }
     }

@@ -98,37 +98,11 @@ pub async fn settle(
     Ok(())
 }
 
-/// Events one sweep statement deletes at most (ties on the time may add a few).
-const SWEEP_BATCH: i64 = 1_000;
-
-/// Deletes the events published before `published_before` (unix ms), a batch per write
-/// transaction, so that a long backlog never holds SQLite's one writer for long.
-/// Returns how many it deleted.
+/// Deletes the events published before `published_before` (unix ms); returns how many.
 pub async fn sweep(db: &Db, published_before: i64) -> AppResult<u64> {
-    let mut deleted = 0;
-    loop {
-        let through: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(published_at) FROM (SELECT published_at FROM outbox_events \
-             WHERE published_at < ? ORDER BY published_at LIMIT ?) AS batch",
-        )
-        .bind(published_before)
-        .bind(SWEEP_BATCH)
-        .fetch_one(db.pool())
-        .await?;
-        let Some(through) = through else {
-            return Ok(deleted);
-        };
-        let batch = db
-            .write(
-                "DELETE FROM outbox_events WHERE published_at <= ?",
-                params![through],
-            )
-            .await?;
-        deleted += batch;
-        if batch < SWEEP_BATCH as u64 {
-            return Ok(deleted);
-        }
-    }
+    Ok(db
+        .delete_older_than("outbox_events", "published_at", published_before, 1_000)
+        .await?)
 }
 
 /// How many events wait to be published (for metrics and tests).

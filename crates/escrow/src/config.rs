@@ -131,7 +131,7 @@ pub struct Config {
     )]
     pub pg: String,
 
-    /// How often background jobs (expiry, automatic confirmation) run.
+    /// How often background jobs (expiry, automatic confirmation, sweeps) run.
     #[arg(long = "job-interval", env = "ESCROW_JOB_INTERVAL", value_name = "ESCROW_JOB_INTERVAL", default_value = "5s", value_parser = parse_duration, global = true)]
     pub job_interval: Duration,
 

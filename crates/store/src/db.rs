@@ -189,6 +189,41 @@ impl Db {
         }
     }
 
+    /// Deletes the rows of `table` whose `column` (an indexed time; NULLs stay) is before
+    /// `before`, about `batch` rows per write: in one statement a long backlog would hold
+    /// SQLite's one writer, and every request that writes, for as long as it took. Returns
+    /// how many rows it deleted. `table` and `column` are the caller's own names, not input.
+    pub async fn delete_older_than(
+        &self,
+        table: &str,
+        column: &str,
+        before: i64,
+        batch: i64,
+    ) -> Result<u64, StoreError> {
+        let bound = format!(
+            "SELECT MAX({column}) FROM (SELECT {column} FROM {table} \
+             WHERE {column} < ? ORDER BY {column} LIMIT ?) AS batch"
+        );
+        // `<=` the batch's newest: rows tied with it go too (a few more than `batch`).
+        let delete = format!("DELETE FROM {table} WHERE {column} <= ?");
+        let mut deleted = 0;
+        loop {
+            let through: Option<i64> = sqlx::query_scalar(&bound)
+                .bind(before)
+                .bind(batch)
+                .fetch_one(&self.pool)
+                .await?;
+            let Some(through) = through else {
+                return Ok(deleted);
+            };
+            let done = self.write(&delete, &[Param::Int(through)]).await?;
+            deleted += done;
+            if done < batch.unsigned_abs() {
+                return Ok(deleted);
+            }
+        }
+    }
+
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

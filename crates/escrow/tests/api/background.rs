@@ -71,16 +71,6 @@ async fn lost_messages_are_healed_by_reconciliation(backend: Backend) {
     app.assert_ledger(&admin, 40_000, 15_000, 25_000, 0).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lost_messages_are_healed_by_reconciliation_sqlite() {
-    lost_messages_are_healed_by_reconciliation(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lost_messages_are_healed_by_reconciliation_mysql() {
-    lost_messages_are_healed_by_reconciliation(Backend::MySql).await;
-}
-
 /// Two instances on one MariaDB database, sharing one gateway, both running the jobs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_never_do_a_job_twice() {
@@ -291,16 +281,6 @@ async fn a_backlog_of_events_is_published_in_order(backend: Backend) {
     assert_eq!(backlog, 0, "every published event is marked so");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backlog_of_events_is_published_in_order_sqlite() {
-    a_backlog_of_events_is_published_in_order(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backlog_of_events_is_published_in_order_mysql() {
-    a_backlog_of_events_is_published_in_order(Backend::MySql).await;
-}
-
 /// Published events older than `ESCROW_OUTBOX_RETENTION` leave the outbox, more than one
 /// sweep's batch of them; newer ones and unpublished ones, however old, stay.
 async fn old_published_events_leave_the_outbox(backend: Backend) {
@@ -338,14 +318,31 @@ async fn old_published_events_leave_the_outbox(backend: Backend) {
     assert_eq!(app.count(&unpublished).await, 7, "unpublished events stay");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_published_events_leave_the_outbox_sqlite() {
-    old_published_events_leave_the_outbox(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_published_events_leave_the_outbox_mysql() {
-    old_published_events_leave_the_outbox(Backend::MySql).await;
+/// Idempotency keys older than their 24-hour lifetime are forgotten, more than one sweep's
+/// batch of them; younger ones stay.
+async fn old_idempotency_keys_are_forgotten(backend: Backend) {
+    let app = spawn_custom(backend, |c| c.job_interval = Duration::from_millis(50)).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let user = 7;
+    let row = |n: usize, created_at: i64| {
+        format!("({user}, 'key-{n}', 'hash', 200, '{{}}', {created_at})")
+    };
+    let mut rows: Vec<String> = (0..1_500)
+        .map(|n| row(n, now - 2 * 86_400_000 + n as i64))
+        .collect();
+    rows.extend((1_500..1_503).map(|n| row(n, now - 3_600_000)));
+    let insert = format!(
+        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, status_code, response_body, created_at) VALUES {}",
+        rows.join(", ")
+    );
+    app.raw_sql(&insert, &insert).await;
+    let left = app
+        .count_reaches(&format!("idempotency_keys WHERE user_id = {user}"), 3)
+        .await;
+    assert_eq!(left, 3, "only the keys younger than a day stay");
 }
 
 async fn escrow_switched_off_in_the_browser_is_refused(backend: Backend) {
@@ -377,12 +374,10 @@ async fn escrow_switched_off_in_the_browser_is_refused(backend: Backend) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn escrow_switched_off_in_the_browser_is_refused_sqlite() {
-    escrow_switched_off_in_the_browser_is_refused(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn escrow_switched_off_in_the_browser_is_refused_mysql() {
-    escrow_switched_off_in_the_browser_is_refused(Backend::MySql).await;
-}
+on_both_backends!(
+    lost_messages_are_healed_by_reconciliation,
+    a_backlog_of_events_is_published_in_order,
+    old_published_events_leave_the_outbox,
+    old_idempotency_keys_are_forgotten,
+    escrow_switched_off_in_the_browser_is_refused,
+);

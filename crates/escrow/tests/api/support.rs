@@ -28,6 +28,26 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Tests of scenarios that start their own service (`async fn name(backend: Backend)`):
+/// `name::sqlite` and `name::mysql`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    super::$name($crate::support::Backend::MySql).await
+                }
+            }
+        )*
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
