@@ -94,7 +94,6 @@ pub async fn sweep(db: &Db) -> AppResult<u64> {
             "idempotency_keys",
             "created_at",
             now_millis() - KEY_LIFETIME_MS,
-            1_000,
         )
         .await?)
 }

@@ -101,7 +101,7 @@ pub async fn settle(
 /// Deletes the events published before `published_before` (unix ms); returns how many.
 pub async fn sweep(db: &Db, published_before: i64) -> AppResult<u64> {
     Ok(db
-        .delete_older_than("outbox_events", "published_at", published_before, 1_000)
+        .delete_older_than("outbox_events", "published_at", published_before)
         .await?)
 }
 
