@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite needs is installed and running on this machine:
-# MariaDB on 127.0.0.1:3306 (root, empty password) and, for the browser tests, Chromium.
+# MariaDB on 127.0.0.1:3306 (root, empty password), NATS with JetStream on 127.0.0.1:4222
+# (and its `nats-server`, which a test also starts on a port of its own) and, for the
+# browser tests, Chromium.
 # Safe to run again: it only acts on what is missing.
 set -euo pipefail
 
@@ -23,6 +25,21 @@ if ! mariadb_up; then
   as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
   for _ in $(seq 1 60); do mariadb_up && break; sleep 1; done
   mariadb_up || { echo "MariaDB did not come up on 127.0.0.1:3306" >&2; exit 1; }
+fi
+
+nats_up() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }
+
+if [ ! -x /usr/sbin/nats-server ] && ! command -v nats-server >/dev/null; then
+  echo "installing NATS..."
+  apt_install nats-server
+fi
+if ! nats_up; then
+  echo "starting NATS..."
+  as_root mkdir -p /var/lib/nats-server
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server
+  for _ in $(seq 1 30); do nats_up && break; sleep 1; done
+  nats_up || { echo "NATS did not come up on 127.0.0.1:4222" >&2; exit 1; }
 fi
 
 if [ "${SKIP_BROWSER:-}" != 1 ]; then

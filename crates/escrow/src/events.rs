@@ -12,10 +12,10 @@ pub const STREAM: &str = "ESCROW_EVENTS";
 pub const SUBJECT_PREFIX: &str = "escrow.";
 
 /// Connects and makes sure the stream exists.
-pub async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {
+async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {
     let client = async_nats::connect(url)
         .await
-        .with_context(|| format!("connecting to NATS at {url}"))?;
+        .with_context(|| format!("connecting to NATS at {}", escrow_store::redact_url(url)))?;
     let context = jetstream::new(client);
     context
         .get_or_create_stream(jetstream::stream::Config {
@@ -34,11 +34,15 @@ const BATCH: i64 = 500;
 /// How long a round's claim holds before another relay may take its events over.
 const LEASE_MS: i64 = 30_000;
 
-/// Relays forever. Every `every` it claims a batch, publishes it and marks what JetStream
-/// acknowledged as published; while a round finds a full batch it goes on at once, so a
-/// backlog drains at the speed of NATS rather than a batch per tick. A failure leaves the
-/// rest for the next tick (or another instance).
-pub async fn relay(db: Db, context: jetstream::Context, every: Duration) {
+/// Relays forever. It first connects to NATS at `url`, again every `every` while it is
+/// unreachable: the service serves and writes its events to the outbox meanwhile (a
+/// payment must not wait for the event bus), and they go out once it is up. Then every
+/// `every` it claims a batch, publishes it and marks what JetStream acknowledged as
+/// published; while a round finds a full batch it goes on at once, so a backlog drains at
+/// the speed of NATS rather than a batch per tick. A failure leaves the rest for the next
+/// tick (or another instance); the client reconnects by itself after a later outage.
+pub async fn relay(db: Db, url: String, every: Duration) {
+    let context = connect_until_up(&url, every).await;
     let holder = format!("relay-{}", uuid::Uuid::new_v4().simple());
     let mut rounds: u64 = 0;
     let mut ticker = tokio::time::interval(every);
@@ -51,9 +55,31 @@ pub async fn relay(db: Db, context: jetstream::Context, every: Duration) {
                 Ok(claimed) if claimed as i64 == BATCH => continue,
                 Ok(_) => break,
                 Err(err) => {
-                    tracing::warn!(error = %err, "relaying outbox events failed; will retry");
+                    tracing::warn!(error = %format!("{err:#}"), "relaying outbox events failed; will retry");
                     break;
                 }
+            }
+        }
+    }
+}
+
+async fn connect_until_up(url: &str, every: Duration) -> jetstream::Context {
+    // Said at the first failure and then once a minute, not at every attempt.
+    let mut warned_at: Option<std::time::Instant> = None;
+    loop {
+        match connect(url).await {
+            Ok(context) => {
+                if warned_at.is_some() {
+                    tracing::info!("connected to NATS; publishing the outbox's events");
+                }
+                return context;
+            }
+            Err(err) => {
+                if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                    tracing::warn!(error = %format!("{err:#}"), "NATS is unreachable; events wait in the outbox");
+                    warned_at = Some(std::time::Instant::now());
+                }
+                tokio::time::sleep(every).await;
             }
         }
     }

@@ -182,17 +182,13 @@ pub async fn serve(
         app.state.payments.clone(),
         app.jobs,
     ));
-    let relay = match &app.nats_url {
-        Some(url) => {
-            let context = events::connect(url).await?;
-            Some(tokio::spawn(events::relay(
-                db.clone(),
-                context,
-                app.jobs.tick.min(Duration::from_secs(1)),
-            )))
-        }
-        None => None,
-    };
+    let relay = app.nats_url.clone().map(|url| {
+        tokio::spawn(events::relay(
+            db.clone(),
+            url,
+            app.jobs.tick.min(Duration::from_secs(1)),
+        ))
+    });
     let served = serve_http(app.router, listener, app.header_timeout, shutdown).await;
     jobs.abort();
     if let Some(relay) = relay {

@@ -212,6 +212,64 @@ async fn domain_events_are_published_to_jetstream() {
     assert!(app.count("outbox_events").await >= 2);
 }
 
+/// A NATS server of the test's own on `port`, stopped (and its store removed) on drop.
+struct NatsServer {
+    child: std::process::Child,
+    store: std::path::PathBuf,
+}
+
+impl NatsServer {
+    fn start(port: u16) -> Self {
+        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|path| std::path::Path::new(path).exists())
+            .unwrap_or("nats-server");
+        let store = std::env::temp_dir().join(format!("escrow-nats-{}", uuid::Uuid::new_v4()));
+        let child = std::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(&store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server must be installed (see README)");
+        Self { child, store }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// With NATS down when it starts, the service serves all the same and its events wait in
+/// the outbox; once NATS is up they are published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_in_the_outbox_while_nats_is_away() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_custom(Backend::Sqlite, |c| {
+        c.nats_url = Some(format!("nats://127.0.0.1:{port}"));
+        c.job_interval = Duration::from_millis(50);
+    })
+    .await;
+    let (buyer, seller) = (app.buyer().await, app.seller().await);
+    app.paid_order(&buyer, &seller, 12_000, 1).await;
+    let unpublished = "outbox_events WHERE published_at IS NULL";
+    assert!(
+        app.count(unpublished).await >= 2,
+        "order.created and payment.paid wait"
+    );
+
+    let _nats = NatsServer::start(port);
+    assert_eq!(app.count_reaches(unpublished, 0).await, 0);
+}
+
 /// A backlog of many batches (events written while NATS was away, or faster than a batch
 /// per tick) is published in full, each event once and in the order written, and leaves
 /// the outbox.
