@@ -1,7 +1,8 @@
 //! Background work: expiring unpaid orders, automatic confirmation, reconciliation with the
-//! gateway, and forgetting old idempotency keys and published events. Every instance runs it; each change is a
-//! conditional transition, so two instances never do the same job twice and a dead
-//! instance's work is simply picked up on the next tick by another.
+//! gateway, and forgetting old idempotency keys and published events. Every instance runs
+//! it; each change is a conditional transition (a sweep deletes only what is old enough),
+//! so two instances never do the same job twice and a dead instance's work is simply
+//! picked up on the next tick by another.
 
 use crate::payments::Payments;
 use crate::{idempotency, outbox, Db};

@@ -205,18 +205,17 @@ impl Db {
         column: &str,
         before: i64,
     ) -> Result<u64, StoreError> {
-        let batch = SWEEP_BATCH;
         let bound = format!(
             "SELECT MAX({column}) FROM (SELECT {column} FROM {table} \
              WHERE {column} < ? ORDER BY {column} LIMIT ?) AS batch"
         );
-        // `<=` the batch's newest: rows tied with it go too (a few more than `batch`).
+        // `<=` the batch's newest: rows tied with it go too.
         let delete = format!("DELETE FROM {table} WHERE {column} <= ?");
         let mut deleted = 0;
         loop {
             let through: Option<i64> = sqlx::query_scalar(&bound)
                 .bind(before)
-                .bind(batch)
+                .bind(SWEEP_BATCH)
                 .fetch_one(&self.pool)
                 .await?;
             let Some(through) = through else {
@@ -224,7 +223,7 @@ impl Db {
             };
             let done = self.write(&delete, &[Param::Int(through)]).await?;
             deleted += done;
-            if done < batch.unsigned_abs() {
+            if done < SWEEP_BATCH.unsigned_abs() {
                 return Ok(deleted);
             }
         }
