@@ -348,10 +348,7 @@ async fn old_published_events_leave_the_outbox(backend: Backend) {
         c.job_interval = Duration::from_millis(50);
     })
     .await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = escrow_store::now_millis();
     let two_days_ago = now - 2 * 86_400_000;
     let event_type = format!("test.retention_{}", uuid::Uuid::new_v4().simple());
     let row = |published_at: &str| {
@@ -380,10 +377,7 @@ async fn old_published_events_leave_the_outbox(backend: Backend) {
 /// batch of them; younger ones stay.
 async fn old_idempotency_keys_are_forgotten(backend: Backend) {
     let app = spawn_custom(backend, |c| c.job_interval = Duration::from_millis(50)).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = escrow_store::now_millis();
     let user = 7;
     let row = |n: usize, created_at: i64| {
         format!("({user}, 'key-{n}', 'hash', 200, '{{}}', {created_at})")
