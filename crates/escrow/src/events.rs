@@ -17,6 +17,11 @@ async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {
         .await
         .with_context(|| format!("connecting to NATS at {}", escrow_store::redact_url(url)))?;
     let context = jetstream::new(client);
+    ensure_stream(&context).await?;
+    Ok(context)
+}
+
+async fn ensure_stream(context: &jetstream::Context) -> anyhow::Result<()> {
     context
         .get_or_create_stream(jetstream::stream::Config {
             name: STREAM.into(),
@@ -26,7 +31,7 @@ async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {
         })
         .await
         .context("creating the JetStream stream")?;
-    Ok(context)
+    Ok(())
 }
 
 /// Events one round of the relay claims at most.
@@ -42,20 +47,42 @@ const LEASE_MS: i64 = 30_000;
 /// the speed of NATS rather than a batch per tick. A failure leaves the rest for the next
 /// tick (or another instance); the client reconnects by itself after a later outage.
 pub async fn relay(db: Db, url: String, every: Duration) {
-    let context = connect_until_up(&url, every).await;
+    let mut trouble = Trouble::default();
+    let context = loop {
+        match connect(&url).await {
+            Ok(context) => break context,
+            Err(err) => {
+                trouble.failed(&err, "NATS is unreachable; events wait in the outbox");
+                tokio::time::sleep(every).await;
+            }
+        }
+    };
+    trouble.over("connected to NATS; publishing the outbox's events");
     let holder = format!("relay-{}", uuid::Uuid::new_v4().simple());
     let mut rounds: u64 = 0;
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        // After a failure the stream is made sure of again: a NATS server that came back
+        // without its store (or with the stream deleted) would refuse every event.
+        if trouble.ongoing() {
+            if let Err(err) = ensure_stream(&context).await {
+                trouble.failed(&err, "relaying outbox events failed; will retry");
+                continue;
+            }
+        }
         loop {
             rounds += 1;
             match round(&db, &context, &format!("{holder}-{rounds}")).await {
-                Ok(claimed) if claimed as i64 == BATCH => continue,
-                Ok(_) => break,
+                Ok(claimed) => {
+                    trouble.over("relaying outbox events again");
+                    if claimed as i64 != BATCH {
+                        break;
+                    }
+                }
                 Err(err) => {
-                    tracing::warn!(error = %format!("{err:#}"), "relaying outbox events failed; will retry");
+                    trouble.failed(&err, "relaying outbox events failed; will retry");
                     break;
                 }
             }
@@ -63,24 +90,31 @@ pub async fn relay(db: Db, url: String, every: Duration) {
     }
 }
 
-async fn connect_until_up(url: &str, every: Duration) -> jetstream::Context {
-    // Said at the first failure and then once a minute, not at every attempt.
-    let mut warned_at: Option<std::time::Instant> = None;
-    loop {
-        match connect(url).await {
-            Ok(context) => {
-                if warned_at.is_some() {
-                    tracing::info!("connected to NATS; publishing the outbox's events");
-                }
-                return context;
-            }
-            Err(err) => {
-                if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-                    tracing::warn!(error = %format!("{err:#}"), "NATS is unreachable; events wait in the outbox");
-                    warned_at = Some(std::time::Instant::now());
-                }
-                tokio::time::sleep(every).await;
-            }
+/// A failure that repeats at every tick (NATS down) is logged at its start and then once a
+/// minute, not at every attempt; its end once.
+#[derive(Default)]
+struct Trouble {
+    warned_at: Option<std::time::Instant>,
+}
+
+impl Trouble {
+    fn failed(&mut self, err: &anyhow::Error, what: &str) {
+        if self
+            .warned_at
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+        {
+            tracing::warn!(error = %format!("{err:#}"), "{what}");
+            self.warned_at = Some(std::time::Instant::now());
+        }
+    }
+
+    fn ongoing(&self) -> bool {
+        self.warned_at.is_some()
+    }
+
+    fn over(&mut self, what: &str) {
+        if self.warned_at.take().is_some() {
+            tracing::info!("{what}");
         }
     }
 }

@@ -245,7 +245,8 @@ impl Drop for NatsServer {
 }
 
 /// With NATS down when it starts, the service serves all the same and its events wait in
-/// the outbox; once NATS is up they are published.
+/// the outbox; once NATS is up they are published. When NATS goes away again and comes
+/// back without its store, the relay reconnects, makes the stream again, and goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_wait_in_the_outbox_while_nats_is_away() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -266,6 +267,12 @@ async fn events_wait_in_the_outbox_while_nats_is_away() {
         "order.created and payment.paid wait"
     );
 
+    let nats = NatsServer::start(port);
+    assert_eq!(app.count_reaches(unpublished, 0).await, 0);
+
+    drop(nats);
+    app.paid_order(&buyer, &seller, 13_000, 1).await;
+    assert!(app.count(unpublished).await >= 2, "the new events wait");
     let _nats = NatsServer::start(port);
     assert_eq!(app.count_reaches(unpublished, 0).await, 0);
 }
