@@ -29,7 +29,7 @@ fi
 
 nats_up() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }
 
-if [ ! -x /usr/sbin/nats-server ] && ! command -v nats-server >/dev/null; then
+if [ ! -x /usr/sbin/nats-server ]; then
   echo "installing NATS..."
   apt_install nats-server
 fi
