@@ -152,6 +152,54 @@ fn nats_url() -> String {
     std::env::var("ESCROW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
+/// Reads the events of `event_type` in the service's JetStream stream from its start, each
+/// acknowledged and handed to `take` with its `Nats-Msg-Id`, until `take` says it has
+/// what it waited for or `within` has passed.
+async fn read_events(
+    nats_url: &str,
+    event_type: &str,
+    within: Duration,
+    mut take: impl FnMut(Value, Option<String>) -> bool,
+) {
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("NATS must run on 127.0.0.1:4222 (see README)");
+    let stream = async_nats::jetstream::new(client)
+        .get_stream(escrow::events::STREAM)
+        .await
+        .unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: format!("{}{event_type}", escrow::events::SUBJECT_PREFIX),
+            inactive_threshold: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        let next = tokio::time::timeout(
+            Duration::from_secs(2),
+            futures::StreamExt::next(&mut messages),
+        )
+        .await;
+        let Ok(Some(Ok(message))) = next else {
+            continue;
+        };
+        let event: Value = serde_json::from_slice(&message.payload).unwrap();
+        let id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .map(|v| v.to_string());
+        let _ = message.ack().await;
+        if take(event, id) {
+            return;
+        }
+    }
+}
+
 /// Domain events reach NATS JetStream with a stable id, and the outbox drains.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn domain_events_are_published_to_jetstream() {
@@ -164,42 +212,19 @@ async fn domain_events_are_published_to_jetstream() {
     let (buyer, seller) = (app.buyer().await, app.seller().await);
     let paid = app.paid_order(&buyer, &seller, 12_000, 1).await;
 
-    let client = async_nats::connect(&nats_url)
-        .await
-        .expect("NATS must run on 127.0.0.1:4222 (see README)");
-    let jetstream = async_nats::jetstream::new(client);
-    let stream = jetstream.get_stream(escrow::events::STREAM).await.unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: "escrow.payment.paid".into(),
-            inactive_threshold: Duration::from_secs(30),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
     let mut found = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while found.is_none() && tokio::time::Instant::now() < deadline {
-        let next = tokio::time::timeout(
-            Duration::from_secs(2),
-            futures::StreamExt::next(&mut messages),
-        )
-        .await;
-        let Ok(Some(Ok(message))) = next else {
-            continue;
-        };
-        let event: Value = serde_json::from_slice(&message.payload).unwrap();
-        if event["order_id"] == paid.order_id {
-            let id_header = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("Nats-Msg-Id"))
-                .map(|v| v.to_string());
-            found = Some((event, id_header));
-        }
-        let _ = message.ack().await;
-    }
+    read_events(
+        &nats_url,
+        "payment.paid",
+        Duration::from_secs(15),
+        |event, id_header| {
+            if event["order_id"] == paid.order_id {
+                found = Some((event, id_header));
+            }
+            found.is_some()
+        },
+    )
+    .await;
     let (event, id_header) = found.expect("the payment.paid event was published");
     assert_eq!(event["type"], "payment.paid");
     assert_eq!(event["data"]["amount"], 12_000);
@@ -300,40 +325,13 @@ async fn a_backlog_of_events_is_published_in_order(backend: Backend) {
     );
     app.raw_sql(&insert, &insert).await;
 
-    let client = async_nats::connect(&nats_url).await.unwrap();
-    let stream = async_nats::jetstream::new(client)
-        .get_stream(escrow::events::STREAM)
-        .await
-        .unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: format!("{}{event_type}", escrow::events::SUBJECT_PREFIX),
-            inactive_threshold: Duration::from_secs(30),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap();
     let mut received = Vec::new();
     // Generous: the relay that claimed a batch of 100 per 1-s tick needed 30 s for these.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while received.len() < EVENTS && tokio::time::Instant::now() < deadline {
-        let next = tokio::time::timeout(
-            Duration::from_secs(2),
-            futures::StreamExt::next(&mut messages),
-        )
-        .await;
-        let Ok(Some(Ok(message))) = next else {
-            continue;
-        };
-        let id = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get("Nats-Msg-Id"))
-            .map(|v| v.to_string());
+    read_events(&nats_url, &event_type, Duration::from_secs(20), |_, id| {
         received.push(id.unwrap_or_default());
-        let _ = message.ack().await;
-    }
+        received.len() == EVENTS
+    })
+    .await;
     assert_eq!(received.len(), EVENTS, "events published of the backlog");
     assert!(
         received == event_ids,
