@@ -6,6 +6,7 @@
 use anyhow::Context;
 use async_nats::jetstream;
 use escrow_core::{outbox, Db};
+use escrow_store::Trouble;
 use std::time::Duration;
 
 pub const STREAM: &str = "ESCROW_EVENTS";
@@ -52,12 +53,17 @@ pub async fn relay(db: Db, url: String, every: Duration) {
         match connect(&url).await {
             Ok(context) => break context,
             Err(err) => {
-                trouble.failed(&err, "NATS is unreachable; events wait in the outbox");
+                trouble.failed(
+                    &format!("{err:#}"),
+                    "NATS is unreachable; events wait in the outbox",
+                );
                 tokio::time::sleep(every).await;
             }
         }
     };
-    trouble.over("connected to NATS; publishing the outbox's events");
+    if trouble.over() {
+        tracing::info!("connected to NATS; publishing the outbox's events");
+    }
     let holder = format!("relay-{}", uuid::Uuid::new_v4().simple());
     let mut rounds: u64 = 0;
     let mut ticker = tokio::time::interval(every);
@@ -68,7 +74,10 @@ pub async fn relay(db: Db, url: String, every: Duration) {
         // without its store (or with the stream deleted) would refuse every event.
         if trouble.ongoing() {
             if let Err(err) = ensure_stream(&context).await {
-                trouble.failed(&err, "relaying outbox events failed; will retry");
+                trouble.failed(
+                    &format!("{err:#}"),
+                    "relaying outbox events failed; will retry",
+                );
                 continue;
             }
         }
@@ -76,45 +85,21 @@ pub async fn relay(db: Db, url: String, every: Duration) {
             rounds += 1;
             match round(&db, &context, &format!("{holder}-{rounds}")).await {
                 Ok(claimed) => {
-                    trouble.over("relaying outbox events again");
+                    if trouble.over() {
+                        tracing::info!("relaying outbox events again");
+                    }
                     if claimed as i64 != BATCH {
                         break;
                     }
                 }
                 Err(err) => {
-                    trouble.failed(&err, "relaying outbox events failed; will retry");
+                    trouble.failed(
+                        &format!("{err:#}"),
+                        "relaying outbox events failed; will retry",
+                    );
                     break;
                 }
             }
-        }
-    }
-}
-
-/// A failure that repeats at every tick (NATS down) is logged at its start and then once a
-/// minute, not at every attempt; its end once.
-#[derive(Default)]
-struct Trouble {
-    warned_at: Option<std::time::Instant>,
-}
-
-impl Trouble {
-    fn failed(&mut self, err: &anyhow::Error, what: &str) {
-        if self
-            .warned_at
-            .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
-        {
-            tracing::warn!(error = %format!("{err:#}"), "{what}");
-            self.warned_at = Some(std::time::Instant::now());
-        }
-    }
-
-    fn ongoing(&self) -> bool {
-        self.warned_at.is_some()
-    }
-
-    fn over(&mut self, what: &str) {
-        if self.warned_at.take().is_some() {
-            tracing::info!("{what}");
         }
     }
 }

@@ -14,6 +14,7 @@ mod error;
 mod lease;
 mod migrate;
 mod reads;
+mod trouble;
 mod tx;
 
 pub use db::{now_millis, redact_url, Db, DbConfig, Dialect};
@@ -21,4 +22,5 @@ pub use error::{classify, DbErrorKind, StoreError};
 pub use lease::Lender;
 pub use reads::{ReadRow, Reads};
 pub use sqlx;
+pub use trouble::Trouble;
 pub use tx::{Param, Tx};

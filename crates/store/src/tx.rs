@@ -3,6 +3,7 @@
 use crate::error::{DbErrorKind, StoreError};
 use crate::lease::{Lease, Lender};
 use crate::reads::{open_sqlite, sqlite_rows, ReadRow};
+use crate::trouble::Trouble;
 use sqlx::TransactionManager as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -181,22 +182,19 @@ impl SqliteWriter {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // A failing checkpoint (a full disk) fails every time: say so once a minute,
-            // not ten times a second.
-            let mut warned_at: Option<Instant> = None;
+            // A failing checkpoint (a full disk) fails every time: said once a minute, not
+            // ten times a second.
+            let mut trouble = Trouble::default();
             loop {
                 every.tick().await;
                 let Some(writer) = writer.upgrade() else {
                     return;
                 };
                 match checkpoint(writer.lock_owned().await).await {
-                    Ok(()) => warned_at = None,
-                    Err(err) => {
-                        if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-                            tracing::warn!(error = %err, "WAL checkpoint failed");
-                            warned_at = Some(Instant::now());
-                        }
+                    Ok(()) => {
+                        trouble.over();
                     }
+                    Err(err) => trouble.failed(&err, "WAL checkpoint failed"),
                 }
             }
         });
