@@ -104,13 +104,3 @@ pub async fn sweep(db: &Db, published_before: i64) -> AppResult<u64> {
         .delete_older_than("outbox_events", "published_at", published_before)
         .await?)
 }
-
-/// How many events wait to be published (for metrics and tests).
-pub async fn backlog(db: &Db) -> AppResult<i64> {
-    let count = sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM outbox_events WHERE published_at IS NULL",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    Ok(count)
-}
