@@ -942,7 +942,11 @@ impl Payments {
             )
             .await?;
         if changed == 0 {
-            return Ok(false); // someone else completed it first
+            // Someone else completed it first. Ended with a commit (of nothing), not
+            // dropped: on SQLite the other's change may still wait for a COMMIT this one
+            // shares, and the caller answers from it next.
+            tx.commit().await?;
+            return Ok(false);
         }
         let order_moved = tx
             .execute(

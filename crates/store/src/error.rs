@@ -31,7 +31,8 @@ pub enum StoreError {
          connection; use a file, e.g. sqlite://escrow.db"
     )]
     InMemorySqlite,
-    /// A read that failed as part of a batch (see `Reads`): each read of it gets this.
+    /// A read or a commit that failed as part of a batch (see `Reads`, and SQLite's shared
+    /// `COMMIT` in `SqliteWriter`): each member of it gets this.
     #[error("database error: {message}")]
     Batched { kind: DbErrorKind, message: String },
     #[error("unsupported database url `{0}`: use sqlite://... or mysql://...")]

@@ -23,4 +23,4 @@ pub use lease::Lender;
 pub use reads::{ReadRow, Reads};
 pub use sqlx;
 pub use trouble::Trouble;
-pub use tx::{Param, Tx};
+pub use tx::{CommitCounts, Param, Tx};

@@ -6,9 +6,10 @@ use crate::reads::{open_sqlite, sqlite_rows, ReadRow};
 use crate::trouble::Trouble;
 use sqlx::TransactionManager as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 /// A write transaction on either backend; services own it and pass it to repository
 /// functions. Dropped without [`Tx::commit`], it rolls back.
@@ -28,7 +29,10 @@ pub struct Tx {
 
 #[derive(Debug)]
 enum TxConn {
-    Sqlite(OwnedMutexGuard<Option<rusqlite::Connection>>),
+    Sqlite {
+        state: WriterGuard,
+        group_commits: bool,
+    },
     /// Not sqlx's `Transaction`: that returns its connection to sqlx's pool, which pings
     /// it; a committed transaction's connection goes back to the [`Lender`] unchecked.
     MySql(Lease<sqlx::Any>),
@@ -101,24 +105,78 @@ macro_rules! params {
 /// SQLite's one writer connection. Write transactions queue for it here, first come first
 /// served, instead of at SQLite's file lock, whose busy handler sleeps in steps of up to
 /// 100 ms (write latencies spiked at 10-50x their median under concurrency).
+///
+/// Transactions that queue together share one `COMMIT` (group commit, round 10 in
+/// BENCHMARKS.md): each runs in turn inside the SQLite transaction the first of them opened
+/// (the others each in a savepoint, so that one rolling back undoes only itself), and each
+/// [`Tx::commit`] returns once that SQLite transaction has been committed and synced, not
+/// before. The `COMMIT` is taken by a task that queues for the writer when the group's
+/// first transaction finishes: every transaction that queued before it joins the group. One
+/// sync then serves them all, and pages they share (an index's, the outbox's last) are
+/// written to the WAL once. MariaDB does the same with the commits of concurrent sessions.
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteWriter {
     path: PathBuf,
-    /// `None` until first used, and after a failed rollback left it in doubt.
-    conn: Arc<Mutex<Option<rusqlite::Connection>>>,
+    state: Arc<Mutex<WriterState>>,
     acquire_timeout: Duration,
+    group_commits: bool,
+    counts: Arc<CommitCounters>,
 }
+
+/// How many transactions the writer committed, in how many SQLite `COMMIT`s.
+#[derive(Debug, Default)]
+struct CommitCounters {
+    transactions: AtomicU64,
+    commits: AtomicU64,
+}
+
+/// A reading of [`CommitCounters`] (`Db::commit_counts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitCounts {
+    pub transactions: u64,
+    pub commits: u64,
+}
+
+type WriterGuard = OwnedMutexGuard<WriterState>;
+
+#[derive(Debug)]
+pub(crate) struct WriterState {
+    /// `None` until first used, and after a failed rollback left it in doubt.
+    conn: Option<rusqlite::Connection>,
+    /// The SQLite transaction open on `conn`, if any, with the transactions that finished in
+    /// it and wait for its `COMMIT`.
+    group: Option<Vec<Finished>>,
+    counts: Arc<CommitCounters>,
+}
+
+/// A transaction that finished in the open SQLite transaction, waiting for its `COMMIT`.
+type Finished = oneshot::Sender<Result<(), StoreError>>;
 
 /// How long `BEGIN IMMEDIATE` retries while another connection (a statement outside a
 /// transaction, another process) holds SQLite's write lock.
 const BUSY_PATIENCE: Duration = Duration::from_secs(10);
 
 impl SqliteWriter {
-    pub(crate) fn new(path: PathBuf, acquire_timeout: Duration) -> Self {
+    /// `group_commits: false` gives every transaction a `COMMIT` (and a sync) of its own.
+    pub(crate) fn new(path: PathBuf, acquire_timeout: Duration, group_commits: bool) -> Self {
+        let counts = Arc::<CommitCounters>::default();
         Self {
             path,
-            conn: Arc::new(Mutex::new(None)),
+            state: Arc::new(Mutex::new(WriterState {
+                conn: None,
+                group: None,
+                counts: Arc::clone(&counts),
+            })),
             acquire_timeout,
+            group_commits,
+            counts,
+        }
+    }
+
+    pub(crate) fn commit_counts(&self) -> CommitCounts {
+        CommitCounts {
+            transactions: self.counts.transactions.load(Ordering::Relaxed),
+            commits: self.counts.commits.load(Ordering::Relaxed),
         }
     }
 
@@ -139,33 +197,53 @@ impl SqliteWriter {
     }
 
     async fn begin(&self) -> Result<Tx, StoreError> {
-        let mut guard = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned())
+        let mut state = tokio::time::timeout(self.acquire_timeout, self.state.clone().lock_owned())
             .await
             .map_err(|_| StoreError::Sqlx(sqlx::Error::PoolTimedOut))?;
-        if guard.is_none() {
-            *guard = Some(self.open()?);
+        if state.conn.is_none() {
+            state.conn = Some(self.open()?);
         }
-        let started = Instant::now();
-        loop {
-            let conn = guard.as_ref().expect("opened above");
-            let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") else {
-                break;
-            };
-            // Busy or locked: another connection holds the write lock.
-            let err = StoreError::from(err);
-            if err.kind() != DbErrorKind::Conflict || started.elapsed() >= BUSY_PATIENCE {
-                return Err(err);
+        match &state.group {
+            // Others finished in the open transaction: this one must be undoable alone.
+            Some(finished) if !finished.is_empty() => {
+                state.conn()?.execute_batch("SAVEPOINT tx")?;
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            Some(_) => {}
+            None => {
+                let started = Instant::now();
+                loop {
+                    let begun = state.conn()?.execute_batch("BEGIN IMMEDIATE");
+                    let Err(err) = begun else {
+                        break;
+                    };
+                    // Busy or locked: another connection holds the write lock.
+                    let err = StoreError::from(err);
+                    if err.kind() != DbErrorKind::Conflict || started.elapsed() >= BUSY_PATIENCE {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                state.group = Some(Vec::new());
+            }
         }
         Ok(Tx {
-            conn: Some(TxConn::Sqlite(guard)),
+            conn: Some(TxConn::Sqlite {
+                state,
+                group_commits: self.group_commits,
+            }),
             deferred: Vec::new(),
         })
     }
 
     pub(crate) async fn close(&self) {
-        self.conn.lock().await.take();
+        let state = self.state.clone().lock_owned().await;
+        let _ = off_the_runtime("close", move || {
+            let mut state = state;
+            let committed = state.commit_group();
+            state.conn.take();
+            committed
+        })
+        .await;
     }
 
     /// Checkpoints the WAL every [`CHECKPOINT_EVERY`], each time as one more turn in the
@@ -178,7 +256,7 @@ impl SqliteWriter {
     /// (25 MB/s in the lifecycle benchmark, without bound), and each sync also had to
     /// allocate the file's new blocks.
     pub(crate) fn spawn_checkpointer(&self) {
-        let writer = Arc::downgrade(&self.conn);
+        let writer = Arc::downgrade(&self.state);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -201,23 +279,132 @@ impl SqliteWriter {
     }
 }
 
+impl WriterState {
+    fn conn(&self) -> Result<&rusqlite::Connection, StoreError> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("SQLite's writer connection is closed".into()))
+    }
+
+    /// Commits the open SQLite transaction, if any, and tells each transaction that finished
+    /// in it how that went. Syncs the WAL: call it off the runtime.
+    fn commit_group(&mut self) -> Result<(), StoreError> {
+        let Some(finished) = self.group.take() else {
+            return Ok(());
+        };
+        let committed = self
+            .conn()
+            .and_then(|conn| Ok(conn.execute_batch("COMMIT")?));
+        if let Err(err) = &committed {
+            fail_all(finished, err);
+            self.roll_back();
+        } else {
+            self.counts.commits.fetch_add(1, Ordering::Relaxed);
+            self.counts
+                .transactions
+                .fetch_add(finished.len() as u64, Ordering::Relaxed);
+            for member in finished {
+                let _ = member.send(Ok(()));
+            }
+        }
+        committed
+    }
+
+    /// Undoes the transaction that holds the writer: back to its savepoint when others
+    /// finished before it in the same SQLite transaction, else the whole of it.
+    ///
+    /// In the first case what it read may include their work, not yet committed, and its
+    /// caller may answer from it at once ("already paid" while the payment that did it
+    /// waits for its COMMIT): so that work is committed here and now, before the caller
+    /// goes on. That syncs on the caller's thread; a transaction that merely found nothing
+    /// to do ends with [`Tx::commit`] instead, which waits for the shared COMMIT.
+    fn abandon(&mut self) {
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        let finished = self.group.take().unwrap_or_default();
+        if conn.is_autocommit() {
+            // SQLite ended the transaction itself (a full disk, an I/O error): the work of
+            // those that finished in it is gone too.
+            fail_all(finished, "SQLite rolled the transaction back");
+        } else if finished.is_empty() {
+            self.roll_back();
+        } else {
+            match conn.execute_batch("ROLLBACK TO tx; RELEASE tx") {
+                Ok(()) => {
+                    self.group = Some(finished);
+                    // Each waiting transaction hears how it went.
+                    let _ = self.commit_group();
+                }
+                Err(err) => {
+                    fail_all(finished, &err);
+                    self.roll_back();
+                }
+            }
+        }
+    }
+
+    /// Rolls back the open SQLite transaction. A connection whose rollback failed is in
+    /// doubt and is closed; the next transaction opens another.
+    fn roll_back(&mut self) {
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        if conn.is_autocommit() {
+            return;
+        }
+        if let Err(err) = conn.execute_batch("ROLLBACK") {
+            tracing::warn!(error = %err, "rollback failed; closing the connection");
+            self.conn.take();
+        }
+    }
+}
+
+/// Tells the transactions that finished in a SQLite transaction that it was lost: their
+/// own work was fine, so they may be retried.
+fn fail_all(finished: Vec<Finished>, cause: impl std::fmt::Display) {
+    for member in finished {
+        let _ = member.send(Err(StoreError::Batched {
+            kind: DbErrorKind::Unavailable,
+            message: format!("the commit shared with other transactions failed: {cause}"),
+        }));
+    }
+}
+
+/// Takes its turn in the writer's queue and commits the open SQLite transaction with every
+/// transaction that finished in it meanwhile (if something else, the checkpointer, did not
+/// commit it first).
+async fn commit_in_turn(writer: Arc<Mutex<WriterState>>) {
+    let state = writer.lock_owned().await;
+    if state.group.is_none() {
+        return;
+    }
+    // Each transaction of the group got the outcome.
+    let _ = off_the_runtime("commit", move || {
+        let mut state = state;
+        state.commit_group()
+    })
+    .await;
+}
+
 /// How often SQLite's WAL is copied into the database file: the WAL holds about this long's
 /// commits, and the writer waits for each copy (a few milliseconds at full load).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// `PASSIVE`: copies what no reader still needs, without waiting for readers. Done on the
 /// blocking pool: it writes and syncs the database file.
-async fn checkpoint(
-    writer: OwnedMutexGuard<Option<rusqlite::Connection>>,
-) -> Result<(), StoreError> {
-    if writer.is_none() {
+async fn checkpoint(state: WriterGuard) -> Result<(), StoreError> {
+    if state.conn.is_none() {
         // Not opened yet (nothing written through it) or closed.
         return Ok(());
     }
     off_the_runtime("checkpoint", move || {
-        writer
-            .as_ref()
-            .expect("checked above")
+        let mut state = state;
+        // A group whose COMMIT is queued behind this turn is committed now: a checkpoint
+        // cannot run inside a transaction.
+        let _ = state.commit_group();
+        state
+            .conn()?
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             .map_err(StoreError::from)
     })
@@ -277,8 +464,8 @@ impl Tx {
     /// Runs a statement; returns how many rows it changed.
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
         match self.conn() {
-            TxConn::Sqlite(conn) => {
-                let conn = conn.as_ref().expect("a transaction's connection is open");
+            TxConn::Sqlite { state, .. } => {
+                let conn = state.conn()?;
                 let changed = conn
                     .prepare_cached(sql)?
                     .execute(rusqlite::params_from_iter(params))?;
@@ -298,8 +485,8 @@ impl Tx {
         params: &[Param],
     ) -> Result<i64, StoreError> {
         match self.conn() {
-            TxConn::Sqlite(conn) => {
-                let conn = conn.as_ref().expect("a transaction's connection is open");
+            TxConn::Sqlite { state, .. } => {
+                let conn = state.conn()?;
                 conn.prepare_cached(sql)?
                     .execute(rusqlite::params_from_iter(params))?;
                 Ok(conn.last_insert_rowid())
@@ -340,8 +527,8 @@ impl Tx {
         map: impl Fn(&dyn ReadRow) -> Result<T, E>,
     ) -> Result<Vec<T>, E> {
         match self.conn() {
-            TxConn::Sqlite(conn) => {
-                let conn = conn.as_ref().expect("a transaction's connection is open");
+            TxConn::Sqlite { state, .. } => {
+                let conn = state.conn()?;
                 sqlite_rows(conn, sql, rusqlite::params_from_iter(params), max_rows, map)
             }
             TxConn::MySql(lease) => {
@@ -379,21 +566,45 @@ impl Tx {
             .take()
             .expect("a transaction holds its connection until it ends")
         {
-            // The COMMIT syncs the WAL (`synchronous = FULL`): a disk's wait, off the
-            // runtime's threads. The writer is handed on from that thread as soon as the
-            // sync is done, not after this task is scheduled again behind others.
-            TxConn::Sqlite(conn) => {
-                off_the_runtime("commit", move || {
-                    let committed = conn
-                        .as_ref()
-                        .expect("a transaction's connection is open")
-                        .execute_batch("COMMIT");
-                    if committed.is_err() {
-                        rollback_sqlite(conn);
+            TxConn::Sqlite {
+                mut state,
+                group_commits,
+            } => {
+                if state
+                    .group
+                    .as_ref()
+                    .is_some_and(|finished| !finished.is_empty())
+                {
+                    if let Err(err) = state
+                        .conn()
+                        .and_then(|c| Ok(c.execute_batch("RELEASE tx")?))
+                    {
+                        state.abandon();
+                        return Err(err);
                     }
-                    committed.map_err(StoreError::from)
-                })
-                .await
+                }
+                let (finished, committed) = oneshot::channel();
+                let group = state.group.get_or_insert_with(Vec::new);
+                group.push(finished);
+                if group_commits {
+                    if group.len() == 1 {
+                        tokio::spawn(commit_in_turn(Arc::clone(OwnedMutexGuard::mutex(&state))));
+                    }
+                    drop(state);
+                } else {
+                    // The COMMIT syncs the WAL (`synchronous = FULL`): a disk's wait, off
+                    // the runtime's threads. The writer is handed on from that thread as
+                    // soon as the sync is done, not after this task is scheduled again
+                    // behind others. Its outcome comes back through `committed`.
+                    let _ = off_the_runtime("commit", move || {
+                        let mut state = state;
+                        state.commit_group()
+                    })
+                    .await;
+                }
+                committed.await.map_err(|_| {
+                    StoreError::Corrupt("the shared commit ended without an answer".into())
+                })?
             }
             TxConn::MySql(mut lease) => {
                 AnyTransactionManager::commit(&mut lease).await?;
@@ -401,16 +612,6 @@ impl Tx {
                 Ok(())
             }
         }
-    }
-}
-
-/// Rolls back SQLite's writer in place (nothing to sync); a connection whose rollback
-/// failed is in doubt and is closed, and the next transaction opens another.
-fn rollback_sqlite(mut conn: OwnedMutexGuard<Option<rusqlite::Connection>>) {
-    let rolled_back = conn.as_ref().map(|c| c.execute_batch("ROLLBACK"));
-    if let Some(Err(err)) = rolled_back {
-        tracing::warn!(error = %err, "rollback failed; closing the connection");
-        conn.take();
     }
 }
 
@@ -432,7 +633,7 @@ impl Drop for Tx {
     fn drop(&mut self) {
         match self.conn.take() {
             None => {}
-            Some(TxConn::Sqlite(conn)) => rollback_sqlite(conn),
+            Some(TxConn::Sqlite { mut state, .. }) => state.abandon(),
             // Queued on the connection; sqlx's pool, which takes an unclean lease back,
             // sends it with its check.
             Some(TxConn::MySql(mut lease)) => AnyTransactionManager::start_rollback(&mut lease),
