@@ -176,6 +176,15 @@ pub struct Report {
     pub commits_per_lifecycle: u32,
     /// The outbox after each lifecycle step that ran with the relay publishing to NATS.
     pub outbox: Vec<(&'static str, Outbox)>,
+    /// SQLite's writer over the lifecycle step, warm-up included.
+    pub grouped_commits: Option<GroupedCommits>,
+}
+
+/// Transactions that queued for SQLite's writer together share a COMMIT.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupedCommits {
+    pub transactions: u64,
+    pub commits: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -300,6 +309,15 @@ impl Report {
                 md,
                 "\nOutbox on {db} after the lifecycle step (events relayed to NATS): {} events written, {} left unpublished.",
                 outbox.written, outbox.unpublished
+            );
+        }
+        if let Some(grouped) = self.grouped_commits {
+            let _ = writeln!(
+                md,
+                "\nSQLite's writer over the lifecycle step (warm-up included): {} transactions committed in {} COMMITs, {:.1} per COMMIT (each transaction answers only after its COMMIT synced).",
+                grouped.transactions,
+                grouped.commits,
+                grouped.transactions as f64 / grouped.commits.max(1) as f64
             );
         }
         if let Some((com, handler)) = self.measured_commits {

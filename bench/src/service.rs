@@ -285,6 +285,26 @@ pub async fn outbox(db: &BenchDb) -> Result<crate::report::Outbox> {
     })
 }
 
+/// The service's SQLite writer counters from `/metrics`: (transactions committed, COMMITs).
+/// `None` on MariaDB, which does not have them.
+pub async fn sqlite_commit_counts(
+    client: &reqwest::Client,
+    base: &str,
+) -> Result<Option<(u64, u64)>> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let read = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok())
+    };
+    Ok(read("sqlite_transactions_committed_total ").zip(read("sqlite_commits_total ")))
+}
+
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
