@@ -127,6 +127,8 @@ pub struct Watched {
     /// A process whose storage writes count but whose CPU is not reported: the harness
     /// itself, which runs the database ceiling's transactions in-process.
     pub writer: Option<u32>,
+    /// The PortOne sandbox's process beside the service (CPU reported apart).
+    pub gateway: Option<u32>,
 }
 
 /// What the watched processes used during the measured period: CPU seconds each, and the
@@ -136,6 +138,7 @@ pub struct Watched {
 pub struct Used {
     pub service_cpu_secs: Option<f64>,
     pub database_cpu_secs: Option<f64>,
+    pub gateway_cpu_secs: Option<f64>,
     pub written_bytes: Option<f64>,
 }
 
@@ -146,7 +149,7 @@ pub async fn run_watching<J: Job>(
     jobs: Vec<J>,
     watched: Watched,
 ) -> (Vec<OpStats>, Duration, Used) {
-    let pids = [watched.service, watched.database];
+    let pids = [watched.service, watched.database, watched.gateway];
     let read = move || pids.map(|pid| pid.and_then(crate::service::cpu_secs));
     let writers: Vec<u32> = [watched.service, watched.database, watched.writer]
         .into_iter()
@@ -170,6 +173,7 @@ pub async fn run_watching<J: Job>(
         Used {
             service_cpu_secs: used(0),
             database_cpu_secs: used(1),
+            gateway_cpu_secs: used(2),
             written_bytes: written_before
                 .zip(written_after)
                 .map(|(b, a)| a.saturating_sub(b) as f64),

@@ -265,6 +265,7 @@ impl Bench {
             service: Some(server.pid()),
             database: self.database_pid(backend),
             writer: None,
+            gateway: server.gateway.as_ref().map(|g| g.pid()),
         }
     }
 
@@ -298,6 +299,7 @@ impl Bench {
                 service: Some(server.pid()),
                 database: None,
                 writer: None,
+                gateway: None,
             },
         )
         .await;
@@ -334,6 +336,7 @@ impl Bench {
                 service: None,
                 database: self.database_pid(backend),
                 writer: Some(std::process::id()),
+                gateway: None,
             };
             let (ops, wall, used) =
                 load::run_watching(scenarios::INSERT_OPS, self.timing, jobs, watched).await;
@@ -476,6 +479,7 @@ impl Bench {
                 jobs.push(Lifecycle {
                     client: client.clone(),
                     base: server.base.clone(),
+                    gateway: server.gateway_base()?.to_string(),
                     buyer_token: scenarios::login(&client, &server.base, email).await?,
                     seller_token: seller_tokens[w % sellers].clone(),
                     product_id: w as i64 + 1,
@@ -531,6 +535,15 @@ impl Bench {
                 );
                 self.report.grouped_commits = Some(grouped);
             }
+            let gateway = report::Gateway {
+                db: backend.name(),
+                cpu_ms_per_lifecycle: used.gateway_cpu_secs.map(|secs| {
+                    secs * 1000.0 / ops.last().map_or(1, |op| op.ok.max(1)) as f64
+                }),
+                peak_rss_mib: server.gateway.as_ref().and_then(|g| g.peak_rss_mib()),
+            };
+            println!("  {}", gateway.sentence());
+            self.report.gateway.push(gateway);
             let rss = server.peak_rss_mib();
             server.stop();
             let f = self.record("lifecycle", backend.name(), "lifecycle", ops, wall, rss, used);

@@ -178,6 +178,30 @@ pub struct Report {
     pub outbox: Vec<(&'static str, Outbox)>,
     /// SQLite's writer over the lifecycle step, warm-up included.
     pub grouped_commits: Option<GroupedCommits>,
+    /// The PortOne sandbox's process beside each lifecycle step.
+    pub gateway: Vec<Gateway>,
+}
+
+/// What the PortOne sandbox, a process of its own beside the service, used in a lifecycle
+/// step.
+#[derive(Clone, Copy, Debug)]
+pub struct Gateway {
+    pub db: &'static str,
+    pub cpu_ms_per_lifecycle: Option<f64>,
+    pub peak_rss_mib: Option<f64>,
+}
+
+impl Gateway {
+    pub fn sentence(&self) -> String {
+        let or_dash =
+            |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+        format!(
+            "The PortOne sandbox's own process beside the lifecycle on {}: {} ms of CPU per lifecycle, peak RSS {} MiB.",
+            self.db,
+            or_dash(self.cpu_ms_per_lifecycle, 3),
+            or_dash(self.peak_rss_mib, 1)
+        )
+    }
 }
 
 /// Transactions that queued for SQLite's writer together share a COMMIT.
@@ -310,6 +334,9 @@ impl Report {
                 "\nOutbox on {db} after the lifecycle step (events relayed to NATS): {} events written, {} left unpublished.",
                 outbox.written, outbox.unpublished
             );
+        }
+        for gateway in &self.gateway {
+            let _ = writeln!(md, "\n{}", gateway.sentence());
         }
         if let Some(grouped) = self.grouped_commits {
             let _ = writeln!(

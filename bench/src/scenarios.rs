@@ -206,6 +206,8 @@ pub const INSERT_OPS: &[&str] = &["INSERT + COMMIT"];
 pub struct Lifecycle {
     pub client: Client,
     pub base: String,
+    /// The PortOne sandbox the buyer pays at (its own process, as the gateway is).
+    pub gateway: String,
     pub buyer_token: String,
     pub seller_token: String,
     pub product_id: i64,
@@ -229,12 +231,12 @@ impl Lifecycle {
         &self,
         rec: &mut Recorder,
         op: usize,
-        path: &str,
+        url: &str,
         token: Option<&str>,
         body: Value,
     ) -> Option<Value> {
         let started = Instant::now();
-        let result = post_json(&self.client, &format!("{}{path}", self.base), token, &body).await;
+        let result = post_json(&self.client, url, token, &body).await;
         rec.record(op, started, &result);
         result.ok()
     }
@@ -248,7 +250,7 @@ impl Lifecycle {
             .step(
                 rec,
                 0,
-                "/orders",
+                &format!("{}/orders", self.base),
                 Some(&buyer),
                 json!({
                     "items": [{"product_id": self.product_id, "quantity": 1}],
@@ -266,7 +268,7 @@ impl Lifecycle {
             .step(
                 rec,
                 1,
-                "/payments",
+                &format!("{}/payments", self.base),
                 Some(&buyer),
                 json!({"order_id": order_id}),
             )
@@ -276,7 +278,7 @@ impl Lifecycle {
             .step(
                 rec,
                 2,
-                "/sandbox/portone/_sandbox/payments",
+                &format!("{}/_sandbox/payments", self.gateway),
                 None,
                 json!({
                     "merchant_uid": payment["merchant_uid"],
@@ -289,7 +291,7 @@ impl Lifecycle {
         self.step(
             rec,
             3,
-            &format!("/payments/{payment_id}/complete"),
+            &format!("{}/payments/{payment_id}/complete", self.base),
             Some(&buyer),
             json!({"imp_uid": imp_uid}),
         )
@@ -297,7 +299,7 @@ impl Lifecycle {
         self.step(
             rec,
             4,
-            &format!("/payments/{payment_id}/shipment"),
+            &format!("{}/payments/{payment_id}/shipment", self.base),
             Some(&seller),
             json!({"courier": "cjgls", "invoice_number": format!("{}{:08}", self.worker, self.n)}),
         )
@@ -305,7 +307,7 @@ impl Lifecycle {
         self.step(
             rec,
             5,
-            &format!("/payments/{payment_id}/delivered"),
+            &format!("{}/payments/{payment_id}/delivered", self.base),
             Some(&seller),
             json!({}),
         )
@@ -313,7 +315,7 @@ impl Lifecycle {
         self.step(
             rec,
             6,
-            &format!("/payments/{payment_id}/confirm"),
+            &format!("{}/payments/{payment_id}/confirm", self.base),
             Some(&buyer),
             json!({}),
         )

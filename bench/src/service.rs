@@ -321,6 +321,11 @@ pub fn free_port() -> Result<u16> {
 pub struct Served {
     child: Child,
     pub base: String,
+    /// Beside the service: the PortOne sandbox as a process of its own (`escrow sandbox`),
+    /// where the gateway is in production. In the service's process (its default) the
+    /// sandbox keeps every payment it made, ~3 KB each, and the service's peak RSS then
+    /// grew with the lifecycles run (round 10 in BENCHMARKS.md).
+    pub gateway: Option<Box<Served>>,
 }
 
 impl Served {
@@ -332,6 +337,7 @@ impl Served {
         nats_url: Option<&str>,
         log: &Path,
     ) -> Result<Self> {
+        let gateway = Self::sandbox(bin).await?;
         let port = free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(log)?;
@@ -339,7 +345,7 @@ impl Served {
         command
             .arg("serve")
             .envs(service_env(&db.url, &listen, max_conn))
-            .env_remove("PORTONE_API_URL")
+            .env("PORTONE_API_URL", &gateway.base)
             .env_remove("ESCROW_NATS_URL")
             .env_remove("ESCROW_PUBLIC_URL");
         if let Some(url) = nats_url {
@@ -350,7 +356,32 @@ impl Served {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        Self::ready(child, format!("http://{listen}"), "/healthz").await
+        let mut served = Self::ready(child, format!("http://{listen}"), "/healthz").await?;
+        served.gateway = Some(Box::new(gateway));
+        Ok(served)
+    }
+
+    /// `escrow sandbox` on a free port: the PortOne V1 sandbox alone, with the service's
+    /// default merchant credentials.
+    async fn sandbox(bin: &Path) -> Result<Self> {
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        let child = Command::new(bin)
+            .arg("sandbox")
+            .env("ESCROW_LISTEN", &listen)
+            .env("ESCROW_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {} sandbox", bin.display()))?;
+        Self::ready(child, format!("http://{listen}"), "/iamport.js").await
+    }
+
+    /// Where the buyer pays: the sandbox's own process.
+    pub fn gateway_base(&self) -> Result<&str> {
+        Ok(&self
+            .gateway
+            .as_ref()
+            .context("no gateway beside this server")?
+            .base)
     }
 
     /// This binary's own `ceiling-server` (a trivial axum handler) in a separate process.
@@ -370,7 +401,11 @@ impl Served {
         loop {
             if let Ok(r) = client.get(format!("{base}{path}")).send().await {
                 if r.status().is_success() {
-                    return Ok(Self { child, base });
+                    return Ok(Self {
+                        child,
+                        base,
+                        gateway: None,
+                    });
                 }
             }
             if let Some(status) = child.try_wait()? {
