@@ -140,7 +140,7 @@ pub struct CommitCounts {
 type WriterGuard = OwnedMutexGuard<WriterState>;
 
 #[derive(Debug)]
-pub(crate) struct WriterState {
+struct WriterState {
     /// `None` until first used, and after a failed rollback left it in doubt.
     conn: Option<rusqlite::Connection>,
     /// The SQLite transaction open on `conn`, if any, with the transactions that finished in
