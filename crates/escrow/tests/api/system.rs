@@ -107,18 +107,7 @@ async fn slow_clients_are_cut_off() {
 /// up with the commits, and the WAL took every commit's pages (hundreds of MB in a benchmark).
 #[tokio::test]
 async fn sqlite_wal_is_reused_while_transactions_never_pause() {
-    let database = crate::support::TestDatabase::create(crate::support::Backend::Sqlite).await;
-    let db = escrow_store::Db::connect(&escrow_store::DbConfig::new(database.url.clone()))
-        .await
-        .unwrap();
-    let mut tx = db.begin().await.unwrap();
-    tx.execute(
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
-        &[],
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let (database, db) = sqlite_db_with_notes().await;
     const WRITERS: usize = 8;
     // SQLite COMMITs, not transactions: those that queue together share one.
     const COMMITS: u64 = 3_200;
