@@ -379,7 +379,14 @@ async fn commit_in_turn(writer: Arc<Mutex<WriterState>>) {
     if state.group.is_none() {
         return;
     }
-    // Each transaction of the group got the outcome.
+    commit_off_the_runtime(state).await;
+}
+
+/// Commits the open SQLite transaction on the blocking pool: the `COMMIT` syncs the WAL
+/// (`synchronous = FULL`), a disk's wait. The writer is handed on from that thread as soon
+/// as the sync is done, not after the caller is scheduled again behind others. Each
+/// transaction that finished in it hears the outcome through its own channel.
+async fn commit_off_the_runtime(state: WriterGuard) {
     let _ = off_the_runtime("commit", move || {
         let mut state = state;
         state.commit_group()
@@ -592,15 +599,7 @@ impl Tx {
                     }
                     drop(state);
                 } else {
-                    // The COMMIT syncs the WAL (`synchronous = FULL`): a disk's wait, off
-                    // the runtime's threads. The writer is handed on from that thread as
-                    // soon as the sync is done, not after this task is scheduled again
-                    // behind others. Its outcome comes back through `committed`.
-                    let _ = off_the_runtime("commit", move || {
-                        let mut state = state;
-                        state.commit_group()
-                    })
-                    .await;
+                    commit_off_the_runtime(state).await;
                 }
                 committed.await.map_err(|_| {
                     StoreError::Corrupt("the shared commit ended without an answer".into())
