@@ -942,9 +942,10 @@ impl Payments {
             )
             .await?;
         if changed == 0 {
-            // Someone else completed it first. Ended with a commit (of nothing), not
-            // dropped: on SQLite the other's change may still wait for a COMMIT this one
-            // shares, and the caller answers from it next.
+            // Someone else completed it first. On SQLite the other's change may still
+            // wait for a COMMIT this one shares, and the caller answers from it next: a
+            // commit (of nothing) waits for that COMMIT without blocking, where dropping
+            // would make the rollback sync it on this thread.
             tx.commit().await?;
             return Ok(false);
         }
