@@ -125,6 +125,8 @@ pub fn event(tx: &mut Tx, event_type: &str, order_id: i64, payload: serde_json::
         "at": now_millis(),
         "data": payload,
     });
+    // The relay publishes it as soon as it is committed, not on its next tick.
+    tx.announce_commit();
     tx.defer(
         "INSERT INTO outbox_events (event_id, event_type, order_id, payload, created_at) \
          VALUES (?, ?, ?, ?, ?)",

@@ -37,16 +37,20 @@ async fn ensure_stream(context: &jetstream::Context) -> anyhow::Result<()> {
 
 /// Events one round of the relay claims at most.
 const BATCH: i64 = 500;
+/// The least time between the ends of rounds; it bounds how long an event waits under load.
+const GATHER: Duration = Duration::from_millis(20);
 /// How long a round's claim holds before another relay may take its events over.
 const LEASE_MS: i64 = 30_000;
 
 /// Relays forever. It first connects to NATS at `url`, again every `every` while it is
 /// unreachable: the service serves and writes its events to the outbox meanwhile (a
-/// payment must not wait for the event bus), and they go out once it is up. Then every
-/// `every` it claims a batch, publishes it and marks what JetStream acknowledged as
-/// published; while a round finds a full batch it goes on at once, so a backlog drains at
-/// the speed of NATS rather than a batch per tick. A failure leaves the rest for the next
-/// tick (or another instance); the client reconnects by itself after a later outage.
+/// payment must not wait for the event bus), and they go out once it is up. Then it claims
+/// a batch, publishes it and marks what JetStream acknowledged as published, each time a
+/// transaction that wrote events commits (`Db::announced_commits`) and every `every` for
+/// what no commit of this instance announced (another instance's lapsed claims, a failed
+/// round). While a round finds a full batch it goes on at once, so a backlog drains at the
+/// speed of NATS. A failure leaves the rest for later (or another instance); the client
+/// reconnects by itself after a later outage.
 pub async fn relay(db: Db, url: String, every: Duration) {
     let mut trouble = Trouble::default();
     let context = loop {
@@ -69,7 +73,12 @@ pub async fn relay(db: Db, url: String, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            // In order, not at random: either only starts the same round.
+            biased;
+            _ = ticker.tick() => {}
+            _ = db.announced_commits().notified() => {}
+        }
         // After a failure the stream is made sure of again: a NATS server that came back
         // without its store (or with the stream deleted) would refuse every event.
         if trouble.ongoing() {
@@ -101,6 +110,9 @@ pub async fn relay(db: Db, url: String, every: Duration) {
                 }
             }
         }
+        // Under load nearly every commit announces events: this pause lets them gather
+        // into the next round's batch rather than cost two write transactions per few.
+        tokio::time::sleep(GATHER).await;
     }
 }
 

@@ -182,13 +182,10 @@ pub async fn serve(
         app.state.payments.clone(),
         app.jobs,
     ));
-    let relay = app.nats_url.clone().map(|url| {
-        tokio::spawn(events::relay(
-            db.clone(),
-            url,
-            app.jobs.tick.min(Duration::from_secs(1)),
-        ))
-    });
+    let relay = app
+        .nats_url
+        .clone()
+        .map(|url| tokio::spawn(events::relay(db.clone(), url, app.jobs.tick)));
     let served = serve_http(app.router, listener, app.header_timeout, shutdown).await;
     jobs.abort();
     if let Some(relay) = relay {

@@ -8,7 +8,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Rows one write of [`Db::delete_older_than`] deletes (ties on the time may add a few):
 /// a batch of 1 000 idempotency keys or outbox events held SQLite's writer ~20 ms, one of
@@ -56,6 +58,8 @@ pub struct Db {
     /// The catalogue's hot reads, outside the `Any` layer.
     reads: Reads,
     dialect: Dialect,
+    /// Raised after each commit of a transaction that asked for it ([`Tx::announce_commit`]).
+    announced_commits: Arc<Notify>,
 }
 
 impl Db {
@@ -106,6 +110,7 @@ impl Db {
             writer,
             reads,
             dialect,
+            announced_commits: Arc::new(Notify::new()),
         })
     }
 
@@ -185,7 +190,14 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so a read-then-write transaction waits for its turn instead of
     /// failing with `SQLITE_BUSY` when it upgrades.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        self.writer.begin().await
+        self.writer.begin(&self.announced_commits).await
+    }
+
+    /// Wakes one waiter (or the next to wait) after a transaction that called
+    /// [`Tx::announce_commit`] commits, so work that follows commits (the outbox's relay)
+    /// starts at once instead of on its next tick. Several commits may wake it once.
+    pub fn announced_commits(&self) -> &Notify {
+        &self.announced_commits
     }
 
     /// Runs one write outside a transaction and returns how many rows it changed. On

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
+use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
 /// A write transaction on either backend; services own it and pass it to repository
 /// functions. Dropped without [`Tx::commit`], it rolls back.
@@ -25,6 +25,9 @@ pub struct Tx {
     /// `None` once committed (the connection went back).
     conn: Option<TxConn>,
     deferred: Vec<Deferred>,
+    /// [`crate::Db::announced_commits`], raised after the commit if `announce` is set.
+    announce_to: Arc<Notify>,
+    announce: bool,
 }
 
 #[derive(Debug)]
@@ -196,7 +199,7 @@ impl SqliteWriter {
         Ok(conn)
     }
 
-    async fn begin(&self) -> Result<Tx, StoreError> {
+    async fn begin(&self) -> Result<TxConn, StoreError> {
         let mut state = tokio::time::timeout(self.acquire_timeout, self.state.clone().lock_owned())
             .await
             .map_err(|_| StoreError::Sqlx(sqlx::Error::PoolTimedOut))?;
@@ -226,12 +229,9 @@ impl SqliteWriter {
                 state.group = Some(Vec::new());
             }
         }
-        Ok(Tx {
-            conn: Some(TxConn::Sqlite {
-                state,
-                group_commits: self.group_commits,
-            }),
-            deferred: Vec::new(),
+        Ok(TxConn::Sqlite {
+            state,
+            group_commits: self.group_commits,
         })
     }
 
@@ -439,18 +439,21 @@ pub(crate) enum Writer {
 type AnyTransactionManager = <sqlx::Any as sqlx::Database>::TransactionManager;
 
 impl Writer {
-    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        match self {
-            Writer::Sqlite(writer) => writer.begin().await,
+    pub(crate) async fn begin(&self, announce_to: &Arc<Notify>) -> Result<Tx, StoreError> {
+        let conn = match self {
+            Writer::Sqlite(writer) => writer.begin().await?,
             Writer::MySql(lender) => {
                 let mut lease = lender.lease().await?;
                 AnyTransactionManager::begin(&mut lease, None).await?;
-                Ok(Tx {
-                    conn: Some(TxConn::MySql(lease)),
-                    deferred: Vec::new(),
-                })
+                TxConn::MySql(lease)
             }
-        }
+        };
+        Ok(Tx {
+            conn: Some(conn),
+            deferred: Vec::new(),
+            announce_to: Arc::clone(announce_to),
+            announce: false,
+        })
     }
 
     pub(crate) async fn close(&self) {
@@ -563,7 +566,20 @@ impl Tx {
         });
     }
 
+    /// Once this transaction commits, wakes whoever waits on [`crate::Db::announced_commits`].
+    pub fn announce_commit(&mut self) {
+        self.announce = true;
+    }
+
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        let committed = self.end_committing().await;
+        if committed.is_ok() && self.announce {
+            self.announce_to.notify_one();
+        }
+        committed
+    }
+
+    async fn end_committing(&mut self) -> Result<(), StoreError> {
         let deferred = std::mem::take(&mut self.deferred);
         for d in &deferred {
             self.execute(&d.sql, &d.params).await?;

@@ -237,6 +237,31 @@ async fn domain_events_are_published_to_jetstream() {
     assert!(app.count("outbox_events").await >= 2);
 }
 
+/// An event goes out when the transaction that wrote it commits, not on the relay's next
+/// tick: with that tick an hour away, a second payment's events are published all the
+/// same (the first payment's may have gone out in the round the relay runs at its start).
+async fn events_are_published_as_they_commit(backend: Backend) {
+    let nats_url = nats_url();
+    let app = spawn_custom(backend, |c| {
+        c.nats_url = Some(nats_url.clone());
+        c.job_interval = Duration::from_secs(3_600);
+    })
+    .await;
+    let (buyer, seller) = (app.buyer().await, app.seller().await);
+    let unpublished = "outbox_events WHERE published_at IS NULL";
+    app.paid_order(&buyer, &seller, 12_000, 1).await;
+    assert_eq!(app.count_reaches(unpublished, 0).await, 0);
+
+    let before = app.count("outbox_events").await;
+    app.paid_order(&buyer, &seller, 13_000, 1).await;
+    assert!(
+        app.count("outbox_events").await >= before + 2,
+        "order.created, payment.paid"
+    );
+    // Marked published only once JetStream acknowledged them.
+    assert_eq!(app.count_reaches(unpublished, 0).await, 0);
+}
+
 /// A NATS server of the test's own on `port`, stopped (and its store removed) on drop.
 struct NatsServer {
     child: std::process::Child,
@@ -433,6 +458,7 @@ async fn escrow_switched_off_in_the_browser_is_refused(backend: Backend) {
 
 on_both_backends!(
     lost_messages_are_healed_by_reconciliation,
+    events_are_published_as_they_commit,
     a_backlog_of_events_is_published_in_order,
     old_published_events_leave_the_outbox,
     old_idempotency_keys_are_forgotten,
