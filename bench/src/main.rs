@@ -517,10 +517,7 @@ impl Bench {
             // Read before the service stops: what the relay had not published by the end.
             if self.cli.nats_url.is_some() {
                 let outbox = service::outbox(&db).await?;
-                println!(
-                    "  outbox: {} events written, {} left unpublished",
-                    outbox.written, outbox.unpublished
-                );
+                println!("  outbox: {}", outbox.sentence());
                 self.report.outbox.push((backend.name(), outbox));
             }
             let counts_after = service::sqlite_commit_counts(&client, &server.base).await?;

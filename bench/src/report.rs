@@ -215,6 +215,23 @@ pub struct GroupedCommits {
 pub struct Outbox {
     pub written: i64,
     pub unpublished: i64,
+    /// Milliseconds from an event's transaction to its publication: p50, p99, max.
+    pub lag_ms: Option<[i64; 3]>,
+}
+
+impl Outbox {
+    pub fn sentence(&self) -> String {
+        let lag = match self.lag_ms {
+            Some([p50, p99, max]) => format!(
+                "; from its transaction to JetStream's acknowledgement an event took {p50} ms at p50, {p99} ms at p99, {max} ms at most"
+            ),
+            None => String::new(),
+        };
+        format!(
+            "{} events written, {} left unpublished{lag}",
+            self.written, self.unpublished
+        )
+    }
 }
 
 struct Check {
@@ -331,8 +348,8 @@ impl Report {
         for (db, outbox) in &self.outbox {
             let _ = writeln!(
                 md,
-                "\nOutbox on {db} after the lifecycle step (events relayed to NATS): {} events written, {} left unpublished.",
-                outbox.written, outbox.unpublished
+                "\nOutbox on {db} after the lifecycle step (events relayed to NATS): {}.",
+                outbox.sentence()
             );
         }
         for gateway in &self.gateway {

@@ -268,7 +268,8 @@ pub async fn seed_products(
     Ok(started.elapsed())
 }
 
-/// How many events the outbox holds, and how many of them are not published yet.
+/// How many events the outbox holds, how many of them are not published yet, and how long
+/// the published ones took from their transaction to JetStream's acknowledgement.
 pub async fn outbox(db: &BenchDb) -> Result<crate::report::Outbox> {
     let pool = db.pool(1).await?;
     let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events")
@@ -278,10 +279,21 @@ pub async fn outbox(db: &BenchDb) -> Result<crate::report::Outbox> {
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events WHERE published_at IS NULL")
             .fetch_one(&pool)
             .await?;
+    let mut lags: Vec<i64> = sqlx::query_scalar(
+        "SELECT published_at - created_at FROM outbox_events WHERE published_at IS NOT NULL",
+    )
+    .fetch_all(&pool)
+    .await?;
     pool.close().await;
+    lags.sort_unstable();
+    let lag_ms = (!lags.is_empty()).then(|| {
+        let at = |q: f64| lags[((lags.len() - 1) as f64 * q) as usize];
+        [at(0.5), at(0.99), at(1.0)]
+    });
     Ok(crate::report::Outbox {
         written,
         unpublished,
+        lag_ms,
     })
 }
 
