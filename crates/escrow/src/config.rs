@@ -111,6 +111,11 @@ pub struct Config {
     )]
     pub nats_url: Option<String>,
 
+    /// How long JetStream keeps a domain event (the stream's `max_age`): a consumer that
+    /// falls further behind loses what is older. Without a limit NATS's disk only grows.
+    #[arg(long = "nats-max-age", env = "ESCROW_NATS_MAX_AGE", value_name = "ESCROW_NATS_MAX_AGE", default_value = "7d", value_parser = parse_duration, global = true)]
+    pub nats_max_age: Duration,
+
     /// The public base URL of this service (for the gateway's webhooks), e.g.
     /// https://shop.example.com. Default: http://ESCROW_LISTEN.
     #[arg(
@@ -206,6 +211,12 @@ impl Config {
         if self.reconcile_interval < Duration::from_secs(1) {
             return Err("ESCROW_RECONCILE_INTERVAL must be at least 1s".into());
         }
+        if self.nats_max_age < crate::events::DUPLICATE_WINDOW {
+            return Err(format!(
+                "ESCROW_NATS_MAX_AGE must be at least JetStream's duplicate window ({}s)",
+                crate::events::DUPLICATE_WINDOW.as_secs()
+            ));
+        }
         match &self.jwt_secret {
             Some(secret) if secret.len() < 32 => {
                 Err("ESCROW_JWT_SECRET must be at least 32 characters".into())
@@ -248,6 +259,7 @@ impl Config {
             order_ttl: Duration::from_secs(30 * 60),
             fee_bps: 0,
             nats_url: None,
+            nats_max_age: Duration::from_secs(7 * 86400),
             log_format: "text".into(),
             web_dir: "web/dist".into(),
             public_url: None,

@@ -11,23 +11,40 @@ use std::time::Duration;
 
 pub const STREAM: &str = "ESCROW_EVENTS";
 pub const SUBJECT_PREFIX: &str = "escrow.";
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a re-publish of it.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Where the relay publishes.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// The NATS server.
+    pub url: String,
+    /// How long JetStream keeps an event (the stream's `max_age`).
+    pub max_age: Duration,
+}
 
 /// Connects and makes sure the stream exists.
-async fn connect(url: &str) -> anyhow::Result<jetstream::Context> {
-    let client = async_nats::connect(url)
-        .await
-        .with_context(|| format!("connecting to NATS at {}", escrow_store::redact_url(url)))?;
+async fn connect(stream: &Stream) -> anyhow::Result<jetstream::Context> {
+    let client = async_nats::connect(&stream.url).await.with_context(|| {
+        format!(
+            "connecting to NATS at {}",
+            escrow_store::redact_url(&stream.url)
+        )
+    })?;
     let context = jetstream::new(client);
-    ensure_stream(&context).await?;
+    ensure_stream(&context, stream).await?;
     Ok(context)
 }
 
-async fn ensure_stream(context: &jetstream::Context) -> anyhow::Result<()> {
+/// Creates the stream, or brings an existing one's settings (e.g. one made by an older
+/// version without a `max_age`) to these.
+async fn ensure_stream(context: &jetstream::Context, stream: &Stream) -> anyhow::Result<()> {
     context
-        .get_or_create_stream(jetstream::stream::Config {
+        .create_or_update_stream(jetstream::stream::Config {
             name: STREAM.into(),
             subjects: vec![format!("{SUBJECT_PREFIX}>")],
-            duplicate_window: Duration::from_secs(120),
+            duplicate_window: DUPLICATE_WINDOW,
+            max_age: stream.max_age,
             ..Default::default()
         })
         .await
@@ -42,7 +59,7 @@ const GATHER: Duration = Duration::from_millis(20);
 /// How long a round's claim holds before another relay may take its events over.
 const LEASE_MS: i64 = 30_000;
 
-/// Relays forever. It first connects to NATS at `url`, again every `every` while it is
+/// Relays forever. It first connects to NATS at `stream.url`, again every `every` while it is
 /// unreachable: the service serves and writes its events to the outbox meanwhile (a
 /// payment must not wait for the event bus), and they go out once it is up. Then it claims
 /// a batch, publishes it and marks what JetStream acknowledged as published, each time a
@@ -51,10 +68,10 @@ const LEASE_MS: i64 = 30_000;
 /// round). While a round finds a full batch it goes on at once, so a backlog drains at the
 /// speed of NATS. A failure leaves the rest for later (or another instance); the client
 /// reconnects by itself after a later outage.
-pub async fn relay(db: Db, url: String, every: Duration) {
+pub async fn relay(db: Db, stream: Stream, every: Duration) {
     let mut trouble = Trouble::default();
     let context = loop {
-        match connect(&url).await {
+        match connect(&stream).await {
             Ok(context) => break context,
             Err(err) => {
                 trouble.failed(
@@ -82,7 +99,7 @@ pub async fn relay(db: Db, url: String, every: Duration) {
         // After a failure the stream is made sure of again: a NATS server that came back
         // without its store (or with the stream deleted) would refuse every event.
         if trouble.ongoing() {
-            if let Err(err) = ensure_stream(&context).await {
+            if let Err(err) = ensure_stream(&context, &stream).await {
                 trouble.failed(
                     &format!("{err:#}"),
                     "relaying outbox events failed; will retry",

@@ -36,7 +36,7 @@ pub struct App {
     /// When background jobs run (they start with `serve`).
     pub jobs: JobSchedule,
     /// Where domain events are published, if anywhere.
-    pub nats_url: Option<String>,
+    pub events: Option<events::Stream>,
     /// How long a client may take to send a request's headers.
     pub header_timeout: Duration,
 }
@@ -129,7 +129,10 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         router,
         sandbox,
         jobs,
-        nats_url: config.nats_url.clone(),
+        events: config.nats_url.clone().map(|url| events::Stream {
+            url,
+            max_age: config.nats_max_age,
+        }),
         header_timeout: config.header_timeout,
     })
 }
@@ -183,9 +186,9 @@ pub async fn serve(
         app.jobs,
     ));
     let relay = app
-        .nats_url
+        .events
         .clone()
-        .map(|url| tokio::spawn(events::relay(db.clone(), url, app.jobs.tick)));
+        .map(|stream| tokio::spawn(events::relay(db.clone(), stream, app.jobs.tick)));
     let served = serve_http(app.router, listener, app.header_timeout, shutdown).await;
     jobs.abort();
     if let Some(relay) = relay {

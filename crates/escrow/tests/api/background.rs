@@ -327,6 +327,54 @@ async fn events_wait_in_the_outbox_while_nats_is_away() {
     assert_eq!(app.count_reaches(unpublished, 0).await, 0);
 }
 
+/// JetStream keeps events for `ESCROW_NATS_MAX_AGE`: the relay gives the stream that
+/// limit, also a stream that an older version made without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_keeps_events_for_the_configured_age() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _nats = NatsServer::start(port);
+    let url = format!("nats://127.0.0.1:{port}");
+    let mut client = None;
+    for _ in 0..100 {
+        if let Ok(connected) = async_nats::connect(&url).await {
+            client = Some(connected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let jetstream = async_nats::jetstream::new(client.expect("the test's NATS server started"));
+    let unlimited = jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: escrow::events::STREAM.into(),
+            subjects: vec![format!("{}>", escrow::events::SUBJECT_PREFIX)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(unlimited.cached_info().config.max_age, Duration::ZERO);
+
+    let app = spawn_custom(Backend::Sqlite, |c| {
+        c.nats_url = Some(url.clone());
+        c.nats_max_age = Duration::from_secs(3_600);
+    })
+    .await;
+    let (buyer, seller) = (app.buyer().await, app.seller().await);
+    app.paid_order(&buyer, &seller, 12_000, 1).await;
+    let unpublished = "outbox_events WHERE published_at IS NULL";
+    assert_eq!(app.count_reaches(unpublished, 0).await, 0);
+    let mut stream = jetstream.get_stream(escrow::events::STREAM).await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.config.max_age, Duration::from_secs(3_600));
+    assert!(
+        info.state.messages >= 2,
+        "order.created and payment.paid are kept"
+    );
+}
+
 /// A backlog of many batches (events written while NATS was away, or faster than a batch
 /// per tick) is published in full, each event once and in the order written, and leaves
 /// the outbox.

@@ -22,6 +22,7 @@ fn help_lists_every_setting() {
         "ESCROW_ORDER_TTL",
         "ESCROW_FEE_BPS",
         "ESCROW_NATS_URL",
+        "ESCROW_NATS_MAX_AGE",
     ] {
         assert!(help.contains(variable), "{variable} missing from --help");
     }
@@ -37,6 +38,7 @@ fn bad_configuration_is_refused_clearly() {
         ("ESCROW_ORDER_TTL", "-5m", "ESCROW_ORDER_TTL"),
         ("ESCROW_FEE_BPS", "20000", "ESCROW_FEE_BPS"),
         ("ESCROW_JWT_SECRET", "short", "at least 32"),
+        ("ESCROW_NATS_MAX_AGE", "1m", "duplicate window"),
     ] {
         let output = escrow()
             .arg("migrate")
