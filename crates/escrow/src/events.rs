@@ -59,16 +59,18 @@ const GATHER: Duration = Duration::from_millis(20);
 /// How long a round's claim holds before another relay may take its events over.
 const LEASE_MS: i64 = 30_000;
 
-/// Relays forever. It first connects to NATS at `stream.url`, again every `every` while it is
-/// unreachable: the service serves and writes its events to the outbox meanwhile (a
-/// payment must not wait for the event bus), and they go out once it is up. Then it claims
-/// a batch, publishes it and marks what JetStream acknowledged as published, each time a
-/// transaction that wrote events commits (`Db::announced_commits`) and every `every` for
-/// what no commit of this instance announced (another instance's lapsed claims, a failed
-/// round). While a round finds a full batch it goes on at once, so a backlog drains at the
-/// speed of NATS. A failure leaves the rest for later (or another instance); the client
-/// reconnects by itself after a later outage.
+/// Relays forever. It first connects to NATS at `stream.url`, again every second (or
+/// `every`, if shorter) while it is unreachable: the service serves and writes its events
+/// to the outbox meanwhile (a payment must not wait for the event bus), and they go out
+/// once it is up. Then it claims a batch, publishes it and marks what JetStream
+/// acknowledged as published, each time a transaction that wrote events commits
+/// (`Db::announced_commits`) and every `every` for what no commit of this instance
+/// announced (another instance's lapsed claims). While a round finds a full batch it goes
+/// on at once, so a backlog drains at the speed of NATS. After a failure it tries again
+/// after the same pause as a connection, whatever commits announce meanwhile (or another
+/// instance does); the client reconnects by itself after a later outage.
 pub async fn relay(db: Db, stream: Stream, every: Duration) {
+    let retry_after = every.min(Duration::from_secs(1));
     let mut trouble = Trouble::default();
     let context = loop {
         match connect(&stream).await {
@@ -78,7 +80,7 @@ pub async fn relay(db: Db, stream: Stream, every: Duration) {
                     &format!("{err:#}"),
                     "NATS is unreachable; events wait in the outbox",
                 );
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(retry_after).await;
             }
         }
     };
@@ -90,21 +92,25 @@ pub async fn relay(db: Db, stream: Stream, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            // In order, not at random: either only starts the same round.
-            biased;
-            _ = ticker.tick() => {}
-            _ = db.announced_commits().notified() => {}
-        }
-        // After a failure the stream is made sure of again: a NATS server that came back
-        // without its store (or with the stream deleted) would refuse every event.
         if trouble.ongoing() {
+            // Not at the next commit: under load that would be a failing round every
+            // `GATHER`, each a claim and a release of the whole batch.
+            tokio::time::sleep(retry_after).await;
+            // The stream is made sure of again: a NATS server that came back without its
+            // store (or with the stream deleted) would refuse every event.
             if let Err(err) = ensure_stream(&context, &stream).await {
                 trouble.failed(
                     &format!("{err:#}"),
                     "relaying outbox events failed; will retry",
                 );
                 continue;
+            }
+        } else {
+            tokio::select! {
+                // In order, not at random: either only starts the same round.
+                biased;
+                _ = ticker.tick() => {}
+                _ = db.announced_commits().notified() => {}
             }
         }
         loop {
