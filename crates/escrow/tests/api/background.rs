@@ -2,7 +2,7 @@
 //! messages, background jobs shared by several instances, and domain events on NATS.
 
 use crate::escrow_support::{spawn_custom, EscrowApp};
-use crate::support::{Backend, TestApp, TestDatabase};
+use crate::support::{free_port, Backend, TestApp, TestDatabase};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -299,11 +299,7 @@ impl Drop for NatsServer {
 /// back without its store, the relay reconnects, makes the stream again, and goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_wait_in_the_outbox_while_nats_is_away() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let app = spawn_custom(Backend::Sqlite, |c| {
         c.nats_url = Some(format!("nats://127.0.0.1:{port}"));
         c.job_interval = Duration::from_millis(50);
@@ -331,11 +327,7 @@ async fn events_wait_in_the_outbox_while_nats_is_away() {
 /// limit, also a stream that an older version made without one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_keeps_events_for_the_configured_age() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _nats = NatsServer::start(port);
     let url = format!("nats://127.0.0.1:{port}");
     let mut client = None;

@@ -1,6 +1,6 @@
 //! The `escrow` command line: configuration errors, migrate, admin create, shutdown.
 
-use crate::support::{Backend, TestDatabase};
+use crate::support::{free_port, Backend, TestDatabase};
 use std::process::Command;
 
 use crate::support::escrow_command as escrow;
@@ -106,10 +106,7 @@ on_both_databases! {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let port = {
-        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut child = escrow()
         .arg("serve")
         .env("ESCROW_DATABASE_URL", &database.url)
@@ -149,13 +146,6 @@ async fn sigterm_stops_the_server_cleanly() {
 async fn sigterm_lets_in_flight_requests_finish() {
     use serde_json::{json, Value};
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
     let (sandbox_port, port) = (free_port(), free_port());
     let gateway = format!("http://127.0.0.1:{sandbox_port}");
     let mut sandbox = escrow()

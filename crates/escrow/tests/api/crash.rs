@@ -5,7 +5,7 @@
 //! or made. The gateway is `escrow sandbox` in a process of its own, so it outlives the
 //! service like the real one.
 
-use crate::support::{Backend, TestDatabase};
+use crate::support::{free_port, Backend, TestDatabase};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
@@ -17,14 +17,6 @@ use tokio::sync::Mutex;
 const SECRET: &str = "crash-test-secret-crash-test-secret-0123";
 const INITIAL_STOCK: i64 = 10_000;
 const PRICE: i64 = 10_000;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn escrow() -> Command {
     let mut command = crate::support::escrow_command();

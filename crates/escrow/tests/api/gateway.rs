@@ -1,7 +1,7 @@
 //! The PortOne gateway as the service sees it: the in-process sandbox by default, nothing
 //! under /sandbox/ when a real gateway is configured, and `escrow sandbox` alone.
 
-use crate::support::{Backend, TestApp, TestDatabase};
+use crate::support::{free_port, Backend, TestApp, TestDatabase};
 use serde_json::json;
 
 on_both_databases! {
@@ -66,11 +66,7 @@ async fn no_sandbox_routes_when_a_real_gateway_is_configured() {
 
 #[tokio::test]
 async fn escrow_sandbox_serves_the_gateway_alone() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_escrow"))
         .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
         .env("PORTONE_IMP_KEY", "alone-key")

@@ -1,6 +1,6 @@
 //! Secrets and card data never reach the logs, even at the most verbose level.
 
-use crate::support::{Backend, TestDatabase};
+use crate::support::{free_port, Backend, TestDatabase};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -8,11 +8,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_card_data_is_logged() {
     let database = TestDatabase::create(Backend::Sqlite).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log_path =
         std::env::temp_dir().join(format!("escrow-log-{}.txt", uuid::Uuid::new_v4().simple()));
     let log = std::fs::File::create(&log_path).unwrap();

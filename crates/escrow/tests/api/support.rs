@@ -444,6 +444,16 @@ impl Drop for TestApp {
     }
 }
 
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago, for a process a test
+/// starts (a child `escrow`, a NATS server).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The `escrow` binary with none of the caller's ESCROW_* / PORTONE_* settings, so a test
 /// configures exactly what it means to.
 pub fn escrow_command() -> std::process::Command {
