@@ -139,6 +139,9 @@ pub struct Used {
     pub service_cpu_secs: Option<f64>,
     pub database_cpu_secs: Option<f64>,
     pub gateway_cpu_secs: Option<f64>,
+    /// The harness's own process: the load generator (and, in the database ceiling, the
+    /// driver that runs the transactions).
+    pub harness_cpu_secs: Option<f64>,
     pub written_bytes: Option<f64>,
 }
 
@@ -149,7 +152,12 @@ pub async fn run_watching<J: Job>(
     jobs: Vec<J>,
     watched: Watched,
 ) -> (Vec<OpStats>, Duration, Used) {
-    let pids = [watched.service, watched.database, watched.gateway];
+    let pids = [
+        watched.service,
+        watched.database,
+        watched.gateway,
+        Some(std::process::id()),
+    ];
     let read = move || pids.map(|pid| pid.and_then(crate::service::cpu_secs));
     let writers: Vec<u32> = [watched.service, watched.database, watched.writer]
         .into_iter()
@@ -174,6 +182,7 @@ pub async fn run_watching<J: Job>(
             service_cpu_secs: used(0),
             database_cpu_secs: used(1),
             gateway_cpu_secs: used(2),
+            harness_cpu_secs: used(3),
             written_bytes: written_before
                 .zip(written_after)
                 .map(|(b, a)| a.saturating_sub(b) as f64),

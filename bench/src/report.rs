@@ -32,6 +32,8 @@ pub struct StepFigures {
     pub cpu_ms_per_op: Option<f64>,
     /// The same for the database server process (MariaDB on this machine).
     pub db_cpu_ms_per_op: Option<f64>,
+    /// The same for the harness's own process (the load generator).
+    pub harness_cpu_ms_per_op: Option<f64>,
     /// Kilobytes the service and the database server wrote to storage per unit of work.
     pub written_kb_per_op: Option<f64>,
 }
@@ -57,6 +59,7 @@ impl StepFigures {
         Self {
             cpu_ms_per_op: used.service_cpu_secs.map(per_op),
             db_cpu_ms_per_op: used.database_cpu_secs.map(per_op),
+            harness_cpu_ms_per_op: used.harness_cpu_secs.map(per_op),
             written_kb_per_op: used
                 .written_bytes
                 .map(|b| b / 1024.0 / (units.max(1) as f64)),
@@ -95,7 +98,7 @@ impl StepFigures {
         for o in &self.ops {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} |",
                 self.scenario,
                 self.db,
                 self.step,
@@ -114,6 +117,9 @@ impl StepFigures {
                     .map(|c| format!("{c:.3}"))
                     .unwrap_or_else(|| "-".into()),
                 self.db_cpu_ms_per_op
+                    .map(|c| format!("{c:.3}"))
+                    .unwrap_or_else(|| "-".into()),
+                self.harness_cpu_ms_per_op
                     .map(|c| format!("{c:.3}"))
                     .unwrap_or_else(|| "-".into()),
                 self.written_kb_per_op
@@ -139,7 +145,7 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-const HEADER: &str = "| scenario | db | step | operation | ok | errors | per s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU ms/op | MariaDB CPU ms/op | written kB/op |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+const HEADER: &str = "| scenario | db | step | operation | ok | errors | per s | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU ms/op | MariaDB CPU ms/op | harness CPU ms/op | written kB/op |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 
 pub fn print_machine(settings: &str) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
