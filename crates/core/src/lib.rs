@@ -16,6 +16,7 @@ pub mod payments;
 pub mod products;
 mod records;
 mod throttle;
+mod turns;
 
 pub use error::{AppError, AppResult};
 pub use escrow_store::{Db, Dialect};

@@ -135,7 +135,8 @@ pub(crate) async fn get_payment(
     Path(imp_uid): Path<String>,
 ) -> ApiResult {
     authorize(&sandbox, &headers)?;
-    let state = sandbox.inner.state();
+    let mut state = sandbox.inner.state();
+    state.payment_lookups += 1;
     let payment = state
         .payment(&imp_uid)
         .ok_or_else(|| Refusal::new(404, "존재하지 않는 결제정보입니다."))?;

@@ -154,6 +154,17 @@ pub(crate) async fn registered_delivery(
     }
 }
 
+/// `GET /_sandbox/stats`: counts of REST calls, for tests of how often a merchant asks.
+pub(crate) async fn stats(State(sandbox): State<Sandbox>) -> Response {
+    let state = sandbox.inner.state();
+    Json(serde_json::json!({
+        "token_requests": state.token_requests,
+        "tokens_issued": state.tokens_issued,
+        "payment_lookups": state.payment_lookups,
+    }))
+    .into_response()
+}
+
 /// `POST /_sandbox/tokens/expire`: every issued token expires now (tests the 401 path).
 pub(crate) async fn expire_tokens(State(sandbox): State<Sandbox>) -> Response {
     sandbox.inner.state().expire_tokens();

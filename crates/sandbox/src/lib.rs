@@ -132,6 +132,7 @@ impl Sandbox {
                 get(control::registered_delivery),
             )
             .route("/_sandbox/tokens/expire", post(control::expire_tokens))
+            .route("/_sandbox/stats", get(control::stats))
             .route("/_sandbox/checkout", post(control::checkout_pay))
             .route("/iamport.js", get(control::iamport_js))
             .route("/checkout", get(control::checkout_page));

@@ -238,6 +238,8 @@ pub(crate) struct State {
     current_token: Option<String>,
     pub token_requests: u64,
     pub tokens_issued: usize,
+    /// `GET /payments/{imp_uid}` calls answered (found or not).
+    pub payment_lookups: u64,
     payments: Vec<PaymentRecord>,
     by_imp_uid: HashMap<String, usize>,
     prepared: HashMap<String, i64>,

@@ -780,6 +780,32 @@ on_both_databases! {
         assert_eq!(status["order_status"], "shipping");
     }
 
+    async fn the_completion_and_the_webhook_of_a_payment_ask_the_gateway_once(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let product_id = app.product(&seller, "경쟁", 21_000, 5).await;
+        let order_id = app.order(&buyer, product_id, 1).await;
+        let checkout = app.checkout(&buyer, order_id).await;
+        let lookups = || async {
+            app.get("/sandbox/portone/_sandbox/stats", None).await.assert_status(200)["payment_lookups"]
+                .as_u64()
+                .unwrap()
+        };
+        let before = lookups().await;
+        // Whichever asks the gateway first is held half a second: the other arrives meanwhile.
+        let fault = json!({"target": "api", "mode": "delay", "count": 1, "delay_ms": 500});
+        app.post("/sandbox/portone/_sandbox/faults", None, fault).await.assert_status(200);
+        let paid = app.sandbox_pay(&checkout, checkout.amount, false).await;
+        let imp_uid = paid["imp_uid"].as_str().unwrap();
+        let completed = app.complete(&buyer, checkout.payment_id, imp_uid).await;
+        assert_eq!(completed.assert_status(200)["status"], "paid");
+        app.wait_for_webhooks(1).await;
+        assert_eq!(lookups().await - before, 1, "the second found it verified");
+        let status = app.status(checkout.payment_id, &buyer.token).await;
+        assert_eq!(transitions(&status, "payment", "ready", "paid"), 1);
+        assert_eq!(status["escrow_status"], "held");
+    }
+
     async fn seller_partial_refunds_add_up(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
