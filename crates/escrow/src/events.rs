@@ -76,10 +76,7 @@ pub async fn relay(db: Db, stream: Stream, every: Duration) {
         match connect(&stream).await {
             Ok(context) => break context,
             Err(err) => {
-                trouble.failed(
-                    &format!("{err:#}"),
-                    "NATS is unreachable; events wait in the outbox",
-                );
+                trouble.failed(&err, "NATS is unreachable; events wait in the outbox");
                 tokio::time::sleep(retry_after).await;
             }
         }
@@ -99,10 +96,7 @@ pub async fn relay(db: Db, stream: Stream, every: Duration) {
             // The stream is made sure of again: a NATS server that came back without its
             // store (or with the stream deleted) would refuse every event.
             if let Err(err) = ensure_stream(&context, &stream).await {
-                trouble.failed(
-                    &format!("{err:#}"),
-                    "relaying outbox events failed; will retry",
-                );
+                trouble.failed(&err, "relaying outbox events failed; will retry");
                 continue;
             }
         } else {
@@ -125,10 +119,7 @@ pub async fn relay(db: Db, stream: Stream, every: Duration) {
                     }
                 }
                 Err(err) => {
-                    trouble.failed(
-                        &format!("{err:#}"),
-                        "relaying outbox events failed; will retry",
-                    );
+                    trouble.failed(&err, "relaying outbox events failed; will retry");
                     break;
                 }
             }

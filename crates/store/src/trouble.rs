@@ -12,13 +12,14 @@ pub struct Trouble {
 }
 
 impl Trouble {
-    /// An attempt failed: a warning, unless one was given less than a minute ago.
+    /// An attempt failed: a warning, unless one was given less than a minute ago. The error
+    /// is written in its alternate form, which for an `anyhow::Error` is its whole chain.
     pub fn failed(&mut self, err: &dyn Display, what: &str) {
         if self
             .warned_at
             .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
         {
-            tracing::warn!(error = %err, "{what}");
+            tracing::warn!(error = %format_args!("{err:#}"), "{what}");
             self.warned_at = Some(Instant::now());
         }
     }
