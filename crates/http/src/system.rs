@@ -69,6 +69,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(counts) = state.db.commit_counts() {
         metrics::counter!("sqlite_transactions_committed_total").absolute(counts.transactions);
         metrics::counter!("sqlite_commits_total").absolute(counts.commits);
+        metrics::counter!("sqlite_wal_checkpoints_total").absolute(counts.checkpoints);
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

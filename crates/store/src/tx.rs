@@ -126,11 +126,13 @@ pub(crate) struct SqliteWriter {
     counts: Arc<CommitCounters>,
 }
 
-/// How many transactions the writer committed, in how many SQLite `COMMIT`s.
+/// How many transactions the writer committed, in how many SQLite `COMMIT`s, and how many
+/// checkpoints it ran.
 #[derive(Debug, Default)]
 struct CommitCounters {
     transactions: AtomicU64,
     commits: AtomicU64,
+    checkpoints: AtomicU64,
 }
 
 /// A reading of [`CommitCounters`] (`Db::commit_counts`).
@@ -138,6 +140,7 @@ struct CommitCounters {
 pub struct CommitCounts {
     pub transactions: u64,
     pub commits: u64,
+    pub checkpoints: u64,
 }
 
 type WriterGuard = OwnedMutexGuard<WriterState>;
@@ -180,6 +183,7 @@ impl SqliteWriter {
         CommitCounts {
             transactions: self.counts.transactions.load(Ordering::Relaxed),
             commits: self.counts.commits.load(Ordering::Relaxed),
+            checkpoints: self.counts.checkpoints.load(Ordering::Relaxed),
         }
     }
 
@@ -255,22 +259,36 @@ impl SqliteWriter {
     /// caught up while transactions kept coming: the WAL grew by every commit's pages
     /// (25 MB/s in the lifecycle benchmark, without bound), and each sync also had to
     /// allocate the file's new blocks.
+    ///
+    /// An idle writer is left alone: once a checkpoint has copied the whole WAL, the next
+    /// one waits for a `COMMIT` (an idle instance took the writer and a blocking thread ten
+    /// times a second for nothing).
     pub(crate) fn spawn_checkpointer(&self) {
         let writer = Arc::downgrade(&self.state);
+        let counts = Arc::clone(&self.counts);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // A failing checkpoint (a full disk) fails every time: said once a minute, not
             // ten times a second.
             let mut trouble = Trouble::default();
+            // The `COMMIT` count when a checkpoint last left nothing in the WAL to copy.
+            let mut copied_all_at = None;
             loop {
                 every.tick().await;
                 let Some(writer) = writer.upgrade() else {
                     return;
                 };
+                // Read before the checkpoint: a COMMIT that lands meanwhile only costs one
+                // more checkpoint.
+                let commits = counts.commits.load(Ordering::Relaxed);
+                if copied_all_at == Some(commits) {
+                    continue;
+                }
                 match checkpoint(writer.lock_owned().await).await {
-                    Ok(()) => {
+                    Ok(copied_all) => {
                         trouble.over();
+                        copied_all_at = copied_all.then_some(commits);
                     }
                     Err(err) => trouble.failed(&err, "WAL checkpoint failed"),
                 }
@@ -399,21 +417,26 @@ async fn commit_off_the_runtime(state: WriterGuard) {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// `PASSIVE`: copies what no reader still needs, without waiting for readers. Done on the
-/// blocking pool: it writes and syncs the database file.
-async fn checkpoint(state: WriterGuard) -> Result<(), StoreError> {
+/// blocking pool: it writes and syncs the database file. True when the whole WAL was copied.
+async fn checkpoint(state: WriterGuard) -> Result<bool, StoreError> {
     if state.conn.is_none() {
         // Not opened yet (nothing written through it) or closed.
-        return Ok(());
+        return Ok(true);
     }
     off_the_runtime("checkpoint", move || {
         let mut state = state;
         // A group whose COMMIT is queued behind this turn is committed now: a checkpoint
         // cannot run inside a transaction.
         let _ = state.commit_group();
-        state
-            .conn()?
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .map_err(StoreError::from)
+        state.counts.checkpoints.fetch_add(1, Ordering::Relaxed);
+        // (busy, frames in the WAL, frames copied).
+        let (in_wal, copied): (i64, i64) =
+            state
+                .conn()?
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    Ok((row.get(1)?, row.get(2)?))
+                })?;
+        Ok(in_wal == copied)
     })
     .await
 }

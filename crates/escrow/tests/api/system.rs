@@ -14,9 +14,10 @@ on_both_databases! {
         assert!(text.contains("http_requests_total"), "{text}");
         assert!(text.contains("route=\"/products\""), "{text}");
         if app.database.url.starts_with("sqlite:") {
-            // The writer's transactions and the COMMITs they shared.
+            // The writer's transactions, the COMMITs they shared and its checkpoints.
             assert!(text.contains("sqlite_transactions_committed_total"), "{text}");
             assert!(text.contains("sqlite_commits_total"), "{text}");
+            assert!(text.contains("sqlite_wal_checkpoints_total"), "{text}");
         }
     }
 
@@ -171,6 +172,47 @@ async fn sqlite_pages_reach_the_database_file_while_the_service_writes() {
         "the database file stayed at {} bytes (was {before})",
         size()
     );
+}
+
+/// An idle writer is left alone: once a checkpoint has copied the WAL whole, the next waits
+/// for a COMMIT (it took the writer and a blocking thread ten times a second for nothing).
+#[tokio::test]
+async fn sqlite_an_idle_writer_is_not_checkpointed_again() {
+    let (_database, db) = sqlite_db_with_notes().await;
+    let checkpoints = || db.commit_counts().unwrap().checkpoints;
+    let insert_note = || async {
+        let mut tx = db.begin().await.unwrap();
+        tx.execute("INSERT INTO notes (body) VALUES ('x')", &[])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    };
+    insert_note().await;
+    // Five checkpoint periods without one: idle. A checkpointer that ran on every tick never
+    // gets there.
+    let mut settled = None;
+    let mut last = checkpoints();
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = checkpoints();
+        if now == last && now > 0 {
+            settled = Some(now);
+            break;
+        }
+        last = now;
+    }
+    let settled = settled.unwrap_or_else(|| panic!("still checkpointing: {last} so far"));
+    insert_note().await;
+    let mut again = false;
+    for _ in 0..100 {
+        if checkpoints() > settled {
+            again = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(again, "no checkpoint after a new COMMIT");
+    db.close().await;
 }
 
 async fn sqlite_db_with_notes() -> (crate::support::TestDatabase, escrow_store::Db) {
