@@ -242,6 +242,9 @@ pub(crate) struct State {
     pub payment_lookups: u64,
     payments: Vec<PaymentRecord>,
     by_imp_uid: HashMap<String, usize>,
+    /// Every payment of an order (a retried checkout makes another), for `find` without a
+    /// scan of all payments under the state's lock.
+    by_merchant_uid: HashMap<String, Vec<usize>>,
     prepared: HashMap<String, i64>,
     logis: HashMap<String, LogisRecord>,
     api_fault: Option<Fault>,
@@ -360,9 +363,11 @@ impl State {
             (t, p.seq)
         };
         let candidates = self
-            .payments
-            .iter()
-            .filter(|p| p.merchant_uid == merchant_uid)
+            .by_merchant_uid
+            .get(merchant_uid)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.payments[i])
             .filter(|p| status.is_none_or(|s| p.status == s));
         if sorting.starts_with('-') {
             candidates.max_by_key(|p| key(p))
@@ -504,7 +509,12 @@ impl State {
             seq: self.seq,
             updated_at: now_ms,
         };
-        self.by_imp_uid.insert(imp_uid, self.payments.len());
+        let index = self.payments.len();
+        self.by_imp_uid.insert(imp_uid, index);
+        self.by_merchant_uid
+            .entry(record.merchant_uid.clone())
+            .or_default()
+            .push(index);
         self.payments.push(record.clone());
         Ok(record)
     }
