@@ -139,10 +139,10 @@ impl Db {
                         // power cut, as on MariaDB (`innodb_flush_log_at_trx_commit = 1`);
                         // NORMAL could lose the last commits. 4 KiB pages, SQLite's default,
                         // stated since only a new, empty file takes a page size: a catalogue
-                        // page of 1 000 000 products crosses a quarter of the leaves it did
-                        // with 1 KiB pages (+9 % pages/s). 1 KiB pages halved what a commit
-                        // writes (round 7), but since transactions share their COMMITs
-                        // (round 10) the lifecycle runs as fast with 4 KiB (round 12).
+                        // page's 21 rows fill one or two leaves instead of four or five
+                        // (+9 % pages/s at 1 000 000 products). 1 KiB pages halved what a
+                        // commit writes (round 7), but since transactions share their
+                        // COMMITs (round 10) the lifecycle runs as fast with 4 KiB (round 12).
                         conn.execute(
                             "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; \
                              PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
