@@ -133,6 +133,9 @@ struct CommitCounters {
     transactions: AtomicU64,
     commits: AtomicU64,
     checkpoints: AtomicU64,
+    /// Raised at every `COMMIT` and when the writer is dropped: an idle checkpointer waits
+    /// for it.
+    committed: Notify,
 }
 
 /// A reading of [`CommitCounters`] (`Db::commit_counts`).
@@ -262,7 +265,7 @@ impl SqliteWriter {
     ///
     /// An idle writer is left alone: once a checkpoint has copied the whole WAL, the next
     /// one waits for a `COMMIT` (an idle instance took the writer and a blocking thread ten
-    /// times a second for nothing).
+    /// times a second for nothing), and the checkpointer sleeps until one comes.
     pub(crate) fn spawn_checkpointer(&self) {
         let writer = Arc::downgrade(&self.state);
         let counts = Arc::clone(&self.counts);
@@ -283,6 +286,10 @@ impl SqliteWriter {
                 // more checkpoint.
                 let commits = counts.commits.load(Ordering::Relaxed);
                 if copied_all_at == Some(commits) {
+                    // Let the writer go (its drop wakes us too), then sleep until a COMMIT;
+                    // one that came since the count was read left its wake-up behind.
+                    drop(writer);
+                    counts.committed.notified().await;
                     continue;
                 }
                 match checkpoint(writer.lock_owned().await).await {
@@ -294,6 +301,13 @@ impl SqliteWriter {
                 }
             }
         });
+    }
+}
+
+impl Drop for WriterState {
+    fn drop(&mut self) {
+        // An idle checkpointer waits for a COMMIT: it finds the writer gone and ends.
+        self.counts.committed.notify_one();
     }
 }
 
@@ -318,6 +332,7 @@ impl WriterState {
             self.roll_back();
         } else {
             self.counts.commits.fetch_add(1, Ordering::Relaxed);
+            self.counts.committed.notify_one();
             self.counts
                 .transactions
                 .fetch_add(finished.len() as u64, Ordering::Relaxed);
