@@ -66,7 +66,7 @@ impl BenchDb {
                 })
             }
             Backend::MySql => {
-                let admin_url = mysql_url.trim_end_matches('/').to_string();
+                let admin_url = mysql_url.to_string();
                 let pool = AnyPoolOptions::new()
                     .max_connections(1)
                     .connect(&admin_url)
@@ -77,7 +77,7 @@ impl BenchDb {
                 pool.close().await;
                 Ok(Self {
                     backend,
-                    url: format!("{admin_url}/{name}"),
+                    url: with_database(&admin_url, &name),
                     admin_url,
                     name,
                     dir: None,
@@ -504,4 +504,40 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / 100.0)
+}
+
+/// `url` naming the database `name`, its query (e.g. `?socket=...`) kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.trim_end_matches('/');
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_goes_into_the_path_and_the_query_stays() {
+        assert_eq!(
+            with_database("mysql://root@127.0.0.1:3306", "bench_1_0"),
+            "mysql://root@127.0.0.1:3306/bench_1_0"
+        );
+        assert_eq!(
+            with_database("mysql://root@127.0.0.1:3306/", "bench_1_0"),
+            "mysql://root@127.0.0.1:3306/bench_1_0"
+        );
+        assert_eq!(
+            with_database(
+                "mysql://root@localhost/?socket=/run/mysqld/mysqld.sock",
+                "b"
+            ),
+            "mysql://root@localhost/b?socket=/run/mysqld/mysqld.sock"
+        );
+    }
 }
