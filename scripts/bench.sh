@@ -7,8 +7,9 @@
 #   scripts/bench.sh --smoke          # ~1 s per step, tiny tables, debug build: for CI (~1 min)
 #   scripts/bench.sh --db sqlite --scenario catalogue --duration 10s   # any escrow-bench flag
 #
-# Needs MariaDB on 127.0.0.1:3306 (root, empty password) for the MariaDB half; set
-# BENCH_MYSQL_URL for another server. The figures and ratios are also written to
+# The MariaDB half runs on a private server the harness starts from deploy/mariadb.cnf (the
+# settings the project recommends; needs Debian's mariadb-server installed, not running); set
+# BENCH_MYSQL_URL (or pass --mysql-url) to measure an existing server instead. The figures and ratios are also written to
 # artifacts/bench-results.md (BENCH_OUT to change). BENCH_PROFILE=release|debug overrides the
 # build profile (default: debug for --smoke, release otherwise).
 set -euo pipefail
@@ -32,5 +33,10 @@ else
   out_dir="$target_dir/debug"
 fi
 export ESCROW_BIN="${ESCROW_BIN:-$out_dir/escrow}"
+server=(--mariadb-config deploy/mariadb.cnf)
+if [ -n "${BENCH_MYSQL_URL:-}" ]; then server=(); fi
+for arg in "$@"; do
+  case "$arg" in --mysql-url* | --mariadb-config*) server=() ;; esac
+done
 mkdir -p artifacts
-exec "$out_dir/escrow-bench" --out "${BENCH_OUT:-artifacts/bench-results.md}" "$@"
+exec "$out_dir/escrow-bench" --out "${BENCH_OUT:-artifacts/bench-results.md}" "${server[@]}" "$@"

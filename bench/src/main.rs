@@ -7,6 +7,7 @@
 //! prints the ratios against the targets of the performance issue. See BENCHMARKS.md.
 
 mod load;
+mod mariadb;
 mod report;
 mod scenarios;
 mod service;
@@ -75,6 +76,10 @@ struct Cli {
         default_value = "mysql://root@127.0.0.1:3306"
     )]
     mysql_url: String,
+    /// Instead of `--mysql-url`: start a private MariaDB server for the run, with this
+    /// configuration file (`deploy/mariadb.cnf`), in a temporary data directory.
+    #[arg(long, env = "BENCH_MARIADB_CONFIG", conflicts_with = "mysql_url")]
+    mariadb_config: Option<PathBuf>,
     /// Run the service with its outbox relay publishing to this NATS server
     /// (ESCROW_NATS_URL), as in production; the lifecycle then also reports the events
     /// written and how many were left unpublished. Unset: events stay in the outbox.
@@ -155,14 +160,24 @@ struct Bench {
     hash: String,
     report: Report,
     logs: PathBuf,
+    /// The server `--mariadb-config` started, kept for the whole run.
+    private_mariadb: Option<mariadb::PrivateMariaDb>,
 }
 
-async fn run(cli: Cli) -> Result<bool> {
+async fn run(mut cli: Cli) -> Result<bool> {
     anyhow::ensure!(
         cli.escrow_bin.exists(),
         "no escrow binary at {} (cargo build --release -p escrow, or set ESCROW_BIN)",
         cli.escrow_bin.display()
     );
+    let private_mariadb = match &cli.mariadb_config {
+        Some(config) if cli.db != DbChoice::Sqlite => {
+            let server = mariadb::PrivateMariaDb::start(config).await?;
+            cli.mysql_url = server.url.clone();
+            Some(server)
+        }
+        _ => None,
+    };
     let logs = std::env::temp_dir().join(format!("escrow-bench-logs-{}", std::process::id()));
     std::fs::create_dir_all(&logs)?;
     let mut bench = Bench {
@@ -177,6 +192,7 @@ async fn run(cli: Cli) -> Result<bool> {
         },
         logs,
         cli,
+        private_mariadb,
     };
     report::print_machine(&bench.cli_summary());
     bench.http_ceiling().await?;
@@ -225,7 +241,7 @@ async fn run(cli: Cli) -> Result<bool> {
 impl Bench {
     fn cli_summary(&self) -> String {
         format!(
-            "duration {:?}, warm-up {:?}, concurrency {}, login workers {}, products {:?}, seed {}, pool {}{}{}",
+            "duration {:?}, warm-up {:?}, concurrency {}, login workers {}, products {:?}, seed {}, pool {}, MariaDB {}{}{}",
             self.cli.duration,
             self.cli.warmup,
             self.cli.concurrency,
@@ -233,6 +249,10 @@ impl Bench {
             self.cli.products,
             self.cli.seed,
             self.cli.db_max_connections,
+            match &self.cli.mariadb_config {
+                Some(config) => format!("private, from {}", config.display()),
+                None => self.cli.mysql_url.clone(),
+            },
             match &self.cli.nats_url {
                 Some(url) => format!(", events relayed to {url}"),
                 None => String::new(),
@@ -272,6 +292,9 @@ impl Bench {
     /// MariaDB's server process when it runs on this machine (its CPU per request is part
     /// of what a read costs here; SQLite's is inside the service).
     fn database_pid(&self, backend: Backend) -> Option<u32> {
+        if let (Backend::MySql, Some(server)) = (backend, &self.private_mariadb) {
+            return Some(server.pid());
+        }
         let url = &self.cli.mysql_url;
         let local = url.contains("@127.0.0.1") || url.contains("@localhost");
         match backend {
