@@ -61,12 +61,14 @@ impl Reads {
             }
             Dialect::MySql => {
                 let options = MySqlConnectOptions::from_str(url)?;
-                // Statements in flight at once. Fewer make bigger batches (less MariaDB CPU
-                // per read), but a batch's parts run one after another on the server, so
-                // reads that miss the buffer pool wait for each other's disk reads: with 2
-                // of 16, a page at 1 000 000 products took 1.57x its time at 10 000 (1.28-1.41x
-                // with 4).
-                let lanes = (max_connections / 4).max(1);
+                // Statements in flight at once. Fewer make bigger batches (less CPU per read
+                // for both ends), but a batch's parts run one after another on the server,
+                // so reads that miss the buffer pool wait for each other's disk reads. With
+                // a buffer pool that holds the catalogue (deploy/mariadb.cnf), 2 of 16 read
+                // an item for 0.038-0.040 ms of CPU (service and server) where 4 took
+                // 0.045-0.052; with Debian's 128 MB pool 2 made a page at 1 000 000
+                // products 1.57x its time at 10 000 (BENCHMARKS.md, rounds 3 and 13).
+                let lanes = (max_connections / 8).max(1);
                 let pool = MySqlPoolOptions::new()
                     .max_connections(lanes)
                     .min_connections(0)
