@@ -42,7 +42,7 @@ impl PrivateMariaDb {
             bail!("mariadb-install-db failed ({installed})");
         }
         let port = crate::service::free_port()?;
-        let child = Command::new("mariadbd")
+        let child = Command::new(mariadbd())
             // Must come first.
             .arg(format!("--defaults-file={}", config.display()))
             .arg(format!("--datadir={}", data.display()))
@@ -89,6 +89,17 @@ impl PrivateMariaDb {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// The server binary: on the `PATH`, or where Debian installs it (`/usr/sbin`, which a
+/// non-root user's `PATH` leaves out).
+fn mariadbd() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .map(|dir| dir.join("mariadbd"))
+        .find(|bin| bin.is_file())
+        .unwrap_or_else(|| PathBuf::from("mariadbd"))
 }
 
 impl Drop for PrivateMariaDb {
