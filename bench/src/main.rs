@@ -195,6 +195,11 @@ async fn run(mut cli: Cli) -> Result<bool> {
         private_mariadb,
     };
     report::print_machine(&bench.cli_summary());
+    if bench.cli.db != DbChoice::Sqlite {
+        let server = mariadb::describe(&bench.cli.mysql_url).await?;
+        println!("MariaDB server: {server}");
+        bench.report.mariadb_server = Some(server);
+    }
     bench.http_ceiling().await?;
     let backends: Vec<Backend> = match bench.cli.db {
         DbChoice::Sqlite => vec![Backend::Sqlite],

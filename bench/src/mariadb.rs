@@ -91,6 +91,25 @@ impl PrivateMariaDb {
     }
 }
 
+/// What the MariaDB server at `url` is and how it is set where it matters here, for the
+/// report: a run's figures depend on it.
+pub async fn describe(url: &str) -> Result<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::MySqlConnection::connect(url)
+        .await
+        .with_context(|| format!("connecting to MariaDB at {url}"))?;
+    let described: String = sqlx::query_scalar(
+        "SELECT CONCAT(VERSION(), ', thread_handling ', @@thread_handling, \
+         ', buffer pool ', @@innodb_buffer_pool_size DIV 1048576, ' MiB', \
+         ', innodb_flush_log_at_trx_commit ', @@innodb_flush_log_at_trx_commit, \
+         ', binary log ', IF(@@log_bin, 'on', 'off'))",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    Ok(described)
+}
+
 /// The server binary: on the `PATH`, or where Debian installs it (`/usr/sbin`, which a
 /// non-root user's `PATH` leaves out).
 fn mariadbd() -> PathBuf {

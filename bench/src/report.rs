@@ -186,6 +186,8 @@ pub struct Report {
     pub grouped_commits: Option<GroupedCommits>,
     /// The PortOne sandbox's process beside each lifecycle step.
     pub gateway: Vec<Gateway>,
+    /// The MariaDB server the MariaDB half ran on (`mariadb::describe`).
+    pub mariadb_server: Option<String>,
 }
 
 /// What the PortOne sandbox, a process of its own beside the service, used in a lifecycle
@@ -360,6 +362,9 @@ impl Report {
         }
         for gateway in &self.gateway {
             let _ = writeln!(md, "\n{}", gateway.sentence());
+        }
+        if let Some(server) = &self.mariadb_server {
+            let _ = writeln!(md, "\nThe MariaDB server: {server}.");
         }
         if let Some(grouped) = self.grouped_commits {
             let _ = writeln!(
