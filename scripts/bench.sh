@@ -9,9 +9,10 @@
 #
 # The MariaDB half runs on a private server the harness starts from deploy/mariadb.cnf (the
 # settings the project recommends; needs Debian's mariadb-server installed, not running); set
-# BENCH_MYSQL_URL (or pass --mysql-url) to measure an existing server instead. The figures and ratios are also written to
-# artifacts/bench-results.md (BENCH_OUT to change). BENCH_PROFILE=release|debug overrides the
-# build profile (default: debug for --smoke, release otherwise).
+# BENCH_MYSQL_URL (or pass --mysql-url) to measure an existing server instead. The figures
+# and ratios are also written to artifacts/bench-results.md (BENCH_OUT to change).
+# BENCH_PROFILE=release|debug overrides the build profile (default: debug for --smoke,
+# release otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -66,11 +66,11 @@ impl PrivateMariaDb {
     }
 
     async fn wait_ready(&mut self) -> Result<()> {
-        sqlx::any::install_default_drivers();
+        use sqlx::Connection;
         let until = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.url).await {
-                let _ = sqlx::Connection::close(conn).await;
+            if let Ok(conn) = sqlx::MySqlConnection::connect(&self.url).await {
+                let _ = conn.close().await;
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
