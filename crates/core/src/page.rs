@@ -52,6 +52,21 @@ impl PageRequest {
             next_cursor,
         }
     }
+
+    /// As [`PageRequest::into_page`], for rows read only among ids from `floor` up: a
+    /// page they do not fill goes on below `floor` while ids remain there.
+    pub fn into_window_page<T>(
+        self,
+        rows: Vec<T>,
+        id_of: impl Fn(&T) -> i64,
+        floor: i64,
+    ) -> Page<T> {
+        let mut page = self.into_page(rows, id_of);
+        if page.next_cursor.is_none() && floor > 1 {
+            page.next_cursor = Some(encode_cursor(floor));
+        }
+        page
+    }
 }
 
 fn encode_cursor(id: i64) -> String {
@@ -102,5 +117,27 @@ mod tests {
         }
         .into_page(vec![3_i64, 2], |r| *r);
         assert!(page.next_cursor.is_none());
+    }
+
+    #[test]
+    fn a_window_page_goes_on_below_its_window_until_the_first_id() {
+        let page = |before_id| PageRequest {
+            limit: 3,
+            before_id,
+        };
+        let short = page(Some(90)).into_window_page(vec![88_i64], |r| *r, 40);
+        let next = PageRequest::parse(None, short.next_cursor.as_deref()).ok();
+        assert_eq!(next.and_then(|p| p.before_id), Some(40));
+        let full = page(None).into_window_page(vec![9_i64, 8, 7, 6], |r| *r, 5);
+        let next = PageRequest::parse(None, full.next_cursor.as_deref()).ok();
+        assert_eq!(next.and_then(|p| p.before_id), Some(7));
+        assert!(page(Some(3))
+            .into_window_page(vec![2_i64], |r| *r, 1)
+            .next_cursor
+            .is_none());
+        assert!(page(Some(3))
+            .into_window_page(Vec::<i64>::new(), |r| *r, -5)
+            .next_cursor
+            .is_none());
     }
 }

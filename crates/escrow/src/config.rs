@@ -136,6 +136,13 @@ pub struct Config {
     )]
     pub pg: String,
 
+    /// How many products, newest first by id, one search (`GET /products?q=`) reads at
+    /// most. A search scans (a name matches anywhere in it), so a larger catalogue is
+    /// searched over several calls: a page may then hold fewer items than asked, or none,
+    /// with `next_cursor` set.
+    #[arg(long = "search-window", env = "ESCROW_SEARCH_WINDOW", value_name = "ESCROW_SEARCH_WINDOW", default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub search_window: u32,
+
     /// How often background jobs (expiry, automatic confirmation, sweeps) run.
     #[arg(long = "job-interval", env = "ESCROW_JOB_INTERVAL", value_name = "ESCROW_JOB_INTERVAL", default_value = "5s", value_parser = parse_duration, global = true)]
     pub job_interval: Duration,
@@ -267,6 +274,7 @@ impl Config {
             gateway_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             pg: "html5_inicis".into(),
+            search_window: 50_000,
             job_interval: Duration::from_secs(5),
             reconcile_interval: Duration::from_secs(300),
             outbox_retention: Duration::from_secs(7 * 86400),

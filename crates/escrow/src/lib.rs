@@ -11,8 +11,9 @@ use escrow_core::jobs::JobSchedule;
 use escrow_core::members::{Members, NewMember, SignupFields};
 use escrow_core::orders::Orders;
 use escrow_core::payments::{PaymentSettings, Payments};
+use escrow_core::products::Products;
 use escrow_core::Db;
-use escrow_http::{AppState, BrowserConfig, WebhookSources};
+use escrow_http::{AppState, BrowserConfig, Services, WebhookSources};
 use escrow_store::DbConfig;
 use portone::{ClientConfig, PortOne, PortOneClient};
 use portone_sandbox::{Sandbox, SandboxConfig};
@@ -100,6 +101,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         fee_bps: config.fee_bps,
         auto_confirm_after: config.auto_confirm_after,
     };
+    let products = Products::new(db.clone(), i64::from(config.search_window));
     let orders = Orders::new(db.clone(), config.order_ttl);
     let payments = Payments::new(db.clone(), gateway.clone(), settings);
     let jobs = JobSchedule {
@@ -108,15 +110,16 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         outbox_retention: config.outbox_retention,
     };
     let webhook_sources = WebhookSources(config.webhook_allow.clone());
-    let state = AppState::new(
+    let state = AppState::new(Services {
         db,
         members,
+        products,
         orders,
         payments,
         gateway,
         browser,
         webhook_sources,
-    );
+    });
     let mut router = escrow_http::router(state.clone());
     if let Some(sandbox) = &sandbox {
         // Outside the API's layers: the sandbox speaks PortOne's wire format, not ours.

@@ -19,4 +19,4 @@ mod wire;
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
 pub use router::router;
-pub use state::{AppState, BrowserConfig, WebhookSources};
+pub use state::{AppState, BrowserConfig, Services, WebhookSources};

@@ -65,7 +65,9 @@ pub struct ProductCreated {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
     pub items: Vec<ProductBody>,
-    /// Pass as `cursor` for the next page; null on the last page.
+    /// Pass as `cursor` for the next page; null on the last page. A search (`q`) reads a
+    /// bounded part of the catalogue per call, so its page may hold fewer items than
+    /// `limit`, or none, before the last.
     pub next_cursor: Option<String>,
 }
 

@@ -57,24 +57,7 @@ pub struct Services {
 }
 
 impl AppState {
-    pub fn new(
-        db: Db,
-        members: Members,
-        orders: Orders,
-        payments: Payments,
-        gateway: Arc<dyn PortOne>,
-        browser: BrowserConfig,
-        webhook_sources: WebhookSources,
-    ) -> Self {
-        Self(Arc::new(Services {
-            products: Products::new(db.clone()),
-            orders,
-            payments,
-            db,
-            members,
-            gateway,
-            browser,
-            webhook_sources,
-        }))
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
     }
 }

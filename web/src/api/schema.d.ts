@@ -770,7 +770,11 @@ export interface components {
         };
         ProductPage: {
             items: components["schemas"]["ProductBody"][];
-            /** @description Pass as `cursor` for the next page; null on the last page. */
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page. A search (`q`) reads a
+             *     bounded part of the catalogue per call, so its page may hold fewer items than
+             *     `limit`, or none, before the last.
+             */
             next_cursor?: string | null;
         };
         ProductRequest: {

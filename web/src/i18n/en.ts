@@ -49,6 +49,7 @@ export const en: Messages = {
 
   'products.title': 'Products', 'products.search': 'Search', 'products.searchPlaceholder': 'Search by name',
   'products.none': 'No products yet.', 'products.noMatch': 'No products match “{q}”.',
+  'products.noMatchYet': 'No newer products match “{q}”; older ones are on the next pages.',
   'products.stock': '{n} in stock', 'products.soldOut': 'Sold out',
 
   'product.addToCart': 'Add to cart', 'product.buyNow': 'Buy now', 'product.added': 'Added to your cart.',

@@ -49,6 +49,7 @@ export const ko: Messages = {
 
   'products.title': '상품', 'products.search': '검색', 'products.searchPlaceholder': '상품명으로 검색',
   'products.none': '등록된 상품이 없습니다.', 'products.noMatch': '“{q}”에 맞는 상품이 없습니다.',
+  'products.noMatchYet': '최근 상품 중에는 “{q}”에 맞는 상품이 없습니다. 다음 페이지에서 이전 상품을 찾아보세요.',
   'products.stock': '재고 {n}개', 'products.soldOut': '품절',
 
   'product.addToCart': '장바구니 담기', 'product.buyNow': '바로 구매', 'product.added': '장바구니에 담았습니다.',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendPage, CursorStack, listQuery } from './paging';
+import { appendPage, CursorStack, fillPage, listQuery } from './paging';
 
 describe('CursorStack', () => {
   it('walks forward and back through opaque cursors', () => {
@@ -51,5 +51,35 @@ describe('listQuery', () => {
     expect(listQuery({ limit: 20, cursor: null, q: '' })).toBe('?limit=20');
     expect(listQuery({ q: '사과 & 배', cursor: 'a+b/c=' })).toBe('?q=%EC%82%AC%EA%B3%BC+%26+%EB%B0%B0&cursor=a%2Bb%2Fc%3D');
     expect(listQuery({})).toBe('');
+  });
+});
+
+describe('fillPage', () => {
+  // A list of ids 1..9 answered newest first, each call reading at most 3 ids below its cursor.
+  const windowed = (calls: [string | null, number][]) => async (cursor: string | null, limit: number) => {
+    calls.push([cursor, limit]);
+    const below = cursor === null ? 10 : Number(cursor);
+    const floor = Math.max(below - 3, 1);
+    const items = [] as number[];
+    for (let id = below - 1; id >= floor && items.length < limit; id--) if (id % 4 === 0) items.push(id);
+    const last = items.length === limit ? items[items.length - 1] : floor;
+    return { items, next_cursor: last > 1 ? String(last) : null };
+  };
+
+  it('asks again for what a short page lacks, from its cursor', async () => {
+    const calls: [string | null, number][] = [];
+    const page = await fillPage(windowed(calls), null, 2);
+    expect(page.items).toEqual([8, 4]);
+    expect(page.next_cursor).toBe('4');
+    expect(calls).toEqual([[null, 2], ['7', 1]]);
+  });
+
+  it('stops at the last page and after its calls', async () => {
+    expect(await fillPage(windowed([]), '4', 5)).toEqual({ items: [], next_cursor: null });
+    const calls: [string | null, number][] = [];
+    const page = await fillPage(windowed(calls), null, 5, 2);
+    expect(page.items).toEqual([8, 4]);
+    expect(calls.length).toBe(2);
+    expect(page.next_cursor).toBe('4');
   });
 });

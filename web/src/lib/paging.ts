@@ -49,6 +49,28 @@ export class CursorStack {
   }
 }
 
+/**
+ * One page of `size` items from a list that may answer short pages before its last (a
+ * search reads a bounded part of the catalogue per call): asks again from each next
+ * cursor for what is still missing, at most `calls` times in all.
+ */
+export async function fillPage<T>(
+  fetchPage: (cursor: string | null, limit: number) => Promise<Page<T>>,
+  cursor: string | null,
+  size: number,
+  calls = 5,
+): Promise<Page<T>> {
+  let items: T[] = [];
+  let next = cursor;
+  for (let call = 0; call < calls; call++) {
+    const page = await fetchPage(next, size - items.length);
+    items = items.concat(page.items);
+    next = page.next_cursor ?? null;
+    if (next === null || items.length >= size) break;
+  }
+  return { items, next_cursor: next };
+}
+
 /** "Load more" accumulation: appends a page, skipping items already present (by key). */
 export function appendPage<T>(items: T[], page: Page<T>, key: (item: T) => unknown): T[] {
   const seen = new Set(items.map(key));

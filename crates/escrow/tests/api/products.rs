@@ -1,5 +1,7 @@
 //! `/products`: ownership, soft deletion and keyset paging.
 
+use crate::escrow_support::on_both_databases_with;
+use escrow::config::Config;
 use futures::future::join_all;
 use serde_json::json;
 use std::collections::HashSet;
@@ -173,5 +175,55 @@ on_both_databases! {
         assert_eq!(names(found.assert_status(200)), vec!["노트북 100%_정품"]);
         let none = app.get("/products?q=zzz", None).await;
         assert!(names(none.assert_status(200)).is_empty());
+    }
+}
+
+/// A search window of 3 product ids per call.
+fn narrow_search_window(config: &mut Config) {
+    config.search_window = 3;
+}
+
+on_both_databases_with! { narrow_search_window =>
+    async fn a_search_goes_through_the_catalogue_a_window_at_a_time(app: TestApp) {
+        let seller = app.seller().await;
+        let mut ids = Vec::new();
+        for name in ["lamp 1", "desk", "chair", "lamp 2", "rug", "lamp 3", "shelf", "lamp 4"] {
+            ids.push(app.product(&seller, name, 1_000, 1).await);
+        }
+        app.delete(&format!("/products/{}", ids[5]), Some(&seller.token)).await.assert_status(200);
+
+        // Newest first, two at a time, each call reading 3 ids: short pages, an empty one,
+        // and every live lamp exactly once.
+        let mut pages = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/products?q=LAMP&limit=2&cursor={cursor}"),
+                None => "/products?q=LAMP&limit=2".to_string(),
+            };
+            let page = app.get(&path, None).await;
+            let body = page.assert_status(200);
+            let names: Vec<String> = body["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+            pages.push(names);
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => break,
+            }
+            assert!(pages.len() < 10, "the search does not end: {pages:?}");
+        }
+        // Ids 8..6 hold "lamp 4" (6 is deleted), 5..3 "lamp 2", 2..1 "lamp 1".
+        assert_eq!(pages, vec![vec!["lamp 4"], vec!["lamp 2"], vec!["lamp 1"]]);
+
+        // A page fills before its window ends: the cursor is its last item's.
+        let page = app.get("/products?q=L&limit=1", None).await;
+        let body = page.assert_status(200);
+        assert_eq!(body["items"][0]["name"], "lamp 4");
+        let next = body["next_cursor"].as_str().unwrap().to_string();
+        let page = app.get(&format!("/products?q=L&limit=1&cursor={next}"), None).await;
+        assert_eq!(page.assert_status(200)["items"][0]["name"], "shelf");
+
+        // Without a search the window does not apply.
+        let all = app.get("/products?limit=100", None).await;
+        assert_eq!(all.assert_status(200)["items"].as_array().unwrap().len(), 7);
     }
 }
