@@ -454,9 +454,11 @@ impl Bench {
             for size in sizes {
                 self.seed_products(&db, &sellers, size).await?;
                 let server = self.start(&db, &format!("catalogue-{size}")).await?;
-                for (reads, name, salt) in
-                    [(Reads::Page, "page", 1u64), (Reads::Item, "item", 2u64)]
-                {
+                for (reads, name, salt) in [
+                    (Reads::Page, "page", 1u64),
+                    (Reads::Item, "item", 2u64),
+                    (Reads::Search, "search", 5u64),
+                ] {
                     let jobs = self.catalogue_jobs(&server.base, size, reads, salt)?;
                     let (mut ops, wall, used) = load::run_watching(
                         scenarios::CATALOGUE_OPS,
@@ -476,7 +478,11 @@ impl Bench {
                         rss,
                         used,
                     );
-                    self.report.catalogue.push((backend.name(), size, name, f));
+                    if reads == Reads::Search {
+                        self.report.search.push((backend.name(), size, f));
+                    } else {
+                        self.report.catalogue.push((backend.name(), size, name, f));
+                    }
                 }
                 server.stop();
             }
@@ -591,7 +597,7 @@ impl Bench {
             let server = self.start(&db, "login-storm").await?;
             let jobs = self.catalogue_jobs(&server.base, products, Reads::Mixed, 3)?;
             let (ops, wall, used) = load::run_watching(
-                scenarios::CATALOGUE_OPS,
+                scenarios::MIXED_OPS,
                 self.timing,
                 jobs,
                 self.watched(&server, backend),
@@ -619,7 +625,7 @@ impl Bench {
                 .collect();
             let ((ops, wall, used), (login_ops, login_wall)) = tokio::join!(
                 load::run_watching(
-                    scenarios::CATALOGUE_OPS,
+                    scenarios::MIXED_OPS,
                     self.timing,
                     jobs,
                     self.watched(&server, backend)

@@ -174,6 +174,8 @@ pub struct Report {
     pub db_ceiling: BTreeMap<&'static str, f64>,
     /// (db, products, "page" | "item", figures)
     pub catalogue: Vec<(&'static str, u64, &'static str, StepFigures)>,
+    /// (db, products, figures) of the search step, which has no target of the issue's.
+    pub search: Vec<(&'static str, u64, StepFigures)>,
     pub lifecycle: Vec<(&'static str, StepFigures)>,
     /// (db, calm catalogue, catalogue during storm, the storm's logins)
     pub storm: Vec<(&'static str, StepFigures, StepFigures, StepFigures)>,
@@ -250,6 +252,31 @@ struct Check {
 }
 
 impl Report {
+    /// The search step's throughput and p50 at the largest catalogue against the smallest,
+    /// per database (no target: a search scans a bounded window of ids per call).
+    fn search_growth(&self) -> String {
+        let mut by_db: BTreeMap<&str, Vec<(u64, f64, f64)>> = BTreeMap::new();
+        for (db, size, f) in &self.search {
+            if let Some(o) = f.ops.first() {
+                by_db.entry(db).or_default().push((*size, o.rps, o.p50));
+            }
+        }
+        let mut md = String::new();
+        for (db, mut sizes) in by_db {
+            sizes.sort_by_key(|s| s.0);
+            if let (Some(small), Some(big)) = (sizes.first(), sizes.last()) {
+                if small.0 != big.0 {
+                    let _ = writeln!(
+                        md,
+                        "\nSearch on {db} (no target): {:.1} per s and p50 {:.2} ms @ {}, {:.1} per s and p50 {:.2} ms @ {}; p50 {:.2}× as long.",
+                        small.1, small.2, small.0, big.1, big.2, big.0, big.2 / small.2.max(1e-9)
+                    );
+                }
+            }
+        }
+        md
+    }
+
     /// Prints the ratios; true when every target passed and no step had errors.
     pub fn finish(&self, out: Option<&Path>) -> Result<bool> {
         let mut checks = Vec::new();
@@ -363,6 +390,7 @@ impl Report {
         for gateway in &self.gateway {
             let _ = writeln!(md, "\n{}", gateway.sentence());
         }
+        md.push_str(&self.search_growth());
         if let Some(server) = &self.mariadb_server {
             let _ = writeln!(md, "\nThe MariaDB server: {server}.");
         }

@@ -69,6 +69,11 @@ pub enum Reads {
     Item,
     /// Half and half.
     Mixed,
+    /// `GET /products?limit=20&q=product%20<n>` for a uniformly random product number: a
+    /// name that matches anywhere, which no index serves (the service reads a window of
+    /// ids per call, `ESCROW_SEARCH_WINDOW`). The numbers of most products appear in no
+    /// name among the newest, so most calls read their whole window.
+    Search,
 }
 
 pub struct Catalogue {
@@ -99,10 +104,18 @@ fn cursor(id: u64) -> String {
 
 impl Job for Catalogue {
     async fn run(&mut self, rec: &mut Recorder) {
+        if self.reads == Reads::Search {
+            let number = self.rng.gen_range(0..self.products);
+            let url = format!("{}/products?limit=20&q=product%20{number}", self.base);
+            let started = Instant::now();
+            let result = get_ok(&self.client, &url).await;
+            return rec.record(2, started, &result);
+        }
         let page = match self.reads {
             Reads::Page => true,
             Reads::Item => false,
             Reads::Mixed => self.rng.gen_bool(0.5),
+            Reads::Search => unreachable!("answered above"),
         };
         let url = if page {
             if self.rng.gen_range(0..10) == 0 {
@@ -121,7 +134,13 @@ impl Job for Catalogue {
     }
 }
 
-pub const CATALOGUE_OPS: &[&str] = &["GET /products (page)", "GET /products/{id}"];
+pub const CATALOGUE_OPS: &[&str] = &[
+    "GET /products (page)",
+    "GET /products/{id}",
+    "GET /products?q= (search)",
+];
+/// What [`Reads::Mixed`] records: pages and items.
+pub const MIXED_OPS: &[&str] = CATALOGUE_OPS.split_at(2).0;
 
 /// Logins in a loop (valid credentials, users taken in turn).
 pub struct Logins {
