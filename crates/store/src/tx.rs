@@ -349,8 +349,10 @@ impl WriterState {
     /// In the first case what it read may include their work, not yet committed, and its
     /// caller may answer from it at once ("already paid" while the payment that did it
     /// waits for its COMMIT): so that work is committed here and now, before the caller
-    /// goes on. That syncs on the caller's thread; a transaction that merely found nothing
-    /// to do ends with [`Tx::commit`] instead, which waits for the shared COMMIT.
+    /// goes on. That syncs on the caller's thread (a `Drop` cannot wait for another),
+    /// which first hands its other tasks to another runtime thread; a transaction that
+    /// merely found nothing to do ends with [`Tx::commit`] instead, which waits for the
+    /// shared COMMIT.
     fn abandon(&mut self) {
         let Some(conn) = self.conn.as_ref() else {
             return;
@@ -367,7 +369,7 @@ impl WriterState {
                 Ok(()) => {
                     self.group = Some(finished);
                     // Each waiting transaction hears how it went.
-                    let _ = self.commit_group();
+                    let _ = blocking_in_place(|| self.commit_group());
                 }
                 Err(err) => {
                     fail_all(finished, &err);
@@ -454,6 +456,19 @@ async fn checkpoint(state: WriterGuard) -> Result<bool, StoreError> {
         Ok(in_wal == copied)
     })
     .await
+}
+
+/// Runs `work`, which waits for the disk, on this thread; on a runtime thread of a
+/// multi-threaded runtime the runtime first moves the thread's other tasks to another, so
+/// they do not wait behind the sync (a current-thread runtime has no other thread).
+fn blocking_in_place<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
 }
 
 /// Runs SQLite work that waits for the disk (a sync) on the blocking pool, not on a
