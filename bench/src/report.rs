@@ -157,14 +157,19 @@ pub fn print_machine(settings: &str) {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "?".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let cores = cores();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| m.lines().next().map(str::to_string))
         .unwrap_or_default();
     println!("# escrow-bench\nmachine: {cpu}, {cores} cores, {mem}\nsettings: {settings}");
+}
+
+/// The cores this process may run on: the machine's, for the CPU budgets.
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0)
 }
 
 #[derive(Default)]
@@ -244,6 +249,54 @@ impl Outbox {
     }
 }
 
+/// What one unit of a throughput target's work cost the processes that were measured,
+/// against what the machine's cores allow per unit at the rate the target asks for.
+struct Budget {
+    what: String,
+    /// Units per second the target needs.
+    rate: f64,
+    service: Option<f64>,
+    database: Option<f64>,
+    harness: Option<f64>,
+    gateway: Option<f64>,
+}
+
+impl Budget {
+    /// Milliseconds of CPU per unit that `cores` cores give at `rate`.
+    fn allowed(&self, cores: usize) -> f64 {
+        cores as f64 * 1000.0 / self.rate.max(1e-9)
+    }
+
+    /// The measured parts, summed; None when the service's own was not read.
+    fn measured(&self) -> Option<f64> {
+        let rest = [self.database, self.harness, self.gateway];
+        self.service
+            .map(|service| service + rest.iter().flatten().sum::<f64>())
+    }
+
+    fn row(&self, cores: usize) -> String {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        let allowed = self.allowed(cores);
+        let beside = [self.database, self.harness, self.gateway]
+            .iter()
+            .flatten()
+            .sum::<f64>();
+        format!(
+            "| {} | {:.0} | {allowed:.3} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            self.what,
+            self.rate,
+            ms(self.service),
+            ms(self.database),
+            ms(self.harness),
+            ms(self.gateway),
+            ms(self.measured()),
+            self.measured()
+                .map_or("-".to_string(), |m| format!("{:.2}", m / allowed)),
+            beside / allowed,
+        )
+    }
+}
+
 struct Check {
     what: String,
     value: String,
@@ -280,8 +333,17 @@ impl Report {
     /// Prints the ratios; true when every target passed and no step had errors.
     pub fn finish(&self, out: Option<&Path>) -> Result<bool> {
         let mut checks = Vec::new();
+        let mut budgets = Vec::new();
         let http = self.http_ceiling;
         for (db, size, kind, f) in &self.catalogue {
+            budgets.push(Budget {
+                what: format!("catalogue {kind} @ {size} on {db}"),
+                rate: 0.5 * http,
+                service: f.cpu_ms_per_op,
+                database: f.db_cpu_ms_per_op,
+                harness: f.harness_cpu_ms_per_op,
+                gateway: None,
+            });
             let r = f.total_rps() / http.max(1e-9);
             checks.push(Check {
                 what: format!("catalogue {kind} @ {size} on {db}: throughput / HTTP ceiling"),
@@ -320,6 +382,18 @@ impl Report {
             let lps = f.op("whole").map(|o| o.rps).unwrap_or(0.0);
             let ceiling = self.db_ceiling.get(db).copied().unwrap_or(0.0);
             let r = lps * commits / ceiling.max(1e-9);
+            budgets.push(Budget {
+                what: format!("lifecycle on {db}"),
+                rate: 0.5 * ceiling / commits.max(1.0),
+                service: f.cpu_ms_per_op,
+                database: f.db_cpu_ms_per_op,
+                harness: f.harness_cpu_ms_per_op,
+                gateway: self
+                    .gateway
+                    .iter()
+                    .find(|g| g.db == *db)
+                    .and_then(|g| g.cpu_ms_per_lifecycle),
+            });
             checks.push(Check {
                 what: format!("lifecycle on {db}: lifecycles/s × {commits} commits / DB ceiling"),
                 value: format!("{lps:.1} × {commits} / {ceiling:.0} = {r:.2}"),
@@ -426,6 +500,7 @@ impl Report {
                 if c.pass { "PASS" } else { "FAIL" }
             );
         }
+        md.push_str(&budget_table(&budgets, cores()));
         let errors: u64 = self
             .steps
             .iter()
@@ -438,5 +513,70 @@ impl Report {
             std::fs::write(path, &md)?;
         }
         Ok(all && errors == 0)
+    }
+}
+
+/// Whether each throughput target fits the machine at all: at the rate it asks for, the
+/// cores give each unit of work `cores × 1000 / rate` ms of CPU, and the processes measured
+/// (the kernel's work for them included) are a lower bound of what a unit costs, since
+/// NATS and anything else on the machine are not counted. A unit that costs more than
+/// that cannot reach the target on these cores at its present cost, however it is
+/// scheduled; one whose parts beside the service alone cost more cannot reach it whatever
+/// the service does.
+fn budget_table(budgets: &[Budget], cores: usize) -> String {
+    let mut md = String::new();
+    if budgets.is_empty() || cores == 0 {
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "\n### CPU budget at each throughput target's rate\n\n\
+         On {cores} cores, a unit of work (a read; a whole lifecycle) may cost at most \
+         {cores} × 1000 / (the rate the target needs) ms of CPU, all processes together. \
+         Measured per unit: the service, the database server, the harness's generator and \
+         the PortOne sandbox (a lower bound: NATS and the rest of the machine not counted).\n\n\
+         | target | rate needed /s | CPU allowed ms/op | service | database server | harness | sandbox | measured | measured / allowed | beside the service / allowed |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for budget in budgets {
+        let _ = writeln!(md, "{}", budget.row(cores));
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_is_the_cores_time_per_unit_at_the_rate_needed() {
+        let lifecycle = Budget {
+            what: "lifecycle on mariadb".into(),
+            rate: 1000.0,
+            service: Some(1.0),
+            database: Some(0.5),
+            harness: Some(0.25),
+            gateway: Some(0.25),
+        };
+        assert_eq!(lifecycle.allowed(2), 2.0);
+        assert_eq!(lifecycle.measured(), Some(2.0));
+        assert_eq!(
+            lifecycle.row(2),
+            "| lifecycle on mariadb | 1000 | 2.000 | 1.000 | 0.500 | 0.250 | 0.250 | 2.000 | 1.00 | 0.50 |"
+        );
+        // SQLite runs inside the service: no database server, no sandbox in a read.
+        let read = Budget {
+            what: "catalogue item @ 10000 on sqlite".into(),
+            rate: 40_000.0,
+            service: Some(0.02),
+            database: None,
+            harness: Some(0.02),
+            gateway: None,
+        };
+        assert_eq!(read.measured(), Some(0.04));
+        assert!(read
+            .row(2)
+            .ends_with("| 0.050 | 0.020 | - | 0.020 | - | 0.040 | 0.80 | 0.40 |"));
+        assert!(budget_table(&[read], 2).contains("2 × 1000 / (the rate"));
     }
 }
