@@ -110,21 +110,11 @@ impl StepFigures {
                 o.p90,
                 o.p99,
                 o.max,
-                self.rss
-                    .map(|r| format!("{r:.1}"))
-                    .unwrap_or_else(|| "-".into()),
-                self.cpu_ms_per_op
-                    .map(|c| format!("{c:.3}"))
-                    .unwrap_or_else(|| "-".into()),
-                self.db_cpu_ms_per_op
-                    .map(|c| format!("{c:.3}"))
-                    .unwrap_or_else(|| "-".into()),
-                self.harness_cpu_ms_per_op
-                    .map(|c| format!("{c:.3}"))
-                    .unwrap_or_else(|| "-".into()),
-                self.written_kb_per_op
-                    .map(|w| format!("{w:.1}"))
-                    .unwrap_or_else(|| "-".into()),
+                or_dash(self.rss, 1),
+                or_dash(self.cpu_ms_per_op, 3),
+                or_dash(self.db_cpu_ms_per_op, 3),
+                or_dash(self.harness_cpu_ms_per_op, 3),
+                or_dash(self.written_kb_per_op, 1),
             );
         }
         s
@@ -139,6 +129,11 @@ impl StepFigures {
             }
         }
     }
+}
+
+/// A figure with `digits` decimals, or "-" when it was not read.
+fn or_dash(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -208,8 +203,6 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn sentence(&self) -> String {
-        let or_dash =
-            |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
         format!(
             "The PortOne sandbox's own process beside the lifecycle on {}: {} ms of CPU per lifecycle, peak RSS {} MiB.",
             self.db,
@@ -281,19 +274,18 @@ impl Budget {
     }
 
     fn row(&self, cores: usize) -> String {
-        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         let allowed = self.allowed(cores);
+        let measured = self.measured();
         format!(
             "| {} | {:.0} | {allowed:.3} | {} | {} | {} | {} | {} | {} | {:.2} |",
             self.what,
             self.rate,
-            ms(self.service),
-            ms(self.database),
-            ms(self.harness),
-            ms(self.gateway),
-            ms(self.measured()),
-            self.measured()
-                .map_or("-".to_string(), |m| format!("{:.2}", m / allowed)),
+            or_dash(self.service, 3),
+            or_dash(self.database, 3),
+            or_dash(self.harness, 3),
+            or_dash(self.gateway, 3),
+            or_dash(measured, 3),
+            or_dash(measured.map(|m| m / allowed), 2),
             self.beside_service() / allowed,
         )
     }
@@ -353,7 +345,7 @@ impl Report {
             checks.push(Check {
                 what: format!("catalogue {kind} @ {size} on {db}: throughput / HTTP ceiling"),
                 value: format!("{:.0} / {:.0} = {:.2}", f.total_rps(), http, r),
-                target: "≥ 0.50".into(),
+                target: format!("≥ {THROUGHPUT_SHARE:.2}"),
                 pass: r >= THROUGHPUT_SHARE,
             });
         }
@@ -402,7 +394,7 @@ impl Report {
             checks.push(Check {
                 what: format!("lifecycle on {db}: lifecycles/s × {commits} commits / DB ceiling"),
                 value: format!("{lps:.1} × {commits} / {ceiling:.0} = {r:.2}"),
-                target: "≥ 0.50".into(),
+                target: format!("≥ {THROUGHPUT_SHARE:.2}"),
                 pass: r >= THROUGHPUT_SHARE,
             });
             let worst = f
