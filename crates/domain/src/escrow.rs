@@ -70,6 +70,40 @@ states! {
     }
 }
 
+states! {
+    /// Where a refund intent is: recorded before the gateway is asked, settled after.
+    RefundStatus {
+        Requested => "requested",
+        Pending => "pending",
+        Succeeded => "succeeded",
+        Failed => "failed",
+    }
+}
+
+states! {
+    /// Why a payment we never held money for ended.
+    FailureCode {
+        AmountMismatch => "amount_mismatch",
+        OrderClosed => "order_closed",
+        GatewayFailed => "gateway_failed",
+    }
+}
+
+impl RefundStatus {
+    pub fn can_become(self, next: RefundStatus) -> bool {
+        use RefundStatus::*;
+        matches!(
+            (self, next),
+            (Requested, Pending | Succeeded | Failed) | (Pending, Succeeded | Failed)
+        )
+    }
+
+    /// Still reserving its amount: release waits for it.
+    pub fn is_open(self) -> bool {
+        matches!(self, RefundStatus::Requested | RefundStatus::Pending)
+    }
+}
+
 impl OrderStatus {
     /// The edges of the order graph.
     pub fn can_become(self, next: OrderStatus) -> bool {
@@ -94,11 +128,6 @@ impl OrderStatus {
     pub fn awaits_confirmation(self) -> bool {
         matches!(self, OrderStatus::Shipping | OrderStatus::Delivered)
     }
-
-    /// Before the seller shipped: the buyer may still cancel.
-    pub fn is_before_shipment(self) -> bool {
-        matches!(self, OrderStatus::PendingPayment | OrderStatus::Paid)
-    }
 }
 
 impl PaymentStatus {
@@ -107,7 +136,7 @@ impl PaymentStatus {
         matches!(
             (self, next),
             (Ready, Paid | Cancelled | Failed)
-                | (Paid, PartiallyRefunded | Refunded | Cancelled | Failed)
+                | (Paid, PartiallyRefunded | Refunded | Cancelled)
                 | (PartiallyRefunded, PartiallyRefunded | Refunded)
         )
     }
@@ -184,6 +213,18 @@ mod tests {
         assert!(EscrowStatus::Held.can_become(EscrowStatus::Released));
         assert!(!EscrowStatus::Released.can_become(EscrowStatus::Returned));
         assert!(!EscrowStatus::Inactive.can_become(EscrowStatus::Held));
+    }
+
+    #[test]
+    fn refund_graph() {
+        use RefundStatus::*;
+        assert!(Requested.can_become(Succeeded));
+        assert!(Requested.can_become(Pending));
+        assert!(Pending.can_become(Failed));
+        assert!(!Succeeded.can_become(Failed));
+        assert!(!Failed.can_become(Requested));
+        assert!(Requested.is_open() && Pending.is_open());
+        assert!(!Succeeded.is_open() && !Failed.is_open());
     }
 
     #[test]

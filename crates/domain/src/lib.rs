@@ -3,12 +3,14 @@
 
 pub mod duration;
 pub mod escrow;
+pub mod ledger;
+pub mod lifecycle;
 pub mod member;
 pub mod money;
 pub mod validation;
 
 pub use duration::parse_duration;
-pub use escrow::{EscrowStatus, OrderStatus, PaymentStatus};
+pub use escrow::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus, RefundStatus};
 pub use member::{Email, Password, Role};
-pub use money::Won;
+pub use money::{Bps, Won};
 pub use validation::{FieldError, FieldErrors};

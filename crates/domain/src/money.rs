@@ -20,6 +20,8 @@ pub enum MoneyError {
     TooLarge,
     #[error("must be greater than 0")]
     Zero,
+    #[error("must be at most 10000 basis points (100 %)")]
+    RateTooLarge,
 }
 
 impl Won {
@@ -63,10 +65,32 @@ impl Won {
     pub fn checked_sub(self, other: Won) -> Result<Self, MoneyError> {
         Self::new(self.0 - other.0)
     }
+}
 
-    /// The fee of `bps` basis points, rounded down (the seller never pays a fractional won).
-    pub fn fee(self, bps: u32) -> Won {
-        Won(self.0 * i64::from(bps) / 10_000)
+/// A rate in basis points (1/100 of a percent), from 0 to 100 %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Bps(u32);
+
+impl Bps {
+    pub const ZERO: Bps = Bps(0);
+    pub const WHOLE: u32 = 10_000;
+
+    pub fn new(bps: u32) -> Result<Self, MoneyError> {
+        if bps > Self::WHOLE {
+            Err(MoneyError::RateTooLarge)
+        } else {
+            Ok(Bps(bps))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// This share of `amount`, rounded down (nobody pays a fractional won). Total: a share of
+    /// at most 100 % of an amount within bounds is within bounds.
+    pub fn of(self, amount: Won) -> Won {
+        Won(amount.0 * i64::from(self.0) / i64::from(Self::WHOLE))
     }
 }
 
@@ -97,8 +121,19 @@ mod tests {
     }
 
     #[test]
-    fn fee_rounds_down() {
-        assert_eq!(Won(10_001).fee(250), Won(250));
-        assert_eq!(Won(999).fee(0), Won(0));
+    fn rates_round_down_and_stay_within_bounds() {
+        for (amount, bps, share) in [
+            (10_001, 250, 250),
+            (999, 0, 0),
+            (999, 10_000, 999),
+            (1, 9_999, 0),
+            (MAX_WON, 10_000, MAX_WON),
+            (250, 1_000, 25),
+            (259, 1_000, 25),
+        ] {
+            let rate = Bps::new(bps).unwrap_or(Bps::ZERO);
+            assert_eq!(rate.of(Won(amount)), Won(share), "{bps} bps of {amount}");
+        }
+        assert_eq!(Bps::new(10_001), Err(MoneyError::RateTooLarge));
     }
 }

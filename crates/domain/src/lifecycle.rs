@@ -1,0 +1,571 @@
+//! The escrow lifecycle as data: for each transition, the states it moves, its guards, the
+//! journal it posts, its stock effect and the event it raises. Pure: `core` reads a
+//! [`Snapshot`], asks [`plan`] and applies the [`Plan`] in one transaction, conditional on the
+//! snapshot still being current.
+
+use crate::escrow::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus};
+use crate::ledger::{Account, Journal, JournalKind};
+use crate::money::{Bps, Won};
+
+/// What the rules read of an order and its latest payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    pub order: OrderStatus,
+    pub payment: Option<PaymentFacts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentFacts {
+    pub status: PaymentStatus,
+    /// `Inactive` when the payment is not in escrow.
+    pub escrow: EscrowStatus,
+    pub amount: Won,
+    pub refunded: Won,
+    pub released: Won,
+    /// Reserved by refunds the gateway is being asked for: neither refunded nor releasable.
+    pub refunding: Won,
+    pub seller_id: i64,
+}
+
+impl PaymentFacts {
+    /// What a new refund may still take.
+    pub fn refundable(&self) -> Won {
+        let gone = self.refunded.get() + self.released.get() + self.refunding.get();
+        Won::new(self.amount.get() - gone).unwrap_or(Won::ZERO)
+    }
+
+    fn escrow_on(&self) -> bool {
+        self.escrow != EscrowStatus::Inactive
+    }
+}
+
+/// Who asks for a transition; the rules differ by party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Buyer,
+    Seller,
+    Admin,
+    /// The gateway's record (a completion, a webhook, reconciliation).
+    Gateway,
+    /// The service's own jobs (expiry, automatic confirmation).
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The gateway holds exactly the money the order asked for.
+    Pay,
+    /// The gateway holds money of another amount, currency or escrow flag.
+    RefuseMismatch,
+    /// The gateway holds money for an order that is no longer payable.
+    RefuseLate,
+    /// The gateway reports the payment failed.
+    Fail,
+    /// The buyer or the seller cancels an unpaid order.
+    CancelUnpaid,
+    /// An unpaid order's time ran out.
+    Expire,
+    Ship,
+    Deliver,
+    Dispute,
+    /// The buyer confirms, the confirmation period ends (`System`), or an admin decides.
+    Release {
+        by: Party,
+    },
+    /// Reserve `amount` for a refund before the gateway is asked.
+    RequestRefund {
+        amount: Won,
+        by: Party,
+    },
+    /// The gateway refunded a requested amount.
+    RefundSucceeded {
+        amount: Won,
+    },
+    /// The gateway refused a requested refund: nothing moved.
+    RefundFailed {
+        amount: Won,
+    },
+    /// A refund the gateway made that we did not ask for (its console, a lost record).
+    RefundedAtGateway {
+        amount: Won,
+    },
+}
+
+/// The service's money rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    pub fee: Bps,
+    /// VAT on the fee, also charged to the seller.
+    pub fee_vat: Bps,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move<S> {
+    pub from: S,
+    pub to: S,
+}
+
+/// The payment's amounts after a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amounts {
+    pub refunded: Won,
+    pub released: Won,
+    pub refunding: Won,
+}
+
+/// What a release owes the seller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SettlementLine {
+    pub gross: Won,
+    pub fee: Won,
+    pub fee_vat: Won,
+    pub net: Won,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    PaymentPaid,
+    PaymentFailed,
+    PaymentRefused,
+    OrderCancelled,
+    OrderExpired,
+    OrderShipped,
+    OrderDelivered,
+    OrderDisputed,
+    EscrowReleased,
+    RefundRequested,
+    PaymentRefunded,
+    RefundFailed,
+}
+
+impl Event {
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::PaymentPaid => "payment.paid",
+            Event::PaymentFailed => "payment.failed",
+            Event::PaymentRefused => "payment.refused",
+            Event::OrderCancelled => "order.cancelled",
+            Event::OrderExpired => "order.expired",
+            Event::OrderShipped => "order.shipped",
+            Event::OrderDelivered => "order.delivered",
+            Event::OrderDisputed => "order.disputed",
+            Event::EscrowReleased => "escrow.released",
+            Event::RefundRequested => "refund.requested",
+            Event::PaymentRefunded => "payment.refunded",
+            Event::RefundFailed => "refund.failed",
+        }
+    }
+}
+
+/// Everything one transition does; `core` writes exactly this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub order: Option<Move<OrderStatus>>,
+    pub payment: Option<Move<PaymentStatus>>,
+    pub escrow: Option<Move<EscrowStatus>>,
+    /// The payment's amounts afterwards; `None` when the order has no payment. The payment's
+    /// row is written whenever there is one, so that racing transitions conflict on it.
+    pub amounts: Option<Amounts>,
+    pub failure: Option<FailureCode>,
+    pub journal: Option<Journal>,
+    pub returns_stock: bool,
+    pub settlement: Option<SettlementLine>,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The current state does not allow it.
+    InvalidState(String),
+    /// A refund is being asked of the gateway; try again once it settled.
+    RefundInProgress,
+    /// More than a refund may still take.
+    ExceedsBalance { left: Won },
+    /// A field the party may not choose so.
+    Field {
+        field: &'static str,
+        message: String,
+    },
+    /// Money arrived for an order that closed: refuse the payment instead (`RefuseLate`).
+    OrderClosed,
+}
+
+fn invalid(message: String) -> Refusal {
+    Refusal::InvalidState(message)
+}
+
+/// What `t` does to `s`, or why it may not.
+pub fn plan(s: &Snapshot, t: Transition, rules: &Rules) -> Result<Plan, Refusal> {
+    use Transition::*;
+    match t {
+        Pay => pay(s),
+        RefuseMismatch => close_ready(s, PaymentStatus::Failed, FailureCode::AmountMismatch),
+        RefuseLate => close_ready(s, PaymentStatus::Cancelled, FailureCode::OrderClosed),
+        Fail => close_ready(s, PaymentStatus::Failed, FailureCode::GatewayFailed),
+        CancelUnpaid => end_unpaid(s, OrderStatus::Cancelled, Event::OrderCancelled),
+        Expire => end_unpaid(s, OrderStatus::Expired, Event::OrderExpired),
+        Ship => {
+            let p = holding(s, "shipped")?;
+            not_refunding(&p)?;
+            order_only(s, OrderStatus::Shipping, Event::OrderShipped)
+        }
+        Deliver => {
+            holding(s, "marked delivered")?;
+            order_only(s, OrderStatus::Delivered, Event::OrderDelivered)
+        }
+        Dispute => {
+            holding(s, "disputed")?;
+            if !s.order.awaits_confirmation() {
+                return Err(invalid(format!("a {} order cannot be disputed", s.order)));
+            }
+            order_only(s, OrderStatus::Disputed, Event::OrderDisputed)
+        }
+        Release { by } => release(s, by, rules),
+        RequestRefund { amount, by } => request_refund(s, amount, by),
+        RefundSucceeded { amount } => refund_succeeded(s, amount, amount),
+        RefundFailed { amount } => {
+            let p = payment(s)?;
+            let refunding = p
+                .refunding
+                .checked_sub(amount)
+                .map_err(|_| invalid(format!("no refund of {amount} is in progress")))?;
+            Ok(Plan {
+                amounts: Some(Amounts {
+                    refunding,
+                    ..amounts(&p)
+                }),
+                ..quiet(s, Event::RefundFailed)
+            })
+        }
+        RefundedAtGateway { amount } => {
+            let p = holding(s, "refunded")?;
+            if amount > p.refundable() {
+                return Err(Refusal::ExceedsBalance {
+                    left: p.refundable(),
+                });
+            }
+            // Reserve and settle in one step: the gateway has done it already.
+            let reserved = Snapshot {
+                payment: Some(PaymentFacts {
+                    refunding: p.refunding.checked_add(amount).map_err(too_large)?,
+                    ..p
+                }),
+                ..*s
+            };
+            refund_succeeded(&reserved, amount, amount)
+        }
+    }
+}
+
+fn too_large(err: crate::money::MoneyError) -> Refusal {
+    invalid(format!("the amounts would be out of bounds: {err}"))
+}
+
+fn payment(s: &Snapshot) -> Result<PaymentFacts, Refusal> {
+    s.payment
+        .ok_or_else(|| invalid("the order has no payment".to_string()))
+}
+
+/// A payment that holds money not yet released.
+fn holding(s: &Snapshot, what: &str) -> Result<PaymentFacts, Refusal> {
+    let p = payment(s)?;
+    if !p.status.holds_money() || p.released > Won::ZERO || s.order.is_final() {
+        return Err(invalid(format!(
+            "a {} payment of a {} order cannot be {what}",
+            p.status, s.order
+        )));
+    }
+    Ok(p)
+}
+
+fn not_refunding(p: &PaymentFacts) -> Result<(), Refusal> {
+    if p.refunding > Won::ZERO {
+        Err(Refusal::RefundInProgress)
+    } else {
+        Ok(())
+    }
+}
+
+fn amounts(p: &PaymentFacts) -> Amounts {
+    Amounts {
+        refunded: p.refunded,
+        released: p.released,
+        refunding: p.refunding,
+    }
+}
+
+/// A plan that moves nothing but touches the payment's row.
+fn quiet(s: &Snapshot, event: Event) -> Plan {
+    Plan {
+        order: None,
+        payment: None,
+        escrow: None,
+        amounts: s.payment.as_ref().map(amounts),
+        failure: None,
+        journal: None,
+        returns_stock: false,
+        settlement: None,
+        event,
+    }
+}
+
+fn order_move(s: &Snapshot, to: OrderStatus) -> Result<Move<OrderStatus>, Refusal> {
+    if s.order.can_become(to) {
+        Ok(Move { from: s.order, to })
+    } else {
+        Err(invalid(format!(
+            "an order that is {} cannot become {to}",
+            s.order
+        )))
+    }
+}
+
+fn payment_move(p: &PaymentFacts, to: PaymentStatus) -> Result<Move<PaymentStatus>, Refusal> {
+    if p.status.can_become(to) {
+        Ok(Move { from: p.status, to })
+    } else {
+        Err(invalid(format!(
+            "a {} payment cannot become {to}",
+            p.status
+        )))
+    }
+}
+
+/// The escrow's move to `to`, when the payment is in escrow.
+fn escrow_move(p: &PaymentFacts, to: EscrowStatus) -> Result<Option<Move<EscrowStatus>>, Refusal> {
+    if !p.escrow_on() {
+        return Ok(None);
+    }
+    if p.escrow.can_become(to) {
+        Ok(Some(Move { from: p.escrow, to }))
+    } else {
+        Err(invalid(format!(
+            "an escrow that is {} cannot become {to}",
+            p.escrow
+        )))
+    }
+}
+
+fn order_only(s: &Snapshot, to: OrderStatus, event: Event) -> Result<Plan, Refusal> {
+    Ok(Plan {
+        order: Some(order_move(s, to)?),
+        ..quiet(s, event)
+    })
+}
+
+fn pay(s: &Snapshot) -> Result<Plan, Refusal> {
+    let p = payment(s)?;
+    let payment = payment_move(&p, PaymentStatus::Paid)?;
+    if s.order != OrderStatus::PendingPayment {
+        return Err(Refusal::OrderClosed);
+    }
+    let capture = Journal::transfer(
+        JournalKind::Capture,
+        Account::Gateway,
+        Account::Escrow,
+        p.amount,
+    );
+    Ok(Plan {
+        order: Some(order_move(s, OrderStatus::Paid)?),
+        payment: Some(payment),
+        escrow: escrow_move(&p, EscrowStatus::Held)?,
+        journal: Some(capture),
+        ..quiet(s, Event::PaymentPaid)
+    })
+}
+
+/// A `ready` payment the gateway reported on ends without our holding its money; a mismatch
+/// also cancels the order it was for, which a later payment could no longer trust.
+fn close_ready(s: &Snapshot, to: PaymentStatus, code: FailureCode) -> Result<Plan, Refusal> {
+    let p = payment(s)?;
+    if p.status != PaymentStatus::Ready {
+        return Err(invalid(format!(
+            "a {} payment cannot become {to}",
+            p.status
+        )));
+    }
+    let cancels_order =
+        code == FailureCode::AmountMismatch && s.order == OrderStatus::PendingPayment;
+    let event = match code {
+        FailureCode::OrderClosed => Event::PaymentRefused,
+        _ => Event::PaymentFailed,
+    };
+    Ok(Plan {
+        order: if cancels_order {
+            Some(order_move(s, OrderStatus::Cancelled)?)
+        } else {
+            None
+        },
+        payment: Some(payment_move(&p, to)?),
+        failure: Some(code),
+        returns_stock: cancels_order,
+        ..quiet(s, event)
+    })
+}
+
+fn end_unpaid(s: &Snapshot, to: OrderStatus, event: Event) -> Result<Plan, Refusal> {
+    if s.order != OrderStatus::PendingPayment {
+        return Err(invalid(format!("a {} order cannot become {to}", s.order)));
+    }
+    let payment = match s.payment {
+        Some(p) if p.status.holds_money() => {
+            return Err(invalid(
+                "the order is paid; cancel the payment to refund it".to_string(),
+            ))
+        }
+        Some(p) if p.status == PaymentStatus::Ready => {
+            Some(payment_move(&p, PaymentStatus::Cancelled)?)
+        }
+        _ => None,
+    };
+    Ok(Plan {
+        order: Some(order_move(s, to)?),
+        payment,
+        returns_stock: true,
+        ..quiet(s, event)
+    })
+}
+
+fn release(s: &Snapshot, by: Party, rules: &Rules) -> Result<Plan, Refusal> {
+    let allowed = match by {
+        Party::Buyer => s.order.awaits_confirmation(),
+        Party::System => s.order == OrderStatus::Delivered,
+        Party::Admin => s.order == OrderStatus::Disputed,
+        Party::Seller | Party::Gateway => false,
+    };
+    if !allowed {
+        return Err(invalid(format!("a {} order cannot be released", s.order)));
+    }
+    let p = holding(s, "released")?;
+    not_refunding(&p)?;
+    let gross = p.amount.checked_sub(p.refunded).map_err(too_large)?;
+    let fee = rules.fee.of(gross);
+    let fee_vat = rules.fee_vat.of(fee);
+    let net = gross
+        .checked_sub(fee)
+        .and_then(|rest| rest.checked_sub(fee_vat))
+        .map_err(too_large)?;
+    let journal = Journal::split(
+        JournalKind::Release,
+        Account::Escrow,
+        gross,
+        &[
+            (Account::Seller(p.seller_id), net),
+            (Account::PlatformFee, fee),
+            (Account::FeeVat, fee_vat),
+        ],
+    )
+    .map_err(|err| invalid(err.to_string()))?;
+    Ok(Plan {
+        order: Some(order_move(s, OrderStatus::Confirmed)?),
+        escrow: escrow_move(&p, EscrowStatus::Released)?,
+        amounts: Some(Amounts {
+            released: gross,
+            ..amounts(&p)
+        }),
+        journal: Some(journal),
+        settlement: Some(SettlementLine {
+            gross,
+            fee,
+            fee_vat,
+            net,
+        }),
+        ..quiet(s, Event::EscrowReleased)
+    })
+}
+
+fn request_refund(s: &Snapshot, amount: Won, by: Party) -> Result<Plan, Refusal> {
+    let p = holding(s, "refunded")?;
+    if amount == Won::ZERO {
+        return Err(Refusal::Field {
+            field: "amount",
+            message: "must be greater than 0".into(),
+        });
+    }
+    match by {
+        Party::Buyer if s.order != OrderStatus::Paid => {
+            return Err(invalid(
+                "after shipment the buyer opens a dispute instead of a refund".into(),
+            ))
+        }
+        Party::Buyer if amount != p.refundable() => {
+            return Err(Refusal::Field {
+                field: "amount",
+                message: "a buyer refunds in full".into(),
+            })
+        }
+        Party::Gateway | Party::System => {
+            return Err(invalid(
+                "only a party to the order asks for a refund".into(),
+            ))
+        }
+        _ => {}
+    }
+    if amount > p.refundable() {
+        return Err(Refusal::ExceedsBalance {
+            left: p.refundable(),
+        });
+    }
+    let refunding = p.refunding.checked_add(amount).map_err(too_large)?;
+    Ok(Plan {
+        amounts: Some(Amounts {
+            refunding,
+            ..amounts(&p)
+        }),
+        ..quiet(s, Event::RefundRequested)
+    })
+}
+
+/// Settles `reserved` of the reservation as `amount` refunded (equal but for rounding at
+/// gateways that never differ today; kept apart so the arithmetic says which is which).
+fn refund_succeeded(s: &Snapshot, reserved: Won, amount: Won) -> Result<Plan, Refusal> {
+    let p = payment(s)?;
+    let refunding = p
+        .refunding
+        .checked_sub(reserved)
+        .map_err(|_| invalid(format!("no refund of {reserved} is in progress")))?;
+    let refunded = p.refunded.checked_add(amount).map_err(too_large)?;
+    let gone = refunded.checked_add(p.released).map_err(too_large)?;
+    if gone > p.amount {
+        return Err(Refusal::ExceedsBalance {
+            left: p.refundable(),
+        });
+    }
+    let full = gone == p.amount;
+    let before_shipment = s.order == OrderStatus::Paid;
+    let to = match full {
+        false => PaymentStatus::PartiallyRefunded,
+        true if before_shipment && p.refunded == Won::ZERO => PaymentStatus::Cancelled,
+        true => PaymentStatus::Refunded,
+    };
+    let order = match (full, before_shipment) {
+        (false, _) => None,
+        (true, true) => Some(order_move(s, OrderStatus::Cancelled)?),
+        (true, false) => Some(order_move(s, OrderStatus::Refunded)?),
+    };
+    Ok(Plan {
+        order,
+        payment: Some(payment_move(&p, to)?),
+        escrow: if full {
+            escrow_move(&p, EscrowStatus::Returned)?
+        } else {
+            None
+        },
+        amounts: Some(Amounts {
+            refunded,
+            released: p.released,
+            refunding,
+        }),
+        journal: Some(Journal::transfer(
+            JournalKind::Refund,
+            Account::Escrow,
+            Account::Refunds,
+            amount,
+        )),
+        returns_stock: full && before_shipment,
+        ..quiet(s, Event::PaymentRefunded)
+    })
+}
+
+#[cfg(test)]
+mod tests;

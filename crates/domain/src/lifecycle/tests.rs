@@ -1,0 +1,590 @@
+//! Every state × transition: a table of the cases the contract names, and an exhaustive sweep
+//! that checks what must hold of any plan.
+
+use super::*;
+use crate::escrow::{EscrowStatus as E, OrderStatus as O, PaymentStatus as P};
+
+fn won(amount: i64) -> Won {
+    Won::new(amount).unwrap_or(Won::ZERO)
+}
+
+const SELLER: i64 = 7;
+
+fn facts(status: P, escrow: E, refunded: i64, released: i64, refunding: i64) -> PaymentFacts {
+    PaymentFacts {
+        status,
+        escrow,
+        amount: won(10_000),
+        refunded: won(refunded),
+        released: won(released),
+        refunding: won(refunding),
+        seller_id: SELLER,
+    }
+}
+
+fn snap(order: O, payment: Option<PaymentFacts>) -> Snapshot {
+    Snapshot { order, payment }
+}
+
+fn held(order: O) -> Snapshot {
+    snap(order, Some(facts(P::Paid, E::Held, 0, 0, 0)))
+}
+
+fn rules() -> Rules {
+    Rules {
+        fee: Bps::new(300).unwrap_or(Bps::ZERO),
+        fee_vat: Bps::new(1_000).unwrap_or(Bps::ZERO),
+    }
+}
+
+/// What a case expects: the order's, the payment's and the escrow's new states (`None`: not
+/// moved), or the refusal's kind.
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Moves(Option<O>, Option<P>, Option<E>),
+    InvalidState,
+    RefundInProgress,
+    ExceedsBalance,
+    Field,
+    OrderClosed,
+}
+
+fn outcome(result: &Result<Plan, Refusal>) -> Expect {
+    match result {
+        Ok(plan) => Expect::Moves(
+            plan.order.map(|m| m.to),
+            plan.payment.map(|m| m.to),
+            plan.escrow.map(|m| m.to),
+        ),
+        Err(Refusal::InvalidState(_)) => Expect::InvalidState,
+        Err(Refusal::RefundInProgress) => Expect::RefundInProgress,
+        Err(Refusal::ExceedsBalance { .. }) => Expect::ExceedsBalance,
+        Err(Refusal::Field { .. }) => Expect::Field,
+        Err(Refusal::OrderClosed) => Expect::OrderClosed,
+    }
+}
+
+#[test]
+fn the_contracts_cases() {
+    use Expect::*;
+    use Transition::*;
+    let ready = |order| snap(order, Some(facts(P::Ready, E::Pending, 0, 0, 0)));
+    let ready_plain = snap(
+        O::PendingPayment,
+        Some(facts(P::Ready, E::Inactive, 0, 0, 0)),
+    );
+    let refunding = |order| snap(order, Some(facts(P::Paid, E::Held, 0, 0, 4_000)));
+    let partly = |order| {
+        snap(
+            order,
+            Some(facts(P::PartiallyRefunded, E::Held, 4_000, 0, 0)),
+        )
+    };
+    let released = snap(
+        O::Confirmed,
+        Some(facts(P::Paid, E::Released, 0, 10_000, 0)),
+    );
+    let refund = |amount, by| RequestRefund {
+        amount: won(amount),
+        by,
+    };
+    let cases: Vec<(&str, Snapshot, Transition, Expect)> = vec![
+        (
+            "pay",
+            ready(O::PendingPayment),
+            Pay,
+            Moves(Some(O::Paid), Some(P::Paid), Some(E::Held)),
+        ),
+        (
+            "pay without escrow",
+            ready_plain,
+            Pay,
+            Moves(Some(O::Paid), Some(P::Paid), None),
+        ),
+        ("pay an expired order", ready(O::Expired), Pay, OrderClosed),
+        ("pay twice", held(O::Paid), Pay, InvalidState),
+        (
+            "mismatch",
+            ready(O::PendingPayment),
+            RefuseMismatch,
+            Moves(Some(O::Cancelled), Some(P::Failed), None),
+        ),
+        (
+            "mismatch, order gone",
+            ready(O::Expired),
+            RefuseMismatch,
+            Moves(None, Some(P::Failed), None),
+        ),
+        (
+            "late",
+            ready(O::Expired),
+            RefuseLate,
+            Moves(None, Some(P::Cancelled), None),
+        ),
+        (
+            "gateway failed",
+            ready(O::PendingPayment),
+            Fail,
+            Moves(None, Some(P::Failed), None),
+        ),
+        ("fail a paid one", held(O::Paid), Fail, InvalidState),
+        (
+            "cancel unpaid",
+            ready(O::PendingPayment),
+            CancelUnpaid,
+            Moves(Some(O::Cancelled), Some(P::Cancelled), None),
+        ),
+        (
+            "cancel, no payment",
+            snap(O::PendingPayment, None),
+            CancelUnpaid,
+            Moves(Some(O::Cancelled), None, None),
+        ),
+        (
+            "cancel unpaid, paid",
+            held(O::PendingPayment),
+            CancelUnpaid,
+            InvalidState,
+        ),
+        (
+            "expire",
+            ready(O::PendingPayment),
+            Expire,
+            Moves(Some(O::Expired), Some(P::Cancelled), None),
+        ),
+        ("expire a paid order", held(O::Paid), Expire, InvalidState),
+        (
+            "ship",
+            held(O::Paid),
+            Ship,
+            Moves(Some(O::Shipping), None, None),
+        ),
+        (
+            "ship while refunding",
+            refunding(O::Paid),
+            Ship,
+            RefundInProgress,
+        ),
+        (
+            "ship after cancel",
+            snap(
+                O::Cancelled,
+                Some(facts(P::Cancelled, E::Returned, 10_000, 0, 0)),
+            ),
+            Ship,
+            InvalidState,
+        ),
+        (
+            "deliver",
+            held(O::Shipping),
+            Deliver,
+            Moves(Some(O::Delivered), None, None),
+        ),
+        ("deliver unshipped", held(O::Paid), Deliver, InvalidState),
+        (
+            "dispute",
+            held(O::Delivered),
+            Dispute,
+            Moves(Some(O::Disputed), None, None),
+        ),
+        (
+            "dispute before shipment",
+            held(O::Paid),
+            Dispute,
+            InvalidState,
+        ),
+        ("dispute after release", released, Dispute, InvalidState),
+        (
+            "buyer confirms",
+            held(O::Delivered),
+            Release { by: Party::Buyer },
+            Moves(Some(O::Confirmed), None, Some(E::Released)),
+        ),
+        (
+            "buyer confirms in transit",
+            held(O::Shipping),
+            Release { by: Party::Buyer },
+            Moves(Some(O::Confirmed), None, Some(E::Released)),
+        ),
+        (
+            "confirm while refunding",
+            refunding(O::Delivered),
+            Release { by: Party::Buyer },
+            RefundInProgress,
+        ),
+        (
+            "auto-confirm while refunding",
+            refunding(O::Delivered),
+            Release { by: Party::System },
+            RefundInProgress,
+        ),
+        (
+            "auto-confirm in transit",
+            held(O::Shipping),
+            Release { by: Party::System },
+            InvalidState,
+        ),
+        (
+            "buyer confirms a dispute",
+            held(O::Disputed),
+            Release { by: Party::Buyer },
+            InvalidState,
+        ),
+        (
+            "admin releases a dispute",
+            held(O::Disputed),
+            Release { by: Party::Admin },
+            Moves(Some(O::Confirmed), None, Some(E::Released)),
+        ),
+        (
+            "admin release while refunding",
+            refunding(O::Disputed),
+            Release { by: Party::Admin },
+            RefundInProgress,
+        ),
+        (
+            "release twice",
+            released,
+            Release { by: Party::Buyer },
+            InvalidState,
+        ),
+        (
+            "release before shipment",
+            held(O::Paid),
+            Release { by: Party::Buyer },
+            InvalidState,
+        ),
+        (
+            "seller refunds part",
+            held(O::Delivered),
+            refund(4_000, Party::Seller),
+            Moves(None, None, None),
+        ),
+        (
+            "refund after release",
+            released,
+            refund(1, Party::Seller),
+            InvalidState,
+        ),
+        (
+            "refund more than left",
+            partly(O::Shipping),
+            refund(6_001, Party::Seller),
+            ExceedsBalance,
+        ),
+        (
+            "refund beside an open one",
+            refunding(O::Shipping),
+            refund(6_001, Party::Admin),
+            ExceedsBalance,
+        ),
+        (
+            "refunds that fit",
+            refunding(O::Shipping),
+            refund(6_000, Party::Admin),
+            Moves(None, None, None),
+        ),
+        (
+            "buyer refunds before shipment",
+            held(O::Paid),
+            refund(10_000, Party::Buyer),
+            Moves(None, None, None),
+        ),
+        (
+            "buyer refunds part",
+            held(O::Paid),
+            refund(1_000, Party::Buyer),
+            Field,
+        ),
+        (
+            "buyer refunds after shipment",
+            held(O::Shipping),
+            refund(10_000, Party::Buyer),
+            InvalidState,
+        ),
+        (
+            "refund nothing",
+            held(O::Paid),
+            refund(0, Party::Seller),
+            Field,
+        ),
+        (
+            "refund unpaid",
+            ready(O::PendingPayment),
+            refund(1, Party::Seller),
+            InvalidState,
+        ),
+        (
+            "partial refund done",
+            refunding(O::Delivered),
+            RefundSucceeded { amount: won(4_000) },
+            Moves(None, Some(P::PartiallyRefunded), None),
+        ),
+        (
+            "cancel done",
+            snap(O::Paid, Some(facts(P::Paid, E::Held, 0, 0, 10_000))),
+            RefundSucceeded {
+                amount: won(10_000),
+            },
+            Moves(Some(O::Cancelled), Some(P::Cancelled), Some(E::Returned)),
+        ),
+        (
+            "rest refunded",
+            snap(
+                O::Paid,
+                Some(facts(P::PartiallyRefunded, E::Held, 4_000, 0, 6_000)),
+            ),
+            RefundSucceeded { amount: won(6_000) },
+            Moves(Some(O::Cancelled), Some(P::Refunded), Some(E::Returned)),
+        ),
+        (
+            "refunded after shipment",
+            snap(O::Disputed, Some(facts(P::Paid, E::Held, 0, 0, 10_000))),
+            RefundSucceeded {
+                amount: won(10_000),
+            },
+            Moves(Some(O::Refunded), Some(P::Refunded), Some(E::Returned)),
+        ),
+        (
+            "settle what was not asked",
+            held(O::Paid),
+            RefundSucceeded { amount: won(1) },
+            InvalidState,
+        ),
+        (
+            "refund refused",
+            refunding(O::Delivered),
+            RefundFailed { amount: won(4_000) },
+            Moves(None, None, None),
+        ),
+        (
+            "refused twice",
+            held(O::Delivered),
+            RefundFailed { amount: won(4_000) },
+            InvalidState,
+        ),
+        (
+            "console refund",
+            held(O::Delivered),
+            RefundedAtGateway { amount: won(3_000) },
+            Moves(None, Some(P::PartiallyRefunded), None),
+        ),
+        (
+            "console refund after release",
+            released,
+            RefundedAtGateway { amount: won(3_000) },
+            InvalidState,
+        ),
+    ];
+    for (name, snapshot, transition, expected) in cases {
+        let result = plan(&snapshot, transition, &rules());
+        assert_eq!(outcome(&result), expected, "{name}: {result:?}");
+    }
+}
+
+#[test]
+fn a_release_pays_the_seller_less_fee_and_vat() {
+    let snapshot = snap(
+        O::Delivered,
+        Some(facts(P::PartiallyRefunded, E::Held, 1_000, 0, 0)),
+    );
+    let plan = plan(
+        &snapshot,
+        Transition::Release { by: Party::Buyer },
+        &rules(),
+    );
+    let Ok(plan) = plan else {
+        panic!("release refused: {plan:?}");
+    };
+    // 9 000 released: 3 % fee is 270, its 10 % VAT 27.
+    let line = SettlementLine {
+        gross: won(9_000),
+        fee: won(270),
+        fee_vat: won(27),
+        net: won(8_703),
+    };
+    assert_eq!(plan.settlement, Some(line));
+    let journal = plan.journal.unwrap_or_else(|| panic!("no journal"));
+    assert_eq!(journal.net(Account::Escrow), -9_000);
+    assert_eq!(journal.net(Account::Seller(SELLER)), 8_703);
+    assert_eq!(journal.net(Account::PlatformFee), 270);
+    assert_eq!(journal.net(Account::FeeVat), 27);
+}
+
+const ORDERS: [O; 9] = [
+    O::PendingPayment,
+    O::Paid,
+    O::Shipping,
+    O::Delivered,
+    O::Confirmed,
+    O::Cancelled,
+    O::Refunded,
+    O::Disputed,
+    O::Expired,
+];
+const PAYMENTS: [P; 6] = [
+    P::Ready,
+    P::Paid,
+    P::PartiallyRefunded,
+    P::Refunded,
+    P::Cancelled,
+    P::Failed,
+];
+const ESCROWS: [E; 5] = [E::Inactive, E::Pending, E::Held, E::Released, E::Returned];
+const PARTIES: [Party; 5] = [
+    Party::Buyer,
+    Party::Seller,
+    Party::Admin,
+    Party::Gateway,
+    Party::System,
+];
+
+fn transitions() -> Vec<Transition> {
+    use Transition::*;
+    let mut all = vec![
+        Pay,
+        RefuseMismatch,
+        RefuseLate,
+        Fail,
+        CancelUnpaid,
+        Expire,
+        Ship,
+        Deliver,
+        Dispute,
+    ];
+    for by in PARTIES {
+        all.push(Release { by });
+        for amount in [0, 1, 4_000, 10_000] {
+            all.push(RequestRefund {
+                amount: won(amount),
+                by,
+            });
+        }
+    }
+    for amount in [1, 4_000, 10_000] {
+        all.push(RefundSucceeded {
+            amount: won(amount),
+        });
+        all.push(RefundFailed {
+            amount: won(amount),
+        });
+        all.push(RefundedAtGateway {
+            amount: won(amount),
+        });
+    }
+    all
+}
+
+/// Every snapshot the sweep tries: each state combination with a few amount splits
+/// (refunded, released, refunding) that stay within the payment.
+fn snapshots() -> Vec<Snapshot> {
+    let splits = [
+        (0, 0, 0),
+        (0, 0, 4_000),
+        (4_000, 0, 0),
+        (4_000, 0, 6_000),
+        (0, 10_000, 0),
+        (4_000, 6_000, 0),
+        (10_000, 0, 0),
+    ];
+    let mut all = Vec::new();
+    for order in ORDERS {
+        all.push(snap(order, None));
+        for status in PAYMENTS {
+            for escrow in ESCROWS {
+                for (refunded, released, refunding) in splits {
+                    all.push(snap(
+                        order,
+                        Some(facts(status, escrow, refunded, released, refunding)),
+                    ));
+                }
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn every_plan_keeps_the_invariants() {
+    let mut allowed = 0;
+    for s in snapshots() {
+        for t in transitions() {
+            let Ok(plan) = plan(&s, t, &rules()) else {
+                continue;
+            };
+            allowed += 1;
+            let at = format!("{t:?} on {s:?}");
+            if let Some(m) = plan.order {
+                assert_eq!(m.from, s.order, "{at}");
+                assert!(m.from.can_become(m.to), "order {m:?}: {at}");
+            }
+            let Some(p) = s.payment else {
+                assert!(plan.amounts.is_none() && plan.journal.is_none(), "{at}");
+                continue;
+            };
+            if let Some(m) = plan.payment {
+                assert!(
+                    m.from == p.status && m.from.can_become(m.to),
+                    "payment {m:?}: {at}"
+                );
+            }
+            if let Some(m) = plan.escrow {
+                assert!(
+                    m.from == p.escrow && m.from.can_become(m.to),
+                    "escrow {m:?}: {at}"
+                );
+            }
+            let after = plan.amounts.unwrap_or_else(|| panic!("no amounts: {at}"));
+            let gone = after.refunded.get() + after.released.get() + after.refunding.get();
+            assert!(gone <= p.amount.get(), "more than paid is gone: {at}");
+            assert!(
+                after.refunded >= p.refunded && after.released >= p.released,
+                "{at}"
+            );
+            // The journal moves escrow by exactly what the amounts say left it.
+            let escrow_net = plan.journal.as_ref().map_or(0, |j| j.net(Account::Escrow));
+            let captured = if matches!(t, Transition::Pay) {
+                p.amount.get()
+            } else {
+                0
+            };
+            let left_escrow = (after.refunded.get() - p.refunded.get())
+                + (after.released.get() - p.released.get());
+            assert_eq!(escrow_net, captured - left_escrow, "{at}");
+            if after.released > p.released {
+                assert_eq!(p.refunding, Won::ZERO, "released while refunding: {at}");
+                assert!(plan.settlement.is_some(), "{at}");
+            }
+            if plan.returns_stock {
+                let ended = plan.order.map(|m| m.to);
+                assert!(
+                    matches!(ended, Some(O::Cancelled | O::Expired)),
+                    "stock back: {at}"
+                );
+            }
+        }
+    }
+    assert!(allowed > 100, "the sweep allowed only {allowed} plans");
+}
+
+#[test]
+fn releases_and_refunds_exclude_each_other() {
+    for s in snapshots() {
+        let Some(p) = s.payment else { continue };
+        let release = plan(&s, Transition::Release { by: Party::Admin }, &rules());
+        let refund = plan(
+            &s,
+            Transition::RequestRefund {
+                amount: won(1),
+                by: Party::Admin,
+            },
+            &rules(),
+        );
+        if p.refunding > Won::ZERO {
+            assert!(release.is_err(), "released with a refund open: {s:?}");
+        }
+        if p.released > Won::ZERO {
+            assert!(refund.is_err(), "refund after release: {s:?}");
+        }
+    }
+}
