@@ -186,7 +186,8 @@ mod tests {
 
     #[test]
     fn journals_balance_or_are_refused() {
-        let cases: &[(&[(Account, i64)], Result<usize, JournalError>)] = &[
+        type Case<'a> = (&'a [(Account, i64)], Result<usize, JournalError>);
+        let cases: &[Case] = &[
             (&[(Account::Gateway, -100), (Account::Escrow, 100)], Ok(2)),
             (
                 &[(Account::Gateway, -100), (Account::Escrow, 99)],
