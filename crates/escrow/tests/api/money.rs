@@ -286,13 +286,18 @@ pub async fn assert_money_agrees_with_gateway(
     answers: &[(&str, &Answer)],
 ) {
     let findings = money_disagreements(surface, viewers, payment, answers).await;
+    assert!(
+        findings.is_empty(),
+        "the money does not agree:\n{}",
+        listed(&findings)
+    );
+}
+
+/// Findings one per line, each with its evidence.
+pub fn listed(findings: &[Finding]) -> String {
     let lines: Vec<String> = findings
         .iter()
         .map(|f| format!("- {}\n    {}", f.what, f.evidence))
         .collect();
-    assert!(
-        findings.is_empty(),
-        "the money does not agree:\n{}",
-        lines.join("\n")
-    );
+    lines.join("\n")
 }

@@ -6,7 +6,7 @@
 
 use crate::crash::{escrow, KillOnDrop};
 use crate::money::{
-    assert_money_agrees_with_gateway, money_disagreements, Payment, Surface, Viewers,
+    assert_money_agrees_with_gateway, listed, money_disagreements, Payment, Surface, Viewers,
 };
 use crate::support::{free_port, Backend, TestDatabase};
 use reqwest::Method;
@@ -200,8 +200,10 @@ async fn a_crash_after_the_gateway_refunded_is_settled_by_reconciliation(backend
         surface.sandbox(Method::DELETE, "faults", None).await;
         let findings = money_disagreements(&surface, &viewers, &payment, &[]).await;
         panic!(
-            "a confirm while the refund is unsettled answered {} {}; then {findings:#?}",
-            early.status, early.body
+            "a confirm while the refund is unsettled answered {} {}; then:\n{}",
+            early.status,
+            early.body,
+            listed(&findings)
         );
     }
 
