@@ -18,7 +18,7 @@ const SECRET: &str = "crash-test-secret-crash-test-secret-0123";
 const INITIAL_STOCK: i64 = 10_000;
 const PRICE: i64 = 10_000;
 
-fn escrow() -> Command {
+pub(crate) fn escrow() -> Command {
     let mut command = crate::support::escrow_command();
     command.stdout(Stdio::null()).stderr(Stdio::null());
     command
@@ -121,7 +121,7 @@ impl Drop for Service {
 }
 
 /// A child process killed when the test ends, however it ends.
-struct KillOnDrop(Child);
+pub(crate) struct KillOnDrop(pub(crate) Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
