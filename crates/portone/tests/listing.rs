@@ -352,7 +352,10 @@ async fn cancel_history_keeps_each_reason_verbatim_without_checksum() {
     );
 
     // Read back as reconciliation would: by the batch look-up.
-    let read = client.get_payments(std::slice::from_ref(&imp_uid)).await.unwrap();
+    let read = client
+        .get_payments(std::slice::from_ref(&imp_uid))
+        .await
+        .unwrap();
     let history = &read[0].cancel_history;
     let entries: Vec<(i64, Option<&str>)> = history
         .iter()
