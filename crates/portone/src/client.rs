@@ -14,8 +14,12 @@ use tokio::time::Instant;
 use crate::config::ClientConfig;
 use crate::error::PortOneError;
 use crate::types::{
-    AccessToken, CancelRequest, Envelope, EscrowLogis, EscrowLogisRecord, Payment, Prepared,
+    AccessToken, CancelRequest, Envelope, EscrowLogis, EscrowLogisRecord, Payment,
+    PaymentListQuery, PaymentPage, Prepared,
 };
+
+/// The most imp_uids one `GET /payments` may name.
+const MAX_BATCH_IDS: usize = 100;
 
 /// The PortOne V1 calls the service makes. Object safe: hold it as `Arc<dyn PortOne>`.
 #[async_trait]
@@ -24,6 +28,14 @@ pub trait PortOne: Send + Sync {
     async fn get_payment(&self, imp_uid: &str) -> Result<Payment, PortOneError>;
     /// `GET /payments/find/{merchant_uid}`: the latest payment for that order.
     async fn find_payment(&self, merchant_uid: &str) -> Result<Payment, PortOneError>;
+    /// `GET /payments/status/{payment_status}`: one page of the payments in `query.status`
+    /// whose status time (see [`crate::StatusFilter`]) is within `from..=to`, in
+    /// `query.sorting` order. Follow [`PaymentPage::next_page`] for the rest.
+    async fn list_payments(&self, query: &PaymentListQuery) -> Result<PaymentPage, PortOneError>;
+    /// `GET /payments?imp_uid[]=..`: the payments among `imp_uids` that the gateway has,
+    /// each once, in no promised order; unknown ids are simply absent (nothing found is an
+    /// empty list, not an error). Any number of ids: sent 100 to a request.
+    async fn get_payments(&self, imp_uids: &[String]) -> Result<Vec<Payment>, PortOneError>;
     /// `POST /payments/prepare`: pre-register the amount the browser must pay.
     async fn prepare(&self, merchant_uid: &str, amount: i64) -> Result<Prepared, PortOneError>;
     /// `GET /payments/prepare/{merchant_uid}`.
@@ -179,7 +191,7 @@ impl PortOneClient {
         }
     }
 
-    /// One authenticated call with the 401 re-login and the retry policy applied.
+    /// One authenticated call to `segments` under the base URL.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -187,7 +199,18 @@ impl PortOneClient {
         body: Option<serde_json::Value>,
         retry: Retry,
     ) -> Result<T, PortOneError> {
-        let url = self.url(segments)?;
+        self.call_url(method, self.url(segments)?, body, retry)
+            .await
+    }
+
+    /// One authenticated call with the 401 re-login and the retry policy applied.
+    async fn call_url<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+        retry: Retry,
+    ) -> Result<T, PortOneError> {
         let max_retries = match retry {
             Retry::Idempotent | Retry::ConnectOnly => self.inner.config.get_retries,
             Retry::Never => 0,
@@ -333,6 +356,46 @@ impl PortOne for PortOneClient {
             Retry::Idempotent,
         )
         .await
+    }
+
+    async fn list_payments(&self, query: &PaymentListQuery) -> Result<PaymentPage, PortOneError> {
+        let mut url = self.url(&["payments", "status", query.status.as_str()])?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs
+                .append_pair("page", &query.page.to_string())
+                .append_pair("limit", &query.limit.to_string())
+                .append_pair("sorting", query.sorting.as_str());
+            if let Some(from) = query.from {
+                pairs.append_pair("from", &from.to_string());
+            }
+            if let Some(to) = query.to {
+                pairs.append_pair("to", &to.to_string());
+            }
+        }
+        self.call_url(Method::GET, url, None, Retry::Idempotent)
+            .await
+    }
+
+    async fn get_payments(&self, imp_uids: &[String]) -> Result<Vec<Payment>, PortOneError> {
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&String> = imp_uids.iter().filter(|id| seen.insert(*id)).collect();
+        let mut found = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(MAX_BATCH_IDS) {
+            let mut url = self.url(&["payments"])?;
+            url.query_pairs_mut()
+                .extend_pairs(chunk.iter().map(|id| ("imp_uid[]", id.as_str())));
+            // 207 (some unknown) carries the ones found; 404 means none of them exists.
+            match self
+                .call_url::<Vec<Payment>>(Method::GET, url, None, Retry::Idempotent)
+                .await
+            {
+                Ok(payments) => found.extend(payments),
+                Err(PortOneError::NotFound { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(found)
     }
 
     async fn prepare(&self, merchant_uid: &str, amount: i64) -> Result<Prepared, PortOneError> {

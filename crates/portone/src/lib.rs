@@ -1,7 +1,8 @@
 //! PortOne (I'mport) V1 REST client: the [`PortOne`] trait the service depends on and
 //! [`PortOneClient`], its reqwest implementation with a shared access-token cache.
 //!
-//! Calls: `/users/getToken`, `/payments/*`, `/escrows/logis/*`, every answer wrapped in
+//! Calls: `/users/getToken`, `/payments/*` (one payment, a status list by time window, or
+//! many by imp_uid), `/escrows/logis/*`, every answer wrapped in
 //! the V1 `{code, message, response}` envelope. Failures are [`PortOneError`]s that say
 //! whether the gateway may have acted ([`PortOneError::outcome_known`]).
 
@@ -16,5 +17,6 @@ pub use config::ClientConfig;
 pub use error::PortOneError;
 pub use types::{
     AccessToken, CancelHistory, CancelRequest, Envelope, EscrowLogis, EscrowLogisInfo,
-    EscrowLogisRecord, EscrowReceiver, EscrowSender, Payment, PaymentStatus, Prepared,
+    EscrowLogisRecord, EscrowReceiver, EscrowSender, Payment, PaymentListQuery, PaymentPage,
+    PaymentStatus, Prepared, Sorting, StatusFilter,
 };

@@ -168,6 +168,134 @@ impl Payment {
     }
 }
 
+/// Which payments `GET /payments/status/{payment_status}` lists. The time window filters
+/// each payment on the time of its current status: `Ready` on `started_at`, `Paid` on
+/// `paid_at`, `Cancelled` on `cancelled_at`, `Failed` on `failed_at`; `All` applies that
+/// rule to each payment. A partial cancel leaves a payment `paid` with its `paid_at`, so
+/// no window finds it by the cancel's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusFilter {
+    All,
+    Ready,
+    Paid,
+    Cancelled,
+    Failed,
+}
+
+impl StatusFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Ready => "ready",
+            Self::Paid => "paid",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Order of a status list. `Updated*` is the gateway's last-modified time, which moves at
+/// every change of the payment but is not a field of the payment object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Sorting {
+    /// Newest checkout first (the gateway's default).
+    #[default]
+    StartedDesc,
+    StartedAsc,
+    PaidDesc,
+    PaidAsc,
+    UpdatedDesc,
+    UpdatedAsc,
+}
+
+impl Sorting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StartedDesc => "-started",
+            Self::StartedAsc => "started",
+            Self::PaidDesc => "-paid",
+            Self::PaidAsc => "paid",
+            Self::UpdatedDesc => "-updated",
+            Self::UpdatedAsc => "updated",
+        }
+    }
+}
+
+/// `GET /payments/status/{payment_status}` parameters. The gateway checks them: `page`
+/// from 1, `limit` 1 to [`PaymentListQuery::MAX_LIMIT`], `from <= to` (unix seconds, both
+/// inclusive) at most [`PaymentListQuery::MAX_WINDOW_SECS`] apart; `to` defaults to now
+/// and `from` to 90 days before `to`. A page past the last one is refused (400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentListQuery {
+    pub status: StatusFilter,
+    pub page: u32,
+    pub limit: u32,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub sorting: Sorting,
+}
+
+impl PaymentListQuery {
+    /// The most payments one page holds.
+    pub const MAX_LIMIT: u32 = 1000;
+    /// The longest window the gateway searches: 90 days.
+    pub const MAX_WINDOW_SECS: i64 = 90 * 24 * 60 * 60;
+
+    /// The first page of `status` with the gateway's defaults (20 a page, the last 90
+    /// days, newest checkout first).
+    pub fn new(status: StatusFilter) -> Self {
+        Self {
+            status,
+            page: 1,
+            limit: 20,
+            from: None,
+            to: None,
+            sorting: Sorting::default(),
+        }
+    }
+
+    /// Only payments whose status time is within `from..=to` (unix seconds).
+    pub fn between(self, from: i64, to: i64) -> Self {
+        Self {
+            from: Some(from),
+            to: Some(to),
+            ..self
+        }
+    }
+
+    pub fn limit(self, limit: u32) -> Self {
+        Self { limit, ..self }
+    }
+
+    pub fn page(self, page: u32) -> Self {
+        Self { page, ..self }
+    }
+
+    pub fn sorted(self, sorting: Sorting) -> Self {
+        Self { sorting, ..self }
+    }
+}
+
+/// One page of a status list: `total` matches in all, `previous`/`next` page numbers
+/// (`0` when there is none).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PaymentPage {
+    pub total: u64,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub previous: u32,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub next: u32,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub list: Vec<Payment>,
+}
+
+impl PaymentPage {
+    /// The page to ask for next, if any.
+    pub fn next_page(&self) -> Option<u32> {
+        (self.next != 0).then_some(self.next)
+    }
+}
+
 /// A pre-registered amount (`/payments/prepare`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Prepared {

@@ -1,14 +1,14 @@
 //! The V1 REST handlers: token, payments, prepare, cancel and escrow deliveries, all
 //! answering the `{code, message, response}` envelope.
 
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::state::{LogisRequest, Refusal};
+use crate::state::{now_ms, BatchQuery, ListQuery, LogisRequest, Refusal};
 use crate::webhooks::Job;
 use crate::Sandbox;
 
@@ -141,6 +141,61 @@ pub(crate) async fn get_payment(
         .payment(&imp_uid)
         .ok_or_else(|| Refusal::new(404, "존재하지 않는 결제정보입니다."))?;
     Ok(ok(payment))
+}
+
+/// A query string as its (key, value) pairs, in order, repeated keys kept.
+fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|e| ApiError(Refusal::new(400, format!("잘못된 요청입니다: {e}"))))
+}
+
+/// `GET /payments/status/{payment_status}`: one page of the payments in that status whose
+/// status time is within `from..=to`.
+pub(crate) async fn list_payments_by_status(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(payment_status): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let query = ListQuery::parse(
+        &payment_status,
+        &query_pairs(raw.as_deref())?,
+        now_ms() / 1000,
+    )?;
+    let page = {
+        let mut state = sandbox.inner.state();
+        state.status_list_requests += 1;
+        state.list_by_status(&query)?
+    };
+    Ok(ok(page))
+}
+
+/// `GET /payments?imp_uid[]=..&merchant_uid[]=..`: 200 when every id was found, 207 with
+/// those found when some were not, 404 when none was.
+pub(crate) async fn get_payments(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let query = BatchQuery::parse(&query_pairs(raw.as_deref())?)?;
+    let answer = {
+        let mut state = sandbox.inner.state();
+        state.batch_lookup_requests += 1;
+        state.lookup_many(&query)
+    };
+    if answer.payments.is_empty() {
+        return Err(Refusal::new(404, "존재하지 않는 결제정보입니다.").into());
+    }
+    let status = if answer.all_found {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    let mut response = ok(answer.payments);
+    *response.status_mut() = status;
+    Ok(response)
 }
 
 #[derive(Deserialize)]

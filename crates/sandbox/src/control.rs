@@ -64,6 +64,8 @@ pub(crate) struct CreatePayment {
     buyer_postcode: Option<String>,
     custom_data: Option<serde_json::Value>,
     card_number: Option<String>,
+    /// Backdate the checkout (unix seconds), so tests can hold payments older than a window.
+    at: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -109,6 +111,7 @@ pub(crate) async fn create_payment(
         card_number: body.card_number,
         channel: "pc",
         user_agent: Some("portone-sandbox".into()),
+        at: body.at,
     };
     match sandbox.finish_checkout(new) {
         Ok(p) => {
@@ -161,6 +164,8 @@ pub(crate) async fn stats(State(sandbox): State<Sandbox>) -> Response {
         "token_requests": state.token_requests,
         "tokens_issued": state.tokens_issued,
         "payment_lookups": state.payment_lookups,
+        "status_list_requests": state.status_list_requests,
+        "batch_lookup_requests": state.batch_lookup_requests,
     }))
     .into_response()
 }
@@ -260,6 +265,7 @@ pub(crate) async fn checkout_pay(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        at: None,
     };
     match sandbox.finish_checkout(new) {
         Ok(p) => {

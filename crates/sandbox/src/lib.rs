@@ -101,7 +101,12 @@ impl Sandbox {
     pub fn router(&self) -> Router {
         let rest = Router::new()
             .route("/users/getToken", post(api::get_token))
+            .route("/payments", get(api::get_payments))
             .route("/payments/{imp_uid}", get(api::get_payment))
+            .route(
+                "/payments/status/{payment_status}",
+                get(api::list_payments_by_status),
+            )
             .route("/payments/find/{merchant_uid}", get(api::find_payment))
             .route(
                 "/payments/find/{merchant_uid}/{status}",

@@ -11,6 +11,10 @@ use crate::config::SandboxConfig;
 use crate::faults::{Fault, FaultTarget};
 use crate::webhooks::WebhookAttempt;
 
+mod listing;
+
+pub(crate) use listing::{BatchQuery, ListQuery};
+
 /// Unix time in milliseconds (sandbox-internal precision; the wire uses seconds).
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
@@ -140,6 +144,8 @@ pub(crate) struct NewPayment {
     pub card_number: Option<String>,
     pub channel: &'static str,
     pub user_agent: Option<String>,
+    /// When the checkout happened (unix seconds, not in the future); now when `None`.
+    pub at: Option<i64>,
 }
 
 /// Escrow delivery party; which fields are required depends on the PG.
@@ -240,11 +246,16 @@ pub(crate) struct State {
     pub tokens_issued: usize,
     /// `GET /payments/{imp_uid}` calls answered (found or not).
     pub payment_lookups: u64,
+    /// `GET /payments/status/{payment_status}` calls answered.
+    pub status_list_requests: u64,
+    /// `GET /payments?imp_uid[]=` calls answered.
+    pub batch_lookup_requests: u64,
     payments: Vec<PaymentRecord>,
     by_imp_uid: HashMap<String, usize>,
     /// Every payment of an order (a retried checkout makes another), for `find` without a
     /// scan of all payments under the state's lock.
     by_merchant_uid: HashMap<String, Vec<usize>>,
+    by_status_time: listing::StatusTimeIndex,
     prepared: HashMap<String, i64>,
     logis: HashMap<String, LogisRecord>,
     api_fault: Option<Fault>,
@@ -412,7 +423,16 @@ impl State {
             return Err(Refusal::new(400, "이미 결제완료된 merchant_uid 입니다."));
         }
         let now_ms = now_ms();
-        let now = now_ms / 1000;
+        let (now, updated_at) = match new.at {
+            None => (now_ms / 1000, now_ms),
+            Some(at) if at > 0 && at <= now_ms / 1000 => (at, at * 1000),
+            Some(_) => {
+                return Err(Refusal::new(
+                    400,
+                    "at must be a unix time in seconds, not in the future",
+                ))
+            }
+        };
         self.seq += 1;
         let imp_uid = format!("imp_{}", digits(12));
         let pay_method = new.pay_method.unwrap_or_else(|| "card".into());
@@ -507,9 +527,10 @@ impl State {
             customer_uid_usage: None,
             notice_url: new.notice_url,
             seq: self.seq,
-            updated_at: now_ms,
+            updated_at,
         };
         let index = self.payments.len();
+        self.by_status_time.insert(&record, index);
         self.by_imp_uid.insert(imp_uid, index);
         self.by_merchant_uid
             .entry(record.merchant_uid.clone())
@@ -547,6 +568,7 @@ impl State {
             return Err(Refusal::cancel("취소할 결제건이 존재하지 않습니다."));
         };
         let payment = &mut self.payments[index];
+        let indexed_at = listing::StatusTimeIndex::position(payment);
         match payment.status {
             "paid" => {}
             "cancelled" => return Err(Refusal::cancel("이미 전액취소된 주문입니다.")),
@@ -598,8 +620,10 @@ impl State {
             payment.status = "cancelled";
         }
         payment.updated_at = now_ms;
+        let payment = payment.clone();
+        self.by_status_time.update(indexed_at, &payment, index);
         Ok(Cancelled {
-            payment: payment.clone(),
+            payment,
             cancellation_id,
         })
     }

@@ -278,6 +278,69 @@ await check('escrow: refused for missing KG Inicis fields (400), non-escrow (400
   httpError(err, 404, 'unknown imp_uid');
 });
 
+// ---- many payments: by status within a time window, and by imp_uid ------------------
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+// A window 40 days back that only these checks' backdated payments fall in.
+const WINDOW_FROM = nowSeconds() - 40 * 86400;
+const listed = [];
+
+await check('list: getByStatus pages a window, oldest first, as {total, previous, next, list}', async () => {
+  for (let i = 0; i < 3; i += 1) {
+    const created = await pay(`${RUN}-listed-${i}`, 1000 + i, { at: WINDOW_FROM + i * 60 });
+    eq(created.status, 'paid', 'control pay');
+    listed.push(created.imp_uid);
+  }
+  const query = { status: 'paid', limit: 2, from: WINDOW_FROM, to: WINDOW_FROM + 3600, sorting: 'started' };
+  const first = await Payments.getByStatus({ ...query, page: 1 }).request(iamport);
+  const p1 = first.data.response;
+  eq([p1.total, p1.previous, p1.next], [3, 0, 2], 'page 1');
+  eq(p1.list.map((p) => p.imp_uid), listed.slice(0, 2), 'page 1 list');
+  assert(p1.list[0].paid_at instanceof Date && p1.list[0].paid_at.getTime() === WINDOW_FROM * 1000, 'paid_at');
+  const second = await Payments.getByStatus({ ...query, page: 2 }).request(iamport);
+  const p2 = second.data.response;
+  eq([p2.total, p2.previous, p2.next], [3, 1, 0], 'page 2');
+  eq(p2.list.map((p) => p.imp_uid), listed.slice(2), 'page 2 list');
+});
+
+await check('list: a full cancel is found by its cancel time, not by its payment time', async () => {
+  const since = nowSeconds();
+  await Payments.cancel({ imp_uid: listed[0], reason: `[refund:${RUN}] all` }).request(iamport);
+  const cancelled = await Payments.getByStatus({ status: 'cancelled', page: 1, limit: 1000, from: since, sorting: '-updated' })
+    .request(iamport);
+  const list = cancelled.data.response.list;
+  assert(list.some((p) => p.imp_uid === listed[0]), `${listed[0]} listed as cancelled since ${since}`);
+  assert(list.every((p) => p.status === 'cancelled'), 'only cancelled payments');
+  const mine = list.find((p) => p.imp_uid === listed[0]);
+  eq(mine.cancel_history.map((h) => h.reason), [`[refund:${RUN}] all`], 'reason kept verbatim');
+  const paidNow = await Payments.getByStatus({ status: 'paid', page: 1, limit: 1000, from: since }).request(iamport);
+  assert(!paidNow.data.response.list.some((p) => listed.includes(p.imp_uid)), 'none of them paid since then');
+});
+
+await check('list: bad status / limit / window -> HTTP 400', async () => {
+  for (const params of [
+    { status: 'done', page: 1 },
+    { status: 'paid', page: 1, limit: 1001 },
+    { status: 'paid', page: 1, from: WINDOW_FROM, to: WINDOW_FROM + 91 * 86400 },
+    { status: 'paid', page: 0 },
+  ]) {
+    const err = await rejects(Payments.getByStatus(params), iamport);
+    httpError(err, 400, JSON.stringify(params));
+  }
+});
+
+await check('batch: getByImpUids -> 200 all found; 207 with failed ids; 404 none found', async () => {
+  const all = await Payments.getByImpUids({ imp_uid: listed }).request(iamport);
+  eq(all.status, 200, 'HTTP status');
+  eq(all.data.response.map((p) => p.imp_uid), listed, 'all found');
+  const some = await Payments.getByImpUids({ imp_uid: [listed[1], 'imp_000000000000'] }).request(iamport);
+  eq(some.status, 207, 'HTTP status');
+  eq(some.data.response.map((p) => p.imp_uid), [listed[1]], 'the found one');
+  eq(some.data.failed, ['imp_000000000000'], 'failed ids, as the library works them out');
+  const err = await rejects(Payments.getByImpUids({ imp_uid: ['imp_000000000000'] }), iamport);
+  httpError(err, 404, 'none found');
+});
+
 // ---- the cached token going stale ---------------------------------------------------
 
 await check('token: a token the gateway no longer accepts -> HTTP 401; a new client goes on', async () => {
