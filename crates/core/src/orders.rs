@@ -296,7 +296,9 @@ impl Orders {
                 .fetch_optional(
                     "SELECT seller_id, name, price FROM products WHERE id = ? AND deleted_at IS NULL",
                     params![product_id],
-                    |row| -> AppResult<_> { Ok((row.int(0)?, row.text(1)?, row.int(2)?)) },
+                    |row| -> AppResult<_> {
+                        Ok((row.int("seller_id")?, row.text("name")?, row.int("price")?))
+                    },
                 )
                 .await?
                 .ok_or_else(|| AppError::NotFound(format!("product {product_id} does not exist")))?;
@@ -460,9 +462,7 @@ impl Orders {
         }
         let rows = query.bind(page.limit + 1).fetch_all(self.db.pool()).await?;
         let mut views = Vec::new();
-        for order_rows in
-            rows.chunk_by(|a, b| a.try_get::<i64, _>("id").ok() == b.try_get::<i64, _>("id").ok())
-        {
+        for order_rows in rows.chunk_by(|a, b| a.int("order_id").ok() == b.int("order_id").ok()) {
             let head_wanted = AtomicBool::new(true);
             let mapped = order_rows
                 .iter()
@@ -480,7 +480,7 @@ pub async fn return_stock(tx: &mut Tx, order_id: i64) -> AppResult<()> {
         .fetch_all(
             "SELECT product_id, quantity FROM order_items WHERE order_id = ? ORDER BY product_id",
             params![order_id],
-            |row| -> AppResult<(i64, i64)> { Ok((row.int(0)?, row.int(1)?)) },
+            |row| -> AppResult<(i64, i64)> { Ok((row.int("product_id")?, row.int("quantity")?)) },
         )
         .await?;
     for (product_id, quantity) in items {
@@ -500,7 +500,7 @@ pub fn parse_order_status(text: &str) -> AppResult<OrderStatus> {
 /// The columns of an order view (`ORDER_VIEW_FROM`): the order, one item per row, its
 /// latest payment and that payment's shipment, read in one statement.
 pub(crate) const ORDER_VIEW_COLUMNS: &str =
-    "o.id, o.buyer_id, o.seller_id, o.status, o.total_amount, \
+    "o.id AS order_id, o.buyer_id, o.seller_id, o.status AS order_status, o.total_amount, \
     o.receiver_name, o.receiver_phone, o.address, o.postcode, o.created_at, o.expires_at, \
     i.id AS item_id, i.product_id AS item_product_id, i.name AS item_name, i.price AS item_price, \
     i.quantity AS item_quantity, lp.id AS payment_id, lp.status AS payment_status, \
@@ -509,9 +509,6 @@ pub(crate) const ORDER_VIEW_COLUMNS: &str =
     lp.imp_uid AS payment_imp_uid, sh.courier AS shipment_courier, \
     sh.invoice_number AS shipment_invoice_number, sh.sent_at AS shipment_sent_at";
 
-/// Where `shipment_courier` is in `ORDER_VIEW_COLUMNS`.
-pub(crate) const ORDER_VIEW_SHIPMENT_AT: usize = 23;
-
 /// Joins of `ORDER_VIEW_COLUMNS`; the latest payment is the one with the highest id. Order
 /// the rows by `i.id` for the items' order.
 pub(crate) const ORDER_VIEW_FROM: &str = "orders o \
@@ -519,29 +516,26 @@ pub(crate) const ORDER_VIEW_FROM: &str = "orders o \
     LEFT JOIN payments lp ON lp.id = (SELECT MAX(id) FROM payments WHERE order_id = o.id) \
     LEFT JOIN shipments sh ON sh.payment_id = lp.id";
 
-/// The shipment of a row whose columns from `at` on are `shipment_courier`,
-/// `shipment_invoice_number` and `shipment_sent_at` (all NULL: none).
-pub(crate) fn shipment_from_row(row: &dyn ReadRow, at: usize) -> AppResult<Option<ShipmentView>> {
-    match row.opt_text(at)? {
+/// The shipment of a row with the columns `shipment_courier`, `shipment_invoice_number`
+/// and `shipment_sent_at` (all NULL: none).
+pub(crate) fn shipment_from_row(row: &dyn ReadRow) -> AppResult<Option<ShipmentView>> {
+    match row.opt_text("shipment_courier")? {
         Some(courier) => Ok(Some(ShipmentView {
             courier,
-            invoice_number: row.text(at + 1)?,
-            sent_at: row.int(at + 2)?,
+            invoice_number: row.text("shipment_invoice_number")?,
+            sent_at: row.int("shipment_sent_at")?,
         })),
         None => Ok(None),
     }
 }
-
-/// How many columns `ORDER_VIEW_COLUMNS` has: a statement's own columns come after them.
-pub(crate) const ORDER_VIEW_COLUMN_COUNT: usize = 26;
 
 /// One mapped row of an order view: on the first row the order with its latest payment
 /// and shipment and what the statement reads after `ORDER_VIEW_COLUMNS`; on every row its
 /// item, if any.
 pub(crate) type OrderViewRow<H> = JoinedRow<(OrderView, H), OrderItem>;
 
-/// Maps a row of `ORDER_VIEW_COLUMNS` by position (see [`joined_row`]); the first row
-/// also maps `head_rest`, the statement's columns after them.
+/// Maps a row of `ORDER_VIEW_COLUMNS` (see [`joined_row`]); the first row also maps
+/// `head_rest`, the statement's columns after them.
 pub(crate) fn order_view_row<H>(
     row: &dyn ReadRow,
     head_wanted: &AtomicBool,
@@ -552,14 +546,14 @@ pub(crate) fn order_view_row<H>(
         head_wanted,
         |row| Ok((order_head(row)?, head_rest(row)?)),
         |row| {
-            let Some(item_id) = row.opt_int(11)? else {
+            let Some(item_id) = row.opt_int("item_id")? else {
                 return Ok(None);
             };
             let item = OrderItem {
-                product_id: row.int(12)?,
-                name: row.text(13)?,
-                price: row.int(14)?,
-                quantity: row.int(15)?,
+                product_id: row.int("item_product_id")?,
+                name: row.text("item_name")?,
+                price: row.int("item_price")?,
+                quantity: row.int("item_quantity")?,
             };
             Ok(Some((item_id, item)))
         },
@@ -569,35 +563,35 @@ pub(crate) fn order_view_row<H>(
 /// The order of a row of `ORDER_VIEW_COLUMNS`, with its latest payment and shipment and
 /// no items yet.
 fn order_head(row: &dyn ReadRow) -> AppResult<OrderView> {
-    let payment = match row.opt_int(16)? {
+    let payment = match row.opt_int("payment_id")? {
         Some(payment_id) => Some(PaymentSummary {
             payment_id,
-            status: row.text(17)?,
-            escrow_status: row.text(18)?,
-            amount: row.int(19)?,
-            refunded_amount: row.int(20)?,
-            merchant_uid: row.text(21)?,
-            imp_uid: row.opt_text(22)?,
+            status: row.text("payment_status")?,
+            escrow_status: row.text("payment_escrow_status")?,
+            amount: row.int("payment_amount")?,
+            refunded_amount: row.int("payment_refunded_amount")?,
+            merchant_uid: row.text("payment_merchant_uid")?,
+            imp_uid: row.opt_text("payment_imp_uid")?,
         }),
         None => None,
     };
     Ok(OrderView {
-        id: row.int(0)?,
-        buyer_id: row.int(1)?,
-        seller_id: row.int(2)?,
-        status: parse_order_status(&row.text(3)?)?,
-        total_amount: row.int(4)?,
+        id: row.int("order_id")?,
+        buyer_id: row.int("buyer_id")?,
+        seller_id: row.int("seller_id")?,
+        status: parse_order_status(&row.text("order_status")?)?,
+        total_amount: row.int("total_amount")?,
         items: Vec::new(),
         shipping: Shipping {
-            receiver_name: row.text(5)?,
-            receiver_phone: row.text(6)?,
-            address: row.text(7)?,
-            postcode: row.text(8)?,
+            receiver_name: row.text("receiver_name")?,
+            receiver_phone: row.text("receiver_phone")?,
+            address: row.text("address")?,
+            postcode: row.text("postcode")?,
         },
-        created_at: row.int(9)?,
-        expires_at: row.int(10)?,
+        created_at: row.int("created_at")?,
+        expires_at: row.int("expires_at")?,
         payment,
-        shipment: shipment_from_row(row, ORDER_VIEW_SHIPMENT_AT)?,
+        shipment: shipment_from_row(row)?,
     })
 }
 

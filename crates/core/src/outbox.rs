@@ -53,10 +53,10 @@ pub async fn claim(db: &Db, claim: &str, limit: i64, lease_ms: i64) -> AppResult
             params![last, claim],
             |row| {
                 Ok::<_, AppError>(OutboxEvent {
-                    id: row.int(0)?,
-                    event_id: row.text(1)?,
-                    event_type: row.text(2)?,
-                    payload: row.text(3)?,
+                    id: row.int("id")?,
+                    event_id: row.text("event_id")?,
+                    event_type: row.text("event_type")?,
+                    payload: row.text("payload")?,
                 })
             },
         )

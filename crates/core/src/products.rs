@@ -234,9 +234,11 @@ impl Products {
         let newest = self
             .db
             .reads()
-            .fetch_all("SELECT COALESCE(MAX(id), 0) FROM products", &[], |row| {
-                row.int(0)
-            })
+            .fetch_all(
+                "SELECT COALESCE(MAX(id), 0) AS newest_id FROM products",
+                &[],
+                |row| row.int("newest_id"),
+            )
             .await?;
         Ok(newest.first().copied().unwrap_or(0))
     }
@@ -255,19 +257,19 @@ fn like_pattern(text: &str) -> String {
     pattern
 }
 
-/// Maps a row of `COLUMNS`, in that order.
+/// Maps a row of `COLUMNS`.
 fn product_from_row(row: &dyn ReadRow) -> Result<Product, StoreError> {
-    let price = row.int(4)?;
+    let price = row.int("price")?;
     Ok(Product {
-        id: row.int(0)?,
-        seller_id: row.int(1)?,
-        name: row.text(2)?,
-        description: row.text(3)?,
+        id: row.int("id")?,
+        seller_id: row.int("seller_id")?,
+        name: row.text("name")?,
+        description: row.text("description")?,
         price: Won::new(price)
             .map_err(|err| StoreError::Corrupt(format!("stored price: {err}")))?,
-        stock: row.int(5)?,
-        created_at: row.int(6)?,
-        updated_at: row.int(7)?,
+        stock: row.int("stock")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     })
 }
 

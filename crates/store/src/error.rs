@@ -35,6 +35,10 @@ pub enum StoreError {
     /// `COMMIT` in `SqliteWriter`): each member of it gets this.
     #[error("database error: {message}")]
     Batched { kind: DbErrorKind, message: String },
+    /// A row's column that is missing or not of the type read (a bug in a select list or
+    /// its mapper), or a NULL where a value was read.
+    #[error("cannot read column `{name}`: {message}")]
+    Column { name: String, message: String },
     #[error("unsupported database url `{0}`: use sqlite://... or mysql://...")]
     UnsupportedUrl(String),
 }

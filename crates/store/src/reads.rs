@@ -25,12 +25,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// One result row, by column position, whatever the backend.
+/// One result row, its columns by name: the `AS` alias, or else the column's own name
+/// (`p.amount` is `amount`). Select lists alias every column whose name would repeat or
+/// that is an expression; the name is matched exactly, on both backends.
 pub trait ReadRow {
-    fn int(&self, index: usize) -> Result<i64, StoreError>;
-    fn text(&self, index: usize) -> Result<String, StoreError>;
-    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError>;
-    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError>;
+    fn int(&self, name: &str) -> Result<i64, StoreError>;
+    fn text(&self, name: &str) -> Result<String, StoreError>;
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError>;
+    fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// A failure to read column `name` of a row.
+fn column_error(name: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Column {
+        name: name.to_owned(),
+        message: err.to_string(),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -189,7 +199,8 @@ struct QueuedRead {
     answer: oneshot::Sender<Result<Answer, StoreError>>,
 }
 
-/// A read's rows; in a batch each row starts with the batch's tag column, skipped by `shift`.
+/// A read's rows; in a `UNION ALL` each row starts with the batch's tag column, hidden by
+/// `shift`.
 #[derive(Debug)]
 struct Answer {
     rows: Vec<MySqlRow>,
@@ -447,27 +458,62 @@ fn answer_all_with(reads: Vec<QueuedRead>, err: &sqlx::Error) {
     }
 }
 
-/// A row read with its first `by` columns skipped.
+/// A MySQL row whose first `by` columns are not the caller's: a batch's tag column, read
+/// by no name even if a caller's column has the same one.
 struct Shifted<'a> {
     row: &'a MySqlRow,
     by: usize,
 }
 
+impl Shifted<'_> {
+    fn index(&self, name: &str) -> Result<usize, StoreError> {
+        match sqlx::ColumnIndex::index(&name, self.row) {
+            Ok(index) if index >= self.by => Ok(index),
+            // The name is the tag's: the caller's column of that name, if any, comes after.
+            Ok(_) => self.row.columns()[self.by..]
+                .iter()
+                .position(|column| sqlx::Column::name(column) == name)
+                .map(|index| index + self.by)
+                .ok_or_else(|| column_error(name, "no such column")),
+            Err(err) => Err(column_error(name, err)),
+        }
+    }
+
+    fn get<'r, T>(&'r self, name: &str) -> Result<T, StoreError>
+    where
+        T: sqlx::Decode<'r, MySql> + sqlx::Type<MySql>,
+    {
+        self.row
+            .try_get(self.index(name)?)
+            .map_err(|err| column_error(name, err))
+    }
+}
+
 impl ReadRow for Shifted<'_> {
-    fn int(&self, index: usize) -> Result<i64, StoreError> {
-        self.row.int(index + self.by)
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        self.get(name)
     }
 
-    fn text(&self, index: usize) -> Result<String, StoreError> {
-        self.row.text(index + self.by)
+    /// As bytes: the typed driver refuses `String` for columns with a binary collation
+    /// (ours compare case-sensitively), which the `Any` driver decoded as text.
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        self.opt_text(name)?
+            .ok_or_else(|| column_error(name, "is NULL"))
     }
 
-    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        self.row.opt_int(index + self.by)
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.get(name)
     }
 
-    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        self.row.opt_text(index + self.by)
+    fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let bytes: Option<&[u8]> = self.get(name)?;
+        bytes
+            .map(|bytes| {
+                std::str::from_utf8(bytes)
+                    .map(str::to_owned)
+                    .map_err(|err| column_error(name, format!("not UTF-8: {err}")))
+            })
+            .transpose()
     }
 }
 
@@ -537,81 +583,92 @@ pub(crate) fn sqlite_rows<T, E: From<StoreError>>(
     map: impl Fn(&dyn ReadRow) -> Result<T, E>,
 ) -> Result<Vec<T>, E> {
     let mut statement = conn.prepare_cached(sql).map_err(StoreError::from)?;
+    // Once per statement: rusqlite finds a name by asking SQLite for every column's.
+    let names: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let mut rows = statement.query(params).map_err(StoreError::from)?;
     let mut mapped = Vec::new();
     while mapped.len() < max_rows {
         match rows.next().map_err(StoreError::from)? {
-            Some(row) => mapped.push(map(row)?),
+            Some(row) => mapped.push(map(&SqliteRow { row, names: &names })?),
             None => break,
         }
     }
     Ok(mapped)
 }
 
-impl ReadRow for rusqlite::Row<'_> {
-    fn int(&self, index: usize) -> Result<i64, StoreError> {
-        Ok(self.get(index)?)
+/// A SQLite row with its statement's column names.
+struct SqliteRow<'a, 'stmt> {
+    row: &'a rusqlite::Row<'stmt>,
+    names: &'a [String],
+}
+
+impl SqliteRow<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> Result<T, StoreError> {
+        let index = self
+            .names
+            .iter()
+            .position(|column| column == name)
+            .ok_or_else(|| column_error(name, "no such column"))?;
+        self.row.get(index).map_err(|err| column_error(name, err))
+    }
+}
+
+impl ReadRow for SqliteRow<'_, '_> {
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        self.get(name)
     }
 
-    fn text(&self, index: usize) -> Result<String, StoreError> {
-        Ok(self.get(index)?)
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        self.get(name)
     }
 
-    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(index)?)
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.get(name)
     }
 
-    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.get(index)?)
+    fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.get(name)
     }
 }
 
 impl ReadRow for MySqlRow {
-    fn int(&self, index: usize) -> Result<i64, StoreError> {
-        Ok(self.try_get(index)?)
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        Shifted { row: self, by: 0 }.int(name)
     }
 
-    /// As bytes: the typed driver refuses `String` for columns with a binary collation
-    /// (ours compare case-sensitively), which the `Any` driver decoded as text.
-    fn text(&self, index: usize) -> Result<String, StoreError> {
-        self.opt_text(index)?
-            .ok_or_else(|| StoreError::Corrupt(format!("column {index} is NULL")))
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        Shifted { row: self, by: 0 }.text(name)
     }
 
-    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(index)?)
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Shifted { row: self, by: 0 }.opt_int(name)
     }
 
-    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        let bytes: Option<&[u8]> = self.try_get(index)?;
-        bytes
-            .map(|bytes| {
-                std::str::from_utf8(bytes)
-                    .map(str::to_owned)
-                    .map_err(|err| {
-                        StoreError::Corrupt(format!("column {index} is not UTF-8: {err}"))
-                    })
-            })
-            .transpose()
+    fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Shifted { row: self, by: 0 }.opt_text(name)
     }
 }
 
 /// For the statements that stay on the `Any` pool (a catalogue search) and map rows alike.
 impl ReadRow for sqlx::any::AnyRow {
-    fn int(&self, index: usize) -> Result<i64, StoreError> {
-        Ok(self.try_get(index)?)
+    fn int(&self, name: &str) -> Result<i64, StoreError> {
+        self.try_get(name).map_err(|err| column_error(name, err))
     }
 
-    fn text(&self, index: usize) -> Result<String, StoreError> {
-        Ok(self.try_get(index)?)
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        self.try_get(name).map_err(|err| column_error(name, err))
     }
 
-    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(index)?)
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.try_get(name).map_err(|err| column_error(name, err))
     }
 
-    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(index)?)
+    fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.try_get(name).map_err(|err| column_error(name, err))
     }
 }
 
@@ -636,6 +693,43 @@ mod tests {
                 Statement::Batched { sql, reads } => format!("{} {sql}", reads.len()),
             })
             .collect()
+    }
+
+    type Mapper = fn(&dyn ReadRow) -> Result<String, StoreError>;
+
+    #[test]
+    fn sqlite_rows_read_columns_by_their_exact_names() -> Result<(), StoreError> {
+        let conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER, name TEXT, note TEXT); \
+             INSERT INTO t VALUES (7, 'seven', NULL);",
+        )?;
+        let sql = "SELECT t.name, t.id, t.note, t.id + 1 AS next_id FROM t";
+        let read = |map: Mapper| sqlite_rows(&conn, sql, [], usize::MAX, map);
+        let row = read(|row| {
+            Ok(format!(
+                "{} {} {:?} {}",
+                row.int("id")?,
+                row.text("name")?,
+                row.opt_text("note")?,
+                row.opt_int("next_id")?.unwrap_or(0),
+            ))
+        })?;
+        assert_eq!(row, ["7 seven None 8"]);
+        let error = |map: Mapper| read(map).err().map(|err| err.to_string());
+        let missing = error(|row| row.text("ID"));
+        assert_eq!(
+            missing.as_deref(),
+            Some("cannot read column `ID`: no such column")
+        );
+        let null = error(|row| row.text("note")).unwrap_or_default();
+        assert!(null.starts_with("cannot read column `note`: "), "{null}");
+        let mistyped = error(|row| row.int("name").map(|n| n.to_string())).unwrap_or_default();
+        assert!(
+            mistyped.starts_with("cannot read column `name`: "),
+            "{mistyped}"
+        );
+        Ok(())
     }
 
     #[test]
