@@ -75,8 +75,8 @@ impl Serialize for Time {
     }
 }
 
-/// `axum::Json` with its buffer sized up front. axum's starts at 128 bytes; a catalogue
-/// page (~5 kB) grew it six times, copying each time.
+/// `axum::Json` with its buffer sized up front. axum's starts small, and a catalogue page
+/// would grow it several times, copying each time.
 pub struct SizedJson<T> {
     pub body: T,
     pub capacity: usize,
