@@ -502,7 +502,8 @@ impl Report {
 }
 
 /// Why a smoke run's checks carry no verdict.
-const SMOKE_NOT_JUDGED: &str = "Not judged: this is a smoke run (steps of about a second, tables of \
+const SMOKE_NOT_JUDGED: &str =
+    "Not judged: this is a smoke run (steps of about a second, tables of \
      1 000 and 5 000 products, a debug build), which only shows that every step runs and no \
      request fails. Its ratios say nothing about the targets; a full run (`scripts/bench.sh`) \
      judges them.";
@@ -582,7 +583,11 @@ mod tests {
     fn a_smoke_run_says_its_checks_are_not_judged_and_prints_no_verdict() {
         let table = ratios_table(&[check(true), check(false)], true);
         assert!(table.contains(SMOKE_NOT_JUDGED), "{table}");
-        assert_eq!(table.matches("| not judged (smoke) |").count(), 2, "{table}");
+        assert_eq!(
+            table.matches("| not judged (smoke) |").count(),
+            2,
+            "{table}"
+        );
         assert!(!table.contains("FAIL"), "{table}");
         assert!(!table.contains("PASS"), "{table}");
     }
