@@ -172,8 +172,9 @@ impl Products {
     ///
     /// A search (`q`) matches anywhere in a name, which no index serves: it reads the rows
     /// one by one. So that its cost does not grow with the catalogue (a search for a name
-    /// nobody has would read every row), one call reads at most `search_window` ids below its cursor, and a page it does not fill
-    /// still carries the cursor of the ids below them.
+    /// nobody has would read every row), one call reads at most `search_window` ids below
+    /// its cursor, and a page it does not fill still carries the cursor of the ids below
+    /// them.
     pub async fn list(
         &self,
         filter: &ProductFilter,

@@ -218,9 +218,9 @@ impl Db {
 
     /// Deletes the rows of `table` whose `column` (an indexed time; NULLs stay) is before
     /// `before`, [`SWEEP_BATCH`] rows per write: in one statement a long backlog would hold
-    /// SQLite's one writer, and every request that writes, for as long as it took.
-    /// Returns how many rows it deleted. `table` and `column`
-    /// are the caller's own names, not input.
+    /// SQLite's one writer, and every request that writes, for as long as it took. Returns
+    /// how many rows it deleted. `table` and `column` are the caller's own names, not
+    /// input.
     pub async fn delete_older_than(
         &self,
         table: &str,

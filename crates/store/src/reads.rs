@@ -5,9 +5,8 @@
 //! row to an `AnyRow`, which is where a catalogue read spent its time (BENCHMARKS.md). Here
 //! SQLite is read in place on the calling thread, from a few read-only connections: in WAL
 //! mode a reader never waits for the writer, and an indexed read takes less time than the
-//! hand-off it replaces. MySQL is read
-//! through its typed driver, and reads that arrive while others are in flight are sent
-//! together as one statement (see [`MySqlReads`]).
+//! hand-off it replaces. MySQL is read through its typed driver, and reads that arrive
+//! while others are in flight are sent together as one statement (see [`MySqlReads`]).
 //!
 //! Callers keep scans (e.g. `LIKE` searches) on the `Any` pool: only indexed lookups may
 //! run on an async worker thread.

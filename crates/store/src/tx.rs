@@ -108,14 +108,14 @@ macro_rules! params {
 /// served, instead of at SQLite's file lock, whose busy handler sleeps and so lets write
 /// latencies spike under concurrency.
 ///
-/// Transactions that queue together share one `COMMIT` (group commit, BENCHMARKS.md):
-/// each runs in turn inside the SQLite transaction the first of them opened
-/// (the others each in a savepoint, so that one rolling back undoes only itself), and each
-/// [`Tx::commit`] returns once that SQLite transaction has been committed and synced, not
-/// before. The `COMMIT` is taken by a task that queues for the writer when the group's
-/// first transaction finishes: every transaction that queued before it joins the group. One
-/// sync then serves them all, and pages they share (an index's, the outbox's last) are
-/// written to the WAL once. MariaDB does the same with the commits of concurrent sessions.
+/// Transactions that queue together share one `COMMIT` (group commit, BENCHMARKS.md): each
+/// runs in turn inside the SQLite transaction the first of them opened (the others each in
+/// a savepoint, so that one rolling back undoes only itself), and each [`Tx::commit`]
+/// returns once that SQLite transaction has been committed and synced, not before. The
+/// `COMMIT` is taken by a task that queues for the writer when the group's first
+/// transaction finishes: every transaction that queued before it joins the group. One sync
+/// then serves them all, and pages they share (an index's, the outbox's last) are written
+/// to the WAL once. MariaDB does the same with the commits of concurrent sessions.
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteWriter {
     path: PathBuf,
