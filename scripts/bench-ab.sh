@@ -123,7 +123,7 @@ summary="$out/summary.md"
 {
   echo "# A/B: BASE $base_sha against NEW $new_sha"
   echo
-  echo "$pairs pairs run alternately (BASE first), $(date -u -d "@$built" +%H:%M)-$(date -u -d "@$finished" +%H:%M) UTC;"
+  echo "$pairs pair(s) run alternately (BASE first), $(date -u -d "@$built" +%H:%M)-$(date -u -d "@$finished" +%H:%M) UTC;"
   echo "harness: $([ "$harness" = new ] && echo "NEW's for both services" || echo "each build's own");"
   echo "profile: $profile_dir; harness flags: ${*:-(defaults)}; builds took $((built - started)) s, the runs $((finished - built)) s."
   echo
