@@ -4,7 +4,7 @@
 # table per step and the ratios against the targets (see BENCHMARKS.md).
 #
 #   scripts/bench.sh                  # the full run (release build; ~20 min on 2 cores)
-#   scripts/bench.sh --smoke          # ~1 s per step, tiny tables, debug build: for CI (~1 min)
+#   scripts/bench.sh --smoke          # ~1 s per step, tiny tables, debug build, checks not judged: for CI (~1 min)
 #   scripts/bench.sh --db sqlite --scenario catalogue --duration 10s   # any escrow-bench flag
 #
 # The MariaDB half runs on a private server the harness starts from deploy/mariadb.cnf (the

@@ -27,7 +27,7 @@ bash tests/hostile/schemathesis.sh
 echo "== the official PortOne clients (PyPI, npm) against the sandbox"
 bash tests/clients/run.sh
 
-echo "== load harness: a short smoke run of every scenario (figures: BENCHMARKS.md)"
+echo "== load harness: a short smoke run of every scenario (its checks are not judged; figures: BENCHMARKS.md)"
 # With the events relayed to NATS, as in production, so the relay runs under load too.
 BENCH_NATS_URL="${ESCROW_TEST_NATS_URL:-nats://127.0.0.1:4222}" bash scripts/bench.sh --smoke
 

@@ -60,10 +60,11 @@ struct Cli {
     /// Database commits one lifecycle makes (counted in the code, see BENCHMARKS.md).
     #[arg(long, default_value_t = 6)]
     commits_per_lifecycle: u32,
-    /// Tiny sizes and ~1 s steps, to keep the harness working in CI.
+    /// Tiny sizes and ~1 s steps, to keep the harness working in CI; the targets are not
+    /// judged.
     #[arg(long)]
     smoke: bool,
-    /// Exit non-zero when a target fails or a step had errors.
+    /// Exit non-zero when a target fails (not judged with `--smoke`) or a step had errors.
     #[arg(long)]
     strict: bool,
     /// The escrow binary (`cargo build --release -p escrow`).
@@ -188,6 +189,7 @@ async fn run(mut cli: Cli) -> Result<bool> {
         hash: service::password_hash(cli.seed)?,
         report: Report {
             commits_per_lifecycle: cli.commits_per_lifecycle,
+            smoke: cli.smoke,
             ..Report::default()
         },
         logs,

@@ -335,8 +335,8 @@ pub struct Served {
     pub base: String,
     /// Beside the service: the PortOne sandbox as a process of its own (`escrow sandbox`),
     /// where the gateway is in production. In the service's process (its default) the
-    /// sandbox keeps every payment it made, ~3 KB each, and the service's peak RSS then
-    /// grew with the lifecycles run (round 10 in BENCHMARKS.md).
+    /// sandbox keeps every payment it made, and the service's peak RSS would grow with the
+    /// lifecycles run.
     pub gateway: Option<Box<Served>>,
 }
 

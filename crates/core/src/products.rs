@@ -171,10 +171,10 @@ impl Products {
     /// Newest first, by keyset on the id.
     ///
     /// A search (`q`) matches anywhere in a name, which no index serves: it reads the rows
-    /// one by one. So that its cost does not grow with the catalogue (at 1 000 000 products
-    /// a search for a name nobody has read every row: ~250 ms of a core on SQLite), one call
-    /// reads at most `search_window` ids below its cursor, and a page it does not fill
-    /// still carries the cursor of the ids below them.
+    /// one by one. So that its cost does not grow with the catalogue (a search for a name
+    /// nobody has would read every row), one call reads at most `search_window` ids below
+    /// its cursor, and a page it does not fill still carries the cursor of the ids below
+    /// them.
     pub async fn list(
         &self,
         filter: &ProductFilter,

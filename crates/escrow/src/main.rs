@@ -67,10 +67,9 @@ fn init_logging(format: &str) {
 fn main() -> std::process::ExitCode {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
-    // A task woken from outside the runtime (by sqlx's SQLite worker thread when its
-    // statement is done) waits in the global queue, which workers check every 61 polls by
-    // default; a task holding the one SQLite write lock waited there between statements.
-    // Checking every 2nd poll cut the lifecycle's p99 from 196 to 124 ms (BENCHMARKS.md).
+    // A task woken from outside the runtime (by a blocking thread or sqlx's worker threads)
+    // waits in the global queue, which workers check every 61 polls by default; checking
+    // every 2nd poll keeps that wait, and the lifecycle's tail latency, short (BENCHMARKS.md).
     runtime.global_queue_interval(2);
     match runtime.build() {
         Ok(runtime) => runtime.block_on(async_main()),

@@ -32,8 +32,7 @@ impl WebhookSources {
 }
 
 /// Cloned for every request by each layer and handler that takes it, so it is one `Arc`:
-/// one atomic increment per clone instead of one per service (a few % of a catalogue
-/// read's CPU in the profile, BENCHMARKS.md).
+/// one atomic increment per clone instead of one per service (BENCHMARKS.md).
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
 

@@ -14,7 +14,7 @@ pub fn rfc3339(millis: i64) -> String {
 /// A stored time (unix milliseconds) that serialises as an RFC 3339 UTC string,
 /// `2023-11-14T22:13:20.123Z` (the fraction only when not zero, without trailing zeros, as
 /// `time`'s `Rfc3339` writes it), without a `String` of its own or `time`'s general
-/// formatter: a catalogue page writes forty of them, which was 4 % of its CPU.
+/// formatter: a catalogue page writes dozens of them (BENCHMARKS.md).
 #[derive(Debug, Clone, Copy)]
 pub struct Time(pub i64);
 
@@ -75,8 +75,8 @@ impl Serialize for Time {
     }
 }
 
-/// `axum::Json` with its buffer sized up front. axum's starts at 128 bytes; a catalogue
-/// page (~5 kB) grew it six times, copying each time.
+/// `axum::Json` with its buffer sized up front. axum's starts small, and a catalogue page
+/// would grow it several times, copying each time.
 pub struct SizedJson<T> {
     pub body: T,
     pub capacity: usize,

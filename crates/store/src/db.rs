@@ -13,8 +13,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Rows one write of [`Db::delete_older_than`] deletes (ties on the time may add a few):
-/// a batch of 1 000 idempotency keys or outbox events held SQLite's writer ~20 ms, one of
-/// 250 ~5 ms (BENCHMARKS.md, round 9).
+/// small enough that a sweep never holds SQLite's one writer for long (BENCHMARKS.md).
 const SWEEP_BATCH: i64 = 250;
 
 /// Which SQL the connected backend speaks, for the few statements that differ.
@@ -119,9 +118,8 @@ impl Db {
             .max_connections(max_connections)
             .min_connections(0)
             .acquire_timeout(config.acquire_timeout)
-            // sqlx pings every connection it hands out by default: one more round trip per
-            // query (most of ours run on the bare pool), a third of MariaDB's statements in
-            // the lifecycle profile. Only a connection that sat idle is pinged (MySQL).
+            // sqlx's default pings every connection it hands out, a round trip per query
+            // (BENCHMARKS.md); only a connection that sat idle is pinged (MySQL).
             .test_before_acquire(false);
         let options = match dialect {
             Dialect::MySql => {
@@ -139,10 +137,7 @@ impl Db {
                         // power cut, as on MariaDB (`innodb_flush_log_at_trx_commit = 1`);
                         // NORMAL could lose the last commits. 4 KiB pages, SQLite's default,
                         // stated since only a new, empty file takes a page size: a catalogue
-                        // page's 21 rows fill one or two leaves instead of four or five
-                        // (+9 % pages/s at 1 000 000 products). 1 KiB pages halved what a
-                        // commit writes (round 7), but since transactions share their
-                        // COMMITs (round 10) the lifecycle runs as fast with 4 KiB (round 12).
+                        // page's rows then fill fewer leaves (BENCHMARKS.md).
                         conn.execute(
                             "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; \
                              PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
@@ -223,9 +218,9 @@ impl Db {
 
     /// Deletes the rows of `table` whose `column` (an indexed time; NULLs stay) is before
     /// `before`, [`SWEEP_BATCH`] rows per write: in one statement a long backlog would hold
-    /// SQLite's one writer, and every request that writes, for as long as it took (23 s for
-    /// 1 000 000 idempotency keys). Returns how many rows it deleted. `table` and `column`
-    /// are the caller's own names, not input.
+    /// SQLite's one writer, and every request that writes, for as long as it took. Returns
+    /// how many rows it deleted. `table` and `column` are the caller's own names, not
+    /// input.
     pub async fn delete_older_than(
         &self,
         table: &str,

@@ -1,13 +1,12 @@
 //! Connections lent without sqlx's check on their return.
 //!
 //! sqlx's pool pings every connection that comes back to it, in case a cancelled statement
-//! or an abandoned transaction left it mid-conversation: a round trip to MariaDB after
-//! every transaction and every batch of reads, and on SQLite a hand-off to the
-//! connection's worker thread (and a spawned task). A
-//! connection whose work ended cleanly (a transaction committed, a statement read to its
-//! end) needs no such check. A [`Lender`] keeps those itself and lends them again at once;
-//! a connection that may be mid-conversation goes back through sqlx's pool, ping and all,
-//! as does every connection now and then, so that the pool's lifetime rules still apply.
+//! or an abandoned transaction left it mid-conversation: a round trip after every
+//! transaction and every batch of reads (BENCHMARKS.md). A connection whose work ended
+//! cleanly (a transaction committed, a statement read to its end) needs no such check. A
+//! [`Lender`] keeps those itself and lends them again at once; a connection that may be
+//! mid-conversation goes back through sqlx's pool, ping and all, as does every connection
+//! now and then, so that the pool's lifetime rules still apply.
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;

@@ -1,13 +1,12 @@
 //! Hot reads: single-statement, read-only queries on the request path (the catalogue, a
 //! payment by id) that skip sqlx's `Any` layer.
 //!
-//! The profile in BENCHMARKS.md put a catalogue page's time in sqlx's SQLite worker-thread
-//! hand-offs (a message and a wake-up per statement and per row) and in converting every
-//! row to an `AnyRow`. Here SQLite is read in place on the calling thread, from a few
-//! read-only connections: in WAL mode a reader never waits for the writer, and an indexed
-//! page costs tens of microseconds, less than the hand-off it replaces. MySQL is read
-//! through its typed driver, and reads that arrive while others are in flight are sent
-//! together as one statement (see [`MySqlReads`]).
+//! sqlx's SQLite driver hands every statement and row to a worker thread and converts each
+//! row to an `AnyRow`, which is where a catalogue read spent its time (BENCHMARKS.md). Here
+//! SQLite is read in place on the calling thread, from a few read-only connections: in WAL
+//! mode a reader never waits for the writer, and an indexed read takes less time than the
+//! hand-off it replaces. MySQL is read through its typed driver, and reads that arrive
+//! while others are in flight are sent together as one statement (see [`MySqlReads`]).
 //!
 //! Callers keep scans (e.g. `LIKE` searches) on the `Any` pool: only indexed lookups may
 //! run on an async worker thread.
@@ -73,11 +72,8 @@ impl Reads {
                 let options = MySqlConnectOptions::from_str(url)?;
                 // Statements in flight at once. Fewer make bigger batches (less CPU per read
                 // for both ends), but a batch's parts run one after another on the server,
-                // so reads that miss the buffer pool wait for each other's disk reads. With
-                // a buffer pool that holds the catalogue (deploy/mariadb.cnf), 2 of 16 read
-                // an item for 0.038-0.040 ms of CPU (service and server) where 4 took
-                // 0.045-0.052; with Debian's 128 MB pool 2 made a page at 1 000 000
-                // products 1.57x its time at 10 000 (BENCHMARKS.md, rounds 3 and 13).
+                // so reads that miss the buffer pool wait for each other's disk reads
+                // (BENCHMARKS.md).
                 let lanes = (max_connections / 8).max(1);
                 let pool = MySqlPoolOptions::new()
                     .max_connections(lanes)

@@ -16,10 +16,9 @@ use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 ///
 /// On SQLite it holds the one writer connection ([`SqliteWriter`]) and runs each statement
 /// in place, on the caller's thread: only the `COMMIT`, which syncs the WAL to disk, leaves
-/// it. Through sqlx every statement was a hand-off to the connection's worker thread and
-/// back, and the task then waited in the runtime's queue behind other requests, all while
-/// holding SQLite's one write lock (round 6 in BENCHMARKS.md). On MySQL it holds a pooled
-/// connection and sends each statement to the server, as sqlx does.
+/// it, so the one write lock is not held across hand-offs between threads (BENCHMARKS.md).
+/// On MySQL it holds a pooled connection and sends each statement to the server, as sqlx
+/// does.
 #[derive(Debug)]
 pub struct Tx {
     /// `None` once committed (the connection went back).
@@ -106,17 +105,17 @@ macro_rules! params {
 }
 
 /// SQLite's one writer connection. Write transactions queue for it here, first come first
-/// served, instead of at SQLite's file lock, whose busy handler sleeps in steps of up to
-/// 100 ms (write latencies spiked at 10-50x their median under concurrency).
+/// served, instead of at SQLite's file lock, whose busy handler sleeps and so lets write
+/// latencies spike under concurrency.
 ///
-/// Transactions that queue together share one `COMMIT` (group commit, round 10 in
-/// BENCHMARKS.md): each runs in turn inside the SQLite transaction the first of them opened
-/// (the others each in a savepoint, so that one rolling back undoes only itself), and each
-/// [`Tx::commit`] returns once that SQLite transaction has been committed and synced, not
-/// before. The `COMMIT` is taken by a task that queues for the writer when the group's
-/// first transaction finishes: every transaction that queued before it joins the group. One
-/// sync then serves them all, and pages they share (an index's, the outbox's last) are
-/// written to the WAL once. MariaDB does the same with the commits of concurrent sessions.
+/// Transactions that queue together share one `COMMIT` (group commit, BENCHMARKS.md): each
+/// runs in turn inside the SQLite transaction the first of them opened (the others each in
+/// a savepoint, so that one rolling back undoes only itself), and each [`Tx::commit`]
+/// returns once that SQLite transaction has been committed and synced, not before. The
+/// `COMMIT` is taken by a task that queues for the writer when the group's first
+/// transaction finishes: every transaction that queued before it joins the group. One sync
+/// then serves them all, and pages they share (an index's, the outbox's last) are written
+/// to the WAL once. MariaDB does the same with the commits of concurrent sessions.
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteWriter {
     path: PathBuf,
@@ -258,14 +257,12 @@ impl SqliteWriter {
     ///
     /// Between two transactions nothing is appended while the pages are copied, so the
     /// copy reaches the WAL's end and the next transaction writes from its start again.
-    /// A checkpoint beside the writer (on another connection, until round 8) never
-    /// caught up while transactions kept coming: the WAL grew by every commit's pages
-    /// (25 MB/s in the lifecycle benchmark, without bound), and each sync also had to
-    /// allocate the file's new blocks.
+    /// A checkpoint on another connection never catches up while transactions keep coming,
+    /// and the WAL then grows without bound (BENCHMARKS.md).
     ///
     /// An idle writer is left alone: once a checkpoint has copied the whole WAL, the next
-    /// one waits for a `COMMIT` (an idle instance took the writer and a blocking thread ten
-    /// times a second for nothing), and the checkpointer sleeps until one comes.
+    /// one waits for a `COMMIT`, and the checkpointer sleeps until one comes, so an idle
+    /// instance does not wake for it.
     pub(crate) fn spawn_checkpointer(&self) {
         let writer = Arc::downgrade(&self.state);
         let counts = Arc::clone(&self.counts);
@@ -609,9 +606,7 @@ impl Tx {
 
     /// Queues a write whose result nobody reads (a history, ledger or outbox row) to run
     /// at commit, after the transaction's other statements; a failing one fails the
-    /// commit. It once let SQLite's worker thread take these rows with the `COMMIT` in one
-    /// message; with the writer in place it saves a round trip on neither backend, and
-    /// keeps the functions that record them free of `await`.
+    /// commit. It keeps the functions that record them free of `await`.
     pub fn defer(&mut self, sql: impl Into<String>, params: Vec<Param>) {
         self.deferred.push(Deferred {
             sql: sql.into(),

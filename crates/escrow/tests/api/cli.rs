@@ -58,8 +58,8 @@ fn bad_configuration_is_refused_clearly() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("ESCROW_JWT_SECRET is required"));
 }
 
-/// A new SQLite file gets 4 KiB pages in WAL mode (BENCHMARKS.md, round 12: a catalogue page
-/// crosses fewer leaves than with 1 KiB pages, and the lifecycle runs as fast).
+/// A new SQLite file gets 4 KiB pages in WAL mode: a catalogue page crosses fewer leaves
+/// than with 1 KiB pages (BENCHMARKS.md).
 #[tokio::test]
 async fn a_new_sqlite_file_has_4_kib_pages_and_a_write_ahead_log() {
     let database = crate::support::TestDatabase::create(crate::support::Backend::Sqlite).await;
