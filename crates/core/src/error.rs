@@ -34,6 +34,9 @@ pub enum AppError {
     InvalidState(String),
     #[error("{0}")]
     RefundExceedsBalance(String),
+    /// A release while a refund is being asked of the gateway.
+    #[error("{0}")]
+    RefundInProgress(String),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     /// Never re-run, even when its instance died: what it did is unknown, and running it
@@ -74,6 +77,7 @@ impl AppError {
             AppError::AmountMismatch(_) => "amount_mismatch",
             AppError::InvalidState(_) => "invalid_state",
             AppError::RefundExceedsBalance(_) => "refund_exceeds_balance",
+            AppError::RefundInProgress(_) => "refund_in_progress",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             AppError::Gateway(_) => "gateway_error",

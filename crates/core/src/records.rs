@@ -1,6 +1,7 @@
 //! What every transition writes beside the state change, in the same transaction: the
-//! history row, the ledger movement, and the domain event for the outbox.
+//! history row, the ledger journal, and the domain event for the outbox.
 
+use escrow_domain::ledger::Journal;
 use escrow_store::{now_millis, Tx};
 
 /// Who made a change, as history shows it.
@@ -77,39 +78,34 @@ pub fn histories(
     tx.defer(sql, params);
 }
 
-/// Ledger accounts: the buyer (outside), escrow (held), the seller (released), refunds
-/// (returned to the buyer).
-pub mod account {
-    pub const BUYER: &str = "buyer";
-    pub const ESCROW: &str = "escrow";
-    pub const SELLER: &str = "seller";
-    pub const REFUNDS: &str = "refunds";
-}
-
-/// Moves `amount` won between two accounts for a payment (written at commit).
-pub fn ledger(
-    tx: &mut Tx,
-    payment_id: i64,
-    kind: &str,
-    from_account: &str,
-    to_account: &str,
-    amount: i64,
-) {
-    if amount <= 0 {
+/// Posts a journal's postings (written at commit, in one statement); they share a journal id.
+pub fn journal(tx: &mut Tx, payment_id: Option<i64>, journal: &Journal) {
+    let postings = journal.postings();
+    if postings.is_empty() {
         return;
     }
-    tx.defer(
-        "INSERT INTO ledger_entries (payment_id, kind, debit_account, credit_account, amount, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-        vec![
-            payment_id.into(),
-            kind.into(),
-            from_account.into(),
-            to_account.into(),
-            amount.into(),
-            now_millis().into(),
-        ],
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = now_millis();
+    let mut sql = String::from(
+        "INSERT INTO ledger_postings (journal, payment_id, kind, account, amount, created_at) VALUES ",
     );
+    let mut params = Vec::with_capacity(6 * postings.len());
+    for (i, posting) in postings.iter().enumerate() {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?, ?, ?)"
+        });
+        params.extend([
+            id.as_str().into(),
+            payment_id.into(),
+            journal.kind().as_str().into(),
+            posting.account.to_string().into(),
+            posting.amount.into(),
+            now.into(),
+        ]);
+    }
+    tx.defer(sql, params);
 }
 
 /// Writes a domain event to the outbox (at commit); a relay publishes it after commit. The

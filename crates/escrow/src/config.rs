@@ -102,6 +102,10 @@ pub struct Config {
     #[arg(long = "fee-bps", env = "ESCROW_FEE_BPS", value_name = "ESCROW_FEE_BPS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000), global = true)]
     pub fee_bps: u32,
 
+    /// VAT on the platform fee, in basis points of the fee (0 to 10000), also charged to the seller.
+    #[arg(long = "fee-vat-bps", env = "ESCROW_FEE_VAT_BPS", value_name = "ESCROW_FEE_VAT_BPS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(0..=10_000), global = true)]
+    pub fee_vat_bps: u32,
+
     /// NATS server for domain events, e.g. nats://127.0.0.1:4222. Unset: events stay in the outbox.
     #[arg(
         long = "nats-url",
@@ -265,6 +269,7 @@ impl Config {
             auto_confirm_after: Duration::from_secs(7 * 86400),
             order_ttl: Duration::from_secs(30 * 60),
             fee_bps: 0,
+            fee_vat_bps: 1_000,
             nats_url: None,
             nats_max_age: Duration::from_secs(7 * 86400),
             log_format: "text".into(),

@@ -13,6 +13,8 @@ use escrow_core::orders::Orders;
 use escrow_core::payments::{PaymentSettings, Payments};
 use escrow_core::products::Products;
 use escrow_core::Db;
+use escrow_domain::lifecycle::Rules;
+use escrow_domain::Bps;
 use escrow_http::{AppState, BrowserConfig, Services, WebhookSources};
 use escrow_store::DbConfig;
 use portone::{ClientConfig, PortOne, PortOneClient};
@@ -98,8 +100,12 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         imp_code: config.imp_code.clone(),
         pg: config.pg.clone(),
         notice_url: format!("{}/webhooks/portone", public_url.trim_end_matches('/')),
-        fee_bps: config.fee_bps,
+        rules: Rules {
+            fee: Bps::new(config.fee_bps)?,
+            fee_vat: Bps::new(config.fee_vat_bps)?,
+        },
         auto_confirm_after: config.auto_confirm_after,
+        gateway_timeout: config.gateway_timeout,
     };
     let products = Products::new(db.clone(), i64::from(config.search_window));
     let orders = Orders::new(db.clone(), config.order_ttl);

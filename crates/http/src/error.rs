@@ -61,6 +61,7 @@ pub fn status_of(code: &str) -> StatusCode {
         | "amount_mismatch"
         | "invalid_state"
         | "refund_exceeds_balance"
+        | "refund_in_progress"
         | "idempotency_key_in_flight" => StatusCode::CONFLICT,
         "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,

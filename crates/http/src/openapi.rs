@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         crate::payments::confirm_payment,
         crate::payments::cancel_payment,
         crate::payments::refund_payment,
+        crate::payments::list_refunds,
         crate::payments::dispute_payment,
         crate::payments::resolve_payment,
         crate::payments::list_settlements,

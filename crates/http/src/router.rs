@@ -56,6 +56,7 @@ route_table! {
     post "/payments/{payment_id}/confirm" => payments::confirm_payment,
     post "/payments/{payment_id}/cancel" => payments::cancel_payment,
     post "/payments/{payment_id}/refund" => payments::refund_payment,
+    get "/payments/{payment_id}/refunds" => payments::list_refunds,
     post "/payments/{payment_id}/dispute" => payments::dispute_payment,
     post "/payments/{payment_id}/resolve" => payments::resolve_payment,
     post "/webhooks/portone" => payments::receive_webhook,

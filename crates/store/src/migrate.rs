@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "escrow lifecycle",
         include_str!("../../../migrations/0002_escrow.sql"),
     ),
+    (
+        3,
+        "money core",
+        include_str!("../../../migrations/0003_money_core.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -36,7 +36,12 @@ fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
         ("post", "/products") => &[Seller, OtherSeller],
         ("get", "/settlements") => &[Seller, OtherSeller],
         ("put" | "delete", "/products/{product_id}") => &[Seller],
-        ("get", "/orders/{order_id}" | "/payments/{payment_id}/status") => &[Buyer, Seller, Admin],
+        (
+            "get",
+            "/orders/{order_id}"
+            | "/payments/{payment_id}/status"
+            | "/payments/{payment_id}/refunds",
+        ) => &[Buyer, Seller, Admin],
         (
             "post",
             "/payments" | "/payments/{payment_id}/complete" | "/payments/{payment_id}/confirm",

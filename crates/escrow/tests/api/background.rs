@@ -60,10 +60,20 @@ async fn lost_messages_are_healed_by_reconciliation(backend: Backend) {
     })
     .await;
 
-    // The seller retries the same refund: the checksum stops a second one at the gateway,
-    // and the one that happened is recorded once.
+    // Until it is settled, the refund is listed as requested and holds its amount.
+    let listed = app
+        .get(
+            &format!("/payments/{}/refunds", checkout.payment_id),
+            Some(&seller.token),
+        )
+        .await;
+    assert_eq!(listed.assert_status(200)["items"][0]["status"], "requested");
+    // The seller retries the same refund: the open one is settled from the gateway's record
+    // first, and the retry answers it instead of refunding again.
     let retry = app.post(&path, Some(&seller.token), refund).await;
-    retry.assert_problem(409, "conflict");
+    let retry = retry.assert_status(200);
+    assert_eq!(retry["refund"]["status"], "succeeded", "{retry:#}");
+    assert_eq!(retry["refunded_amount"], 15_000, "{retry:#}");
     let status = app.status(checkout.payment_id, &buyer.token).await;
     assert_eq!(status["refunded_amount"], 15_000);
     assert_eq!(status["status"], "partially_refunded");

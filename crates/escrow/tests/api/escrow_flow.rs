@@ -520,7 +520,7 @@ on_both_databases! {
         assert_eq!(status["status"], "failed");
         assert_eq!(transitions(&status, "payment", "ready", "failed"), 1, "{status:#}");
         assert_eq!(app.stock(product).await, 5);
-        app.ledger(&admin).await;
+        app.assert_ledger_balanced(&admin).await;
     }
 
     async fn a_tampered_payment_reported_many_times_at_once_is_cancelled_once(app: TestApp) {
@@ -556,7 +556,7 @@ on_both_databases! {
         assert_eq!(gateway["status"], "cancelled", "{gateway:#}");
         assert_eq!(gateway["cancel_amount"], 4_800, "{gateway:#}");
         assert_eq!(gateway["cancel_history"].as_array().unwrap().len(), 1, "cancelled once: {gateway:#}");
-        app.ledger(&admin).await;
+        app.assert_ledger_balanced(&admin).await;
     }
 
     async fn the_webhook_alone_completes_a_payment(app: TestApp) {
@@ -1132,12 +1132,12 @@ on_both_databases! {
     async fn a_refund_whose_recording_failed_is_not_made_again_under_its_key(app: TestApp) {
         let RefundCase { seller, buyer, admin, paid, path, key, body } = refund_case(&app).await;
         // The gateway refunds; recording it fails (the ledger refuses its row).
-        app.refuse_inserts("ledger_entries").await;
+        app.refuse_inserts("ledger_postings").await;
         let first = app.post_with_key(&path, &seller.token, &key, body.clone()).await;
         assert!(first.status.is_server_error(), "{:?} {:#}", first.status, first.body);
         assert_eq!(app.gateway_payment(&paid.imp_uid).await["cancel_amount"], 10_000);
         // Reconciliation then records what the gateway did.
-        app.accept_inserts("ledger_entries").await;
+        app.accept_inserts("ledger_postings").await;
         app.post("/admin/reconcile", Some(&admin.token), json!({})).await.assert_status(200);
         assert_eq!(app.status(paid.payment_id, &buyer.token).await["refunded_amount"], 10_000);
 
@@ -1255,17 +1255,21 @@ on_both_databases_with! { with_fee =>
         assert_eq!(first["order_id"], whole.order_id);
         assert_eq!(first["gross_amount"], 100_000);
         assert_eq!(first["fee_amount"], 2_500);
-        assert_eq!(first["net_amount"], 97_500);
+        // VAT on the fee (10 % by default) is charged to the seller too.
+        assert_eq!(first["fee_vat_amount"], 250);
+        assert_eq!(first["net_amount"], 97_250);
         assert!(first["released_at"].as_str().unwrap().ends_with('Z'));
         let second = of(partial.payment_id);
         assert_eq!(second["order_id"], partial.order_id);
         assert_eq!(second["gross_amount"], 90_000);
         assert_eq!(second["fee_amount"], 2_250);
-        assert_eq!(second["net_amount"], 87_750);
+        assert_eq!(second["fee_vat_amount"], 225);
+        assert_eq!(second["net_amount"], 87_525);
         assert!(items.iter().all(|s| s["payment_id"] != held.payment_id));
         assert_eq!(settlements["total_gross"], 190_000);
         assert_eq!(settlements["total_fee"], 4_750);
-        assert_eq!(settlements["total_net"], 185_250);
+        assert_eq!(settlements["total_fee_vat"], 475);
+        assert_eq!(settlements["total_net"], 184_775);
 
         let nothing = app.get("/settlements", Some(&other_seller.token)).await;
         let nothing = nothing.assert_status(200);
@@ -1402,6 +1406,6 @@ on_both_databases_with! { fast_expiry =>
         assert_ne!(status["escrow_status"], "held", "{status:#}");
         assert_ne!(status["escrow_status"], "released", "{status:#}");
         app.poll(&format!("/products/{product}"), None, "every reserved unit back in stock", |p| p["stock"] == 3).await;
-        app.ledger(&admin).await;
+        app.assert_ledger_balanced(&admin).await;
     }
 }

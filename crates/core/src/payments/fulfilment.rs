@@ -1,0 +1,233 @@
+//! After payment: the seller ships (registered with the gateway's escrow delivery API), the
+//! parcel is delivered, and the buyer confirms (or the period runs out), which releases the
+//! escrow to the seller.
+
+use super::gateway::gateway_error;
+use super::model::PaymentRecord;
+use super::rows::ShipmentSubject;
+use super::transitions::Step;
+use super::{only, Payments};
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::records::Actor;
+use escrow_domain::lifecycle::{Party, Transition};
+use escrow_domain::{OrderStatus, Won};
+use escrow_store::{now_millis, Param};
+use portone::PortOneError;
+
+const INSERT_SHIPMENT: &str = "INSERT INTO shipments (payment_id, courier, invoice_number, \
+    sent_at, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)";
+
+impl Payments {
+    /// Registers (or updates) the delivery with the gateway's escrow API, then records it.
+    /// Returns the payment as it is after the shipment (its order `shipping`).
+    pub async fn ship(
+        &self,
+        caller: Caller,
+        payment_id: i64,
+        courier: &str,
+        invoice: &str,
+        sent_at: Option<i64>,
+    ) -> AppResult<PaymentRecord> {
+        let ShipmentSubject {
+            payment,
+            receiver,
+            seller_name,
+            seller_phone,
+        } = self.load_shipment_subject(payment_id).await?;
+        super::may_see(caller, &payment)?;
+        only(caller.user_id == payment.seller_id, "the seller")?;
+        let first = match payment.order_status {
+            OrderStatus::Paid => true,
+            OrderStatus::Shipping => false,
+            other => {
+                return Err(AppError::InvalidState(format!(
+                    "a {other} order cannot be shipped"
+                )))
+            }
+        };
+        if first && payment.refunding_amount > Won::ZERO {
+            return Err(AppError::RefundInProgress(
+                "a refund is being asked of the gateway; ship once it is settled".into(),
+            ));
+        }
+        let sent_at = sent_at.unwrap_or_else(now_millis);
+        if payment.escrow {
+            let imp_uid = payment
+                .imp_uid
+                .clone()
+                .ok_or_else(|| AppError::InvalidState("the payment has no gateway id".into()))?;
+            // The seller's row must exist, as a lookup of it by id would require.
+            let seller_name =
+                seller_name.ok_or_else(|| AppError::NotFound("the seller is gone".into()))?;
+            let logis = portone::EscrowLogis {
+                sender: portone::EscrowSender {
+                    name: Some(seller_name),
+                    tel: Some(seller_phone.unwrap_or_else(|| "-".into())),
+                    addr: Some("-".into()),
+                    postcode: Some("00000".into()),
+                    relationship: Some("판매자".into()),
+                },
+                logis: portone::EscrowLogisInfo {
+                    company: courier.to_string(),
+                    invoice: invoice.to_string(),
+                    sent_at: sent_at / 1000,
+                    receiving_at: None,
+                    address: Some(receiver.address.clone()),
+                },
+                receiver: portone::EscrowReceiver {
+                    name: Some(receiver.receiver_name),
+                    tel: Some(receiver.receiver_phone),
+                    addr: Some(receiver.address),
+                    postcode: Some(receiver.postcode),
+                },
+            };
+            let registered = if first {
+                self.gateway.register_escrow_logis(&imp_uid, &logis).await
+            } else {
+                self.gateway.update_escrow_logis(&imp_uid, &logis).await
+            };
+            match registered {
+                Ok(_) => {}
+                // Registered by an earlier attempt whose answer we lost: update instead.
+                Err(PortOneError::Refused { status: 409, .. }) if first => {
+                    self.gateway
+                        .update_escrow_logis(&imp_uid, &logis)
+                        .await
+                        .map_err(gateway_error)?;
+                }
+                // The gateway refuses the delivery of a payment a racing cancel emptied
+                // meanwhile: answer what our record now says.
+                Err(err @ PortOneError::Refused { .. }) => {
+                    let now = self.load(payment.id).await?;
+                    if now.refunding_amount > Won::ZERO {
+                        return Err(AppError::RefundInProgress(
+                            "a refund is being asked of the gateway; ship once it is settled"
+                                .into(),
+                        ));
+                    }
+                    if now.order_status != payment.order_status {
+                        return Err(AppError::InvalidState(format!(
+                            "a {} order cannot be shipped",
+                            now.order_status
+                        )));
+                    }
+                    return Err(gateway_error(err));
+                }
+                Err(err) => return Err(gateway_error(err)),
+            }
+        }
+        let actor = Actor::member(caller.role, caller.user_id);
+        let now = now_millis();
+        if first {
+            // The shipment row is written only with the move to `shipping`, so there is one.
+            self.step_payment(payment.id, &actor, |p| {
+                let mut step = Step::new(Transition::Ship)
+                    .reason(format!("{courier} {invoice}"))
+                    .data(serde_json::json!({"courier": courier, "invoice_number": invoice}));
+                step.also.push((
+                    INSERT_SHIPMENT,
+                    vec![
+                        p.id.into(),
+                        courier.into(),
+                        invoice.into(),
+                        sent_at.into(),
+                        now.into(),
+                        now.into(),
+                    ],
+                ));
+                Ok(Some(step))
+            })
+            .await?;
+        } else {
+            let updated = self
+                .db
+                .write(
+                    "UPDATE shipments SET courier = ?, invoice_number = ?, sent_at = ?, \
+                     updated_at = ? WHERE payment_id = ?",
+                    &[
+                        courier.into(),
+                        invoice.into(),
+                        sent_at.into(),
+                        now.into(),
+                        payment.id.into(),
+                    ],
+                )
+                .await?;
+            if updated == 0 {
+                let params: Vec<Param> = vec![
+                    payment.id.into(),
+                    courier.into(),
+                    invoice.into(),
+                    sent_at.into(),
+                    now.into(),
+                    now.into(),
+                ];
+                self.db.write(INSERT_SHIPMENT, &params).await?;
+            }
+        }
+        self.load(payment.id).await
+    }
+
+    /// Returns the payment as it is after the delivery (its order `delivered`).
+    pub async fn delivered(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentRecord> {
+        let payment = self.load_for(caller, payment_id).await?;
+        only(
+            caller.user_id == payment.seller_id || caller.is_admin(),
+            "the seller or an admin",
+        )?;
+        let now = now_millis();
+        let after =
+            i64::try_from(self.settings.auto_confirm_after.as_millis()).unwrap_or(i64::MAX / 4);
+        let confirm_at = now.saturating_add(after);
+        let actor = Actor::member(caller.role, caller.user_id);
+        self.step_payment(payment_id, &actor, |_| {
+            let mut step = Step::new(Transition::Deliver)
+                .data(serde_json::json!({"auto_confirm_at": confirm_at}));
+            step.order_columns = vec![
+                ("delivered_at", Param::from(now)),
+                ("auto_confirm_at", Param::from(confirm_at)),
+            ];
+            Ok(Some(step))
+        })
+        .await?;
+        self.load(payment_id).await
+    }
+
+    /// The buyer confirms receipt: the escrow is released to the seller.
+    pub async fn confirm(&self, caller: Caller, payment_id: i64) -> AppResult<PaymentRecord> {
+        let payment = self.load_for(caller, payment_id).await?;
+        only(caller.user_id == payment.buyer_id, "the buyer")?;
+        let actor = Actor::member(caller.role, caller.user_id);
+        self.release(
+            &payment,
+            Party::Buyer,
+            &actor,
+            "purchase confirmed by the buyer",
+        )
+        .await?;
+        self.load(payment_id).await
+    }
+
+    /// Releases what is left to the seller, less the fee and its VAT. An open refund intent
+    /// whose request gave up is settled from the gateway first; one still being asked makes
+    /// this `refund_in_progress`.
+    pub(super) async fn release(
+        &self,
+        payment: &PaymentRecord,
+        by: Party,
+        actor: &Actor,
+        reason: &str,
+    ) -> AppResult<()> {
+        self.settle_open_refunds(payment).await?;
+        self.step_payment(payment.id, actor, |_| {
+            Ok(Some(
+                Step::new(Transition::Release { by })
+                    .reason(reason)
+                    .data(serde_json::json!({})),
+            ))
+        })
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,395 @@
+//! Bringing our record in line with the gateway's: the one place that turns the gateway's
+//! state into ours (completion, webhooks, expiry checks, reconciliation all come here).
+
+use super::model::PaymentRecord;
+use super::steps::Stepped;
+use super::transitions::Step;
+use super::Payments;
+use crate::error::{AppError, AppResult};
+use crate::records::Actor;
+use escrow_domain::lifecycle::{Event, Transition};
+use escrow_domain::{OrderStatus, PaymentStatus, Won};
+use escrow_store::Param;
+use portone::{CancelRequest, PortOneError};
+
+pub(super) fn gateway_error(err: PortOneError) -> AppError {
+    tracing::warn!(gateway.error = err.kind(), error = %err, "gateway call failed");
+    AppError::Gateway(err.kind().replace('_', " "))
+}
+
+/// What the gateway's record means for ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Paid as the order asked.
+    Pay,
+    /// Paid, but not what the order asked (amount, escrow flag, currency).
+    Mismatch,
+    Failed,
+    /// The gateway refunded more than we recorded.
+    RefundedThere(Won),
+    /// We refused this payment and the gateway still holds money: finish the cancel.
+    FinishCancel,
+    Nothing,
+}
+
+fn verdict(ours: &PaymentRecord, gw: &portone::Payment) -> Verdict {
+    use portone::PaymentStatus as Gw;
+    match (ours.status, gw.status) {
+        (PaymentStatus::Ready, Gw::Paid) => {
+            let matches = gw.amount == ours.amount.get()
+                && gw.cancel_amount == 0
+                && gw.escrow == ours.escrow
+                && gw.currency.eq_ignore_ascii_case("KRW");
+            if matches {
+                Verdict::Pay
+            } else {
+                Verdict::Mismatch
+            }
+        }
+        (PaymentStatus::Ready, Gw::Failed) => Verdict::Failed,
+        (PaymentStatus::Failed | PaymentStatus::Cancelled, Gw::Paid)
+            if gw.cancellable_amount() > 0 && ours.paid_at.is_none() =>
+        {
+            Verdict::FinishCancel
+        }
+        (_, Gw::Paid | Gw::Cancelled)
+            if ours.paid_at.is_some() && gw.cancel_amount > ours.refunded_amount.get() =>
+        {
+            // What our open intents reserve is theirs to settle, not an unknown refund.
+            let known = ours.refunded_amount.get() + ours.refunding_amount.get();
+            match Won::new(gw.cancel_amount - known) {
+                Ok(extra) if extra > Won::ZERO => Verdict::RefundedThere(extra),
+                _ => Verdict::Nothing,
+            }
+        }
+        _ => Verdict::Nothing,
+    }
+}
+
+impl Payments {
+    /// Brings our record in line with the gateway's. Returns whether anything changed.
+    pub(super) async fn apply_gateway(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        actor: &Actor,
+    ) -> AppResult<bool> {
+        crate::chaos::crash_point("after-gateway-fetch");
+        let fresh;
+        let payment = if !self.settle_open_refunds(payment).await?.is_empty() {
+            fresh = self.load(payment.id).await?;
+            &fresh
+        } else {
+            payment
+        };
+        let changed = match verdict(payment, gw) {
+            Verdict::Pay => self.mark_paid(payment, gw, actor).await?,
+            Verdict::Mismatch => {
+                let reason = format!(
+                    "amount_mismatch: paid {} {} (escrow {}) for an order of {} KRW (escrow {})",
+                    gw.amount,
+                    gw.currency,
+                    gw.escrow,
+                    payment.amount.get(),
+                    payment.escrow
+                );
+                let won = self
+                    .close_ready(payment, gw, Transition::RefuseMismatch, &reason, actor)
+                    .await?;
+                if won {
+                    tracing::warn!(
+                        payment.id = payment.id,
+                        "amount mismatch: cancelling at the gateway"
+                    );
+                    self.cancel_refused_logged(payment, gw).await;
+                }
+                won
+            }
+            Verdict::Failed => {
+                let reason = gw
+                    .fail_reason
+                    .clone()
+                    .unwrap_or_else(|| "the gateway refused the payment".into());
+                self.close_ready(payment, gw, Transition::Fail, &reason, actor)
+                    .await?
+            }
+            Verdict::RefundedThere(amount) => {
+                self.record_gateway_refund(payment, amount, actor).await?
+            }
+            Verdict::FinishCancel => self.cancel_refused(gw).await?,
+            Verdict::Nothing => false,
+        };
+        Ok(changed)
+    }
+
+    /// Pays the order, or, when it closed before the money arrived (its stock is gone),
+    /// refuses the payment and gives the money back.
+    async fn mark_paid(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        actor: &Actor,
+    ) -> AppResult<bool> {
+        let paid_at = if gw.paid_at > 0 {
+            gw.paid_at * 1000
+        } else {
+            escrow_store::now_millis()
+        };
+        let stepped = self
+            .step_payment(payment.id, actor, |p| {
+                if p.status != PaymentStatus::Ready {
+                    return Ok(None);
+                }
+                if p.order_status != OrderStatus::PendingPayment {
+                    let mut step = Step::new(Transition::RefuseLate)
+                        .reason("paid after the order closed")
+                        .data(serde_json::json!({"imp_uid": gw.imp_uid}));
+                    step.payment_columns = vec![("imp_uid", Param::from(gw.imp_uid.as_str()))];
+                    return Ok(Some(step));
+                }
+                let mut step = Step::new(Transition::Pay).data(serde_json::json!({
+                    "amount": p.amount.get(), "imp_uid": gw.imp_uid,
+                }));
+                step.payment_columns = vec![
+                    ("imp_uid", Param::from(gw.imp_uid.as_str())),
+                    ("pg_provider", Param::from(gw.pg_provider.as_deref())),
+                    ("pay_method", Param::from(gw.pay_method.as_deref())),
+                    ("paid_at", Param::from(paid_at)),
+                ];
+                if p.from_cart {
+                    step.also.push((
+                        "DELETE FROM cart_items WHERE buyer_id = ? AND product_id IN \
+                         (SELECT product_id FROM order_items WHERE order_id = ?)",
+                        vec![p.buyer_id.into(), p.order_id.into()],
+                    ));
+                }
+                Ok(Some(step))
+            })
+            .await?;
+        match stepped {
+            Stepped::Applied { plan, .. } => {
+                if plan.event == Event::PaymentRefused {
+                    self.cancel_refused_logged(payment, gw).await;
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Ends a `ready` payment the gateway reported on; returns whether this caller did it
+    /// (racing callers then do what follows once).
+    async fn close_ready(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        transition: Transition,
+        reason: &str,
+        actor: &Actor,
+    ) -> AppResult<bool> {
+        let stepped = self
+            .step_payment(payment.id, actor, |p| {
+                if p.status != PaymentStatus::Ready {
+                    return Ok(None);
+                }
+                let mut step = Step::new(transition)
+                    .reason(reason)
+                    .data(serde_json::json!({
+                        "imp_uid": gw.imp_uid,
+                    }));
+                step.payment_columns = vec![("imp_uid", Param::from(gw.imp_uid.as_str()))];
+                Ok(Some(step))
+            })
+            .await?;
+        Ok(matches!(stepped, Stepped::Applied { .. }))
+    }
+
+    /// Records a refund the gateway made that we did not ask for. After release it cannot be
+    /// repaired: a divergence is recorded instead.
+    async fn record_gateway_refund(
+        &self,
+        payment: &PaymentRecord,
+        amount: Won,
+        actor: &Actor,
+    ) -> AppResult<bool> {
+        let recorded = self
+            .step_payment(payment.id, actor, |_| {
+                Ok(Some(
+                    Step::new(Transition::RefundedAtGateway { amount })
+                        .reason("recorded from the gateway's record")
+                        .data(serde_json::json!({"amount": amount.get()})),
+                ))
+            })
+            .await;
+        match recorded {
+            Ok(stepped) => Ok(matches!(stepped, Stepped::Applied { .. })),
+            Err(AppError::InvalidState(_) | AppError::RefundExceedsBalance(_)) => {
+                let found = format!(
+                    "the gateway cancelled {} won more than we recorded; ours: refunded {}, released {}",
+                    amount.get(),
+                    payment.refunded_amount.get(),
+                    payment.released_amount.get()
+                );
+                self.record_divergence(payment.id, "gateway_cancelled_more", &found)
+                    .await?;
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn cancel_refused_logged(&self, payment: &PaymentRecord, gw: &portone::Payment) {
+        if let Err(err) = self.cancel_refused(gw).await {
+            // Reconciliation finishes it: a refused payment still paid at the gateway.
+            tracing::error!(payment.id = payment.id, error = %err, "cancelling a refused payment failed");
+        }
+    }
+
+    /// Cancels in full a payment we refused. Racing callers may both try; the gateway refuses
+    /// the second, which is success for us once the gateway shows nothing left to cancel.
+    pub(super) async fn cancel_refused(&self, gw: &portone::Payment) -> AppResult<bool> {
+        let request = CancelRequest::full(
+            gw.imp_uid.clone(),
+            gw.cancellable_amount(),
+            "escrow: refused payment",
+        );
+        match self.gateway.cancel(&request).await {
+            Ok(_) => Ok(true),
+            Err(PortOneError::Refused { .. }) => {
+                let now = self
+                    .gateway
+                    .get_payment(&gw.imp_uid)
+                    .await
+                    .map_err(gateway_error)?;
+                if now.cancellable_amount() == 0 {
+                    Ok(false)
+                } else {
+                    Err(AppError::Gateway(
+                        "the gateway refused to cancel a refused payment".into(),
+                    ))
+                }
+            }
+            Err(err) => Err(gateway_error(err)),
+        }
+    }
+
+    pub(super) async fn find_at_gateway(
+        &self,
+        payment: &PaymentRecord,
+    ) -> AppResult<Option<portone::Payment>> {
+        let found = match &payment.imp_uid {
+            Some(imp_uid) => self.gateway.get_payment(imp_uid).await,
+            None => self.gateway.find_payment(&payment.merchant_uid).await,
+        };
+        match found {
+            Ok(gw) if gw.merchant_uid == payment.merchant_uid => Ok(Some(gw)),
+            Ok(_) | Err(PortOneError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(gateway_error(err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use escrow_domain::EscrowStatus;
+
+    fn ours(status: PaymentStatus, refunded: i64, refunding: i64) -> PaymentRecord {
+        PaymentRecord {
+            id: 1,
+            order_id: 1,
+            merchant_uid: "m".into(),
+            imp_uid: Some("imp_1".into()),
+            amount: Won::new(10_000).unwrap_or(Won::ZERO),
+            refunded_amount: Won::new(refunded).unwrap_or(Won::ZERO),
+            released_amount: Won::ZERO,
+            refunding_amount: Won::new(refunding).unwrap_or(Won::ZERO),
+            version: 0,
+            status,
+            escrow: true,
+            escrow_status: EscrowStatus::Held,
+            pg_provider: None,
+            pay_method: None,
+            paid_at: (status != PaymentStatus::Ready && status != PaymentStatus::Failed)
+                .then_some(1),
+            failure_code: None,
+            buyer_id: 2,
+            seller_id: 3,
+            order_status: OrderStatus::Paid,
+            from_cart: false,
+        }
+    }
+
+    fn theirs(status: portone::PaymentStatus, amount: i64, cancelled: i64) -> portone::Payment {
+        let json = serde_json::json!({
+            "imp_uid": "imp_1", "merchant_uid": "m", "status": status, "amount": amount,
+            "cancel_amount": cancelled, "currency": "KRW", "escrow": true,
+        });
+        serde_json::from_value(json).unwrap_or_else(|e| panic!("payment json: {e}"))
+    }
+
+    #[test]
+    fn verdicts() {
+        use portone::PaymentStatus as Gw;
+        use PaymentStatus as P;
+        let cases = [
+            (
+                "paid as asked",
+                ours(P::Ready, 0, 0),
+                theirs(Gw::Paid, 10_000, 0),
+                Verdict::Pay,
+            ),
+            (
+                "paid another amount",
+                ours(P::Ready, 0, 0),
+                theirs(Gw::Paid, 9_000, 0),
+                Verdict::Mismatch,
+            ),
+            (
+                "failed",
+                ours(P::Ready, 0, 0),
+                theirs(Gw::Failed, 10_000, 0),
+                Verdict::Failed,
+            ),
+            (
+                "in line",
+                ours(P::Paid, 0, 0),
+                theirs(Gw::Paid, 10_000, 0),
+                Verdict::Nothing,
+            ),
+            (
+                "console refund",
+                ours(P::Paid, 0, 0),
+                theirs(Gw::Paid, 10_000, 3_000),
+                Verdict::RefundedThere(Won::new(3_000).unwrap_or(Won::ZERO)),
+            ),
+            (
+                "our intent, not theirs",
+                ours(P::Paid, 0, 3_000),
+                theirs(Gw::Paid, 10_000, 3_000),
+                Verdict::Nothing,
+            ),
+            (
+                "beyond our intent",
+                ours(P::Paid, 0, 3_000),
+                theirs(Gw::Cancelled, 10_000, 10_000),
+                Verdict::RefundedThere(Won::new(7_000).unwrap_or(Won::ZERO)),
+            ),
+            (
+                "refused, still paid there",
+                ours(P::Failed, 0, 0),
+                theirs(Gw::Paid, 9_000, 0),
+                Verdict::FinishCancel,
+            ),
+            (
+                "refused and cancelled",
+                ours(P::Failed, 0, 0),
+                theirs(Gw::Cancelled, 9_000, 9_000),
+                Verdict::Nothing,
+            ),
+        ];
+        for (name, ours, theirs, expected) in cases {
+            assert_eq!(verdict(&ours, &theirs), expected, "{name}");
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The payment flows' public types.
+
+use crate::orders::{ShipmentView, Shipping};
+use escrow_domain::lifecycle::{PaymentFacts, Rules};
+use escrow_domain::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus, RefundStatus, Won};
+use std::time::Duration;
+
+/// Settings of the payment flows.
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    pub imp_code: String,
+    /// The PG named in the browser checkout.
+    pub pg: String,
+    /// Where the gateway sends webhooks: `<public url>/webhooks/portone`.
+    pub notice_url: String,
+    pub rules: Rules,
+    pub auto_confirm_after: Duration,
+    /// How long one gateway call may take: a refund intent younger than this may still be
+    /// waiting for its answer, so nobody else settles it.
+    pub gateway_timeout: Duration,
+}
+
+/// A payment with the order fields its rules need.
+#[derive(Debug, Clone)]
+pub struct PaymentRecord {
+    pub id: i64,
+    pub order_id: i64,
+    pub merchant_uid: String,
+    pub imp_uid: Option<String>,
+    pub amount: Won,
+    pub refunded_amount: Won,
+    pub released_amount: Won,
+    /// Reserved by refunds the gateway is being asked for.
+    pub refunding_amount: Won,
+    /// Bumped by every transition: a plan applies only to the version it was made from.
+    pub version: i64,
+    pub status: PaymentStatus,
+    pub escrow: bool,
+    pub escrow_status: EscrowStatus,
+    pub pg_provider: Option<String>,
+    pub pay_method: Option<String>,
+    pub paid_at: Option<i64>,
+    pub failure_code: Option<FailureCode>,
+    pub buyer_id: i64,
+    pub seller_id: i64,
+    pub order_status: OrderStatus,
+    pub from_cart: bool,
+}
+
+impl PaymentRecord {
+    pub fn facts(&self) -> PaymentFacts {
+        PaymentFacts {
+            status: self.status,
+            escrow: self.escrow_status,
+            amount: self.amount,
+            refunded: self.refunded_amount,
+            released: self.released_amount,
+            refunding: self.refunding_amount,
+            seller_id: self.seller_id,
+        }
+    }
+
+    /// What a new refund may still take.
+    pub fn refundable(&self) -> Won {
+        self.facts().refundable()
+    }
+}
+
+/// What the browser passes to `IMP.init` / `IMP.request_pay`.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub imp_code: String,
+    pub pg: String,
+    pub pay_method: String,
+    pub merchant_uid: String,
+    pub name: String,
+    pub amount: Won,
+    pub buyer_email: String,
+    pub buyer_name: String,
+    pub buyer_tel: String,
+    pub buyer_addr: String,
+    pub buyer_postcode: String,
+    pub escrow: bool,
+    pub notice_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentCreated {
+    pub payment: PaymentRecord,
+    pub checkout: Checkout,
+}
+
+/// The seed's form of `POST /payments`, which creates the order too.
+#[derive(Debug, Clone)]
+pub struct SeedPayment {
+    pub product_id: i64,
+    pub quantity: i64,
+    pub buyer_id: i64,
+    pub seller_id: i64,
+    pub price: i64,
+    pub shipping: Option<Shipping>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub at: i64,
+    pub entity: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub reason: Option<String>,
+}
+
+/// A refund intent as recorded.
+#[derive(Debug, Clone)]
+pub struct Refund {
+    pub id: i64,
+    pub payment_id: i64,
+    pub amount: Won,
+    pub status: RefundStatus,
+    pub reason: String,
+    /// Who asked for it, as history shows them.
+    pub actor: String,
+    pub requested_at: i64,
+    pub completed_at: Option<i64>,
+    pub failure: Option<String>,
+    pub settle_after: i64,
+}
+
+/// A refund's answer: the payment after it, and the refund.
+#[derive(Debug, Clone)]
+pub struct Refunded {
+    pub payment: PaymentRecord,
+    pub refund: Refund,
+}
+
+/// `GET /payments/{id}/status`.
+#[derive(Debug, Clone)]
+pub struct PaymentStatusView {
+    pub payment: PaymentRecord,
+    pub shipment: Option<ShipmentView>,
+    pub history: Vec<HistoryEntry>,
+    pub refunds: Vec<Refund>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Release,
+    Refund,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub payment_id: i64,
+    pub order_id: i64,
+    pub gross_amount: Won,
+    pub fee_amount: Won,
+    pub fee_vat_amount: Won,
+    pub net_amount: Won,
+    pub released_at: i64,
+}
+
+/// A payment whose record disagrees with its journals or with the gateway.
+#[derive(Debug, Clone)]
+pub struct Divergence {
+    pub payment_id: i64,
+    pub kind: String,
+    pub found: String,
+    pub detected_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// Account name to balance: money moved in minus money moved out.
+    pub accounts: std::collections::BTreeMap<String, i64>,
+    pub paid: i64,
+    pub refunded: i64,
+    pub held: i64,
+    pub released: i64,
+    pub payments_checked: i64,
+    /// Every journal balances and `escrow` holds what the payments table says is held.
+    pub balanced: bool,
+    pub divergences: Vec<Divergence>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReconcileReport {
+    pub checked: u64,
+    pub repaired: u64,
+}

@@ -1,0 +1,103 @@
+//! How a flow makes a transition: read the subject, decide, plan, apply; when another
+//! transition won meanwhile, read again and decide again (the decision may now differ).
+
+use super::model::PaymentRecord;
+use super::transitions::{apply, refused, NotApplied, Step, Subject};
+use super::Payments;
+use crate::error::{AppError, AppResult};
+use crate::records::Actor;
+use escrow_domain::lifecycle::{plan, Plan};
+use escrow_store::DbErrorKind;
+
+/// Lost races in a row before a step gives up with 409 `conflict`: each loss means another
+/// transition of the same payment committed, so this bounds only a pathological storm.
+const ATTEMPTS: usize = 8;
+
+/// What a step did.
+#[derive(Debug)]
+pub(crate) enum Stepped {
+    Applied {
+        before: Subject,
+        plan: Plan,
+        refund_id: Option<i64>,
+    },
+    /// The decision was to do nothing (already done, by this caller or another).
+    Skipped,
+    /// The refund intent it settles was settled by someone else.
+    AlreadySettled,
+}
+
+/// Which subject a step reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Key {
+    Payment(i64),
+    /// An order and its latest payment, if any.
+    Order(i64),
+}
+
+impl Payments {
+    async fn subject(&self, key: Key) -> AppResult<Subject> {
+        match key {
+            Key::Payment(id) => self.load(id).await.map(Subject::from),
+            Key::Order(id) => self.load_order_subject(id).await,
+        }
+    }
+
+    /// Runs one transition of `key`'s subject as `decide` chooses from what it reads
+    /// (`None`: nothing to do).
+    pub(crate) async fn step(
+        &self,
+        key: Key,
+        actor: &Actor,
+        mut decide: impl FnMut(&Subject) -> AppResult<Option<Step>>,
+    ) -> AppResult<Stepped> {
+        for _ in 0..ATTEMPTS {
+            let subject = self.subject(key).await?;
+            let Some(step) = decide(&subject)? else {
+                return Ok(Stepped::Skipped);
+            };
+            let plan = plan(&subject.snapshot(), step.transition, &self.settings.rules)
+                .map_err(refused)?;
+            let mut tx = self.db.begin().await?;
+            match apply(&mut tx, &subject, &plan, &step, actor).await {
+                Ok(refund_id) => match tx.commit().await {
+                    Ok(()) => {
+                        return Ok(Stepped::Applied {
+                            before: subject,
+                            plan,
+                            refund_id,
+                        })
+                    }
+                    // A deadlock, or a Galera certification failure: nothing was written.
+                    Err(err) if err.kind() == DbErrorKind::Conflict => continue,
+                    Err(err) => return Err(err.into()),
+                },
+                Err(NotApplied::Stale | NotApplied::Failed(AppError::Conflict(_))) => continue,
+                Err(NotApplied::RefundSettled) => return Ok(Stepped::AlreadySettled),
+                Err(NotApplied::Failed(err)) => return Err(err),
+            }
+        }
+        Err(AppError::Conflict(
+            "the payment kept changing meanwhile; reload it and retry".into(),
+        ))
+    }
+
+    /// `step` on a payment, answering the payment as it is afterwards.
+    pub(crate) async fn step_payment(
+        &self,
+        payment_id: i64,
+        actor: &Actor,
+        decide: impl FnMut(&PaymentRecord) -> AppResult<Option<Step>>,
+    ) -> AppResult<Stepped> {
+        let mut decide = decide;
+        self.step(Key::Payment(payment_id), actor, |subject| {
+            match &subject.payment {
+                Some(payment) => decide(payment),
+                None => Err(AppError::NotFound(format!(
+                    "payment {payment_id} does not exist"
+                ))),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,282 @@
+//! The background jobs' bodies: expiry of unpaid orders, automatic confirmation, and
+//! reconciliation with the gateway.
+
+use super::model::{PaymentRecord, ReconcileReport};
+use super::steps::Key;
+use super::transitions::Step;
+use super::Payments;
+use crate::error::{AppError, AppResult};
+use crate::records::Actor;
+use escrow_domain::lifecycle::{Party, Transition};
+use escrow_domain::{FailureCode, OrderStatus, PaymentStatus, RefundStatus};
+use escrow_store::{now_millis, params};
+use portone::{PaymentListQuery, StatusFilter};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// The gateway's list calls are windows of whole seconds: each round starts this far before
+/// where the last one ended, so that a change at the edge is not missed.
+const WINDOW_OVERLAP_SECS: i64 = 60;
+/// The widest window the gateway answers; also how far back a first round looks.
+const MAX_WINDOW_SECS: i64 = 90 * 24 * 3600;
+/// Payments looked up per batch call (the gateway's maximum).
+const BATCH: usize = 100;
+const RECONCILE_MARK: &str = "reconcile";
+
+impl Payments {
+    /// Expires unpaid orders past their time, giving their stock back. A payment the
+    /// gateway already holds is completed instead.
+    pub async fn expire_due(&self) -> AppResult<u64> {
+        let ids = sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM orders WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT 100",
+        )
+        .bind(OrderStatus::PendingPayment.as_str())
+        .bind(now_millis())
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut expired = 0;
+        for order_id in ids {
+            let subject = self.load_order_subject(order_id).await?;
+            if let Some(payment) = subject.payment.filter(|p| p.status == PaymentStatus::Ready) {
+                match self.find_at_gateway(&payment).await {
+                    Ok(Some(gw)) if gw.status == portone::PaymentStatus::Paid => {
+                        self.apply_gateway(&payment, &gw, &Actor::system()).await?;
+                        continue;
+                    }
+                    Ok(_) => {}
+                    // Unsure whether it was paid: try again on the next run.
+                    Err(_) => continue,
+                }
+            }
+            let stepped = self
+                .step(Key::Order(order_id), &Actor::system(), |s| {
+                    if s.order_status != OrderStatus::PendingPayment {
+                        return Ok(None);
+                    }
+                    Ok(Some(
+                        Step::new(Transition::Expire).reason("not paid in time"),
+                    ))
+                })
+                .await;
+            match stepped {
+                Ok(super::steps::Stepped::Applied { .. }) => expired += 1,
+                Ok(_) | Err(AppError::InvalidState(_) | AppError::Conflict(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Releases delivered orders whose confirmation period is over (a dispute moves the order
+    /// out of `delivered`; an open refund makes the release wait for a later round).
+    pub async fn confirm_due(&self) -> AppResult<u64> {
+        let ids = sqlx::query_scalar::<_, i64>(
+            "SELECT p.id FROM orders o JOIN payments p ON p.order_id = o.id \
+             WHERE o.status = ? AND o.auto_confirm_at <= ? AND p.status IN (?, ?) \
+             ORDER BY o.auto_confirm_at LIMIT 100",
+        )
+        .bind(OrderStatus::Delivered.as_str())
+        .bind(now_millis())
+        .bind(PaymentStatus::Paid.as_str())
+        .bind(PaymentStatus::PartiallyRefunded.as_str())
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut released = 0;
+        for payment_id in ids {
+            let payment = self.load(payment_id).await?;
+            let done = self
+                .release(
+                    &payment,
+                    Party::System,
+                    &Actor::system(),
+                    "confirmed automatically after delivery",
+                )
+                .await;
+            match done {
+                Ok(()) => released += 1,
+                Err(
+                    AppError::InvalidState(_)
+                    | AppError::RefundInProgress(_)
+                    | AppError::Conflict(_)
+                    | AppError::Gateway(_),
+                ) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(released)
+    }
+
+    /// Brings our records in line with the gateway's, at a cost that grows with what is open
+    /// or changed, not with how many payments exist:
+    /// - refund intents whose request gave up, settled from the gateway's record;
+    /// - payments that may still change at the gateway before release (and refused ones it
+    ///   may still hold), looked up a hundred at a time;
+    /// - what the gateway paid, failed or cancelled since the last round (its lists by status
+    ///   and time), which also finds a cancel after release.
+    pub async fn reconcile(&self) -> AppResult<ReconcileReport> {
+        let mut report = ReconcileReport::default();
+        self.settle_stale_refunds(&mut report).await?;
+        self.look_up_open(&mut report).await?;
+        self.list_changed(&mut report).await?;
+        self.check_ledger().await?;
+        Ok(report)
+    }
+
+    async fn settle_stale_refunds(&self, report: &mut ReconcileReport) -> AppResult<()> {
+        let ids = sqlx::query_scalar::<_, i64>(
+            "SELECT DISTINCT payment_id FROM refunds WHERE status = ? AND settle_after <= ?",
+        )
+        .bind(RefundStatus::Requested.as_str())
+        .bind(now_millis())
+        .fetch_all(self.db.pool())
+        .await?;
+        for id in ids {
+            let payment = self.load(id).await?;
+            report.checked += 1;
+            match self.settle_open_refunds(&payment).await {
+                Ok(settled) => report.repaired += settled.len() as u64,
+                Err(err) => {
+                    tracing::warn!(payment.id = id, error = %err, "settling a refund failed")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every payment holding money not yet released, and refused ones of the last week the
+    /// gateway may still hold, by batch look-ups in id order.
+    async fn look_up_open(&self, report: &mut ReconcileReport) -> AppResult<()> {
+        let since = now_millis() - 7 * 24 * 3600 * 1000;
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, imp_uid FROM payments WHERE id > ? AND imp_uid IS NOT NULL AND ( \
+                 (status IN (?, ?) AND released_amount = 0) \
+                 OR (status IN (?, ?) AND failure_code IN (?, ?) AND paid_at IS NULL AND updated_at >= ?)) \
+                 ORDER BY id LIMIT ?",
+            )
+            .bind(after)
+            .bind(PaymentStatus::Paid.as_str())
+            .bind(PaymentStatus::PartiallyRefunded.as_str())
+            .bind(PaymentStatus::Failed.as_str())
+            .bind(PaymentStatus::Cancelled.as_str())
+            .bind(FailureCode::AmountMismatch.as_str())
+            .bind(FailureCode::OrderClosed.as_str())
+            .bind(since)
+            .bind(BATCH as i64)
+            .fetch_all(self.db.pool())
+            .await?;
+            let Some(last) = rows.last() else {
+                return Ok(());
+            };
+            after = last.try_get("id")?;
+            let mut ours: HashMap<String, i64> = HashMap::new();
+            for row in &rows {
+                ours.insert(row.try_get("imp_uid")?, row.try_get("id")?);
+            }
+            let imp_uids: Vec<String> = ours.keys().cloned().collect();
+            match self.gateway.get_payments(&imp_uids).await {
+                Ok(found) => {
+                    for gw in found {
+                        if let Some(id) = ours.get(&gw.imp_uid) {
+                            self.reconcile_one(*id, &gw, report).await;
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "gateway batch look-up failed while reconciling")
+                }
+            }
+            if rows.len() < BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    /// What the gateway paid, failed or cancelled since the last round.
+    async fn list_changed(&self, report: &mut ReconcileReport) -> AppResult<()> {
+        let now = now_millis() / 1000;
+        let mark = sqlx::query_scalar::<_, i64>("SELECT at FROM sweep_marks WHERE name = ?")
+            .bind(RECONCILE_MARK)
+            .fetch_optional(self.db.pool())
+            .await?;
+        let from = mark
+            .map(|at| at - WINDOW_OVERLAP_SECS)
+            .unwrap_or(now - MAX_WINDOW_SECS)
+            .max(now - MAX_WINDOW_SECS);
+        for status in [
+            StatusFilter::Paid,
+            StatusFilter::Failed,
+            StatusFilter::Cancelled,
+        ] {
+            let mut page = 1;
+            loop {
+                let query = PaymentListQuery::new(status)
+                    .between(from, now)
+                    .limit(100)
+                    .page(page);
+                let listed = match self.gateway.list_payments(&query).await {
+                    Ok(listed) => listed,
+                    Err(err) => {
+                        // The mark stays: the next round lists this window again.
+                        tracing::warn!(error = %err, "gateway list failed while reconciling");
+                        return Ok(());
+                    }
+                };
+                for gw in &listed.list {
+                    match self.load_by_merchant_uid(&gw.merchant_uid).await {
+                        Ok(payment) => self.reconcile_one(payment.id, gw, report).await,
+                        Err(AppError::NotFound(_)) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                match listed.next_page() {
+                    Some(next) => page = next,
+                    None => break,
+                }
+            }
+        }
+        self.db
+            .write(
+                "UPDATE sweep_marks SET at = ? WHERE name = ?",
+                params![now, RECONCILE_MARK],
+            )
+            .await?;
+        if mark.is_none() {
+            let inserted = self
+                .db
+                .write(
+                    "INSERT INTO sweep_marks (name, at) VALUES (?, ?)",
+                    params![RECONCILE_MARK, now],
+                )
+                .await;
+            if let Err(err) = inserted {
+                if err.kind() != escrow_store::DbErrorKind::UniqueViolation {
+                    return Err(err.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn reconcile_one(&self, id: i64, gw: &portone::Payment, report: &mut ReconcileReport) {
+        report.checked += 1;
+        let payment: PaymentRecord = match self.load(id).await {
+            Ok(payment) => payment,
+            Err(err) => {
+                tracing::warn!(payment.id = id, error = %err, "reading a payment failed while reconciling");
+                return;
+            }
+        };
+        if gw.merchant_uid != payment.merchant_uid {
+            return;
+        }
+        match self.apply_gateway(&payment, gw, &Actor::system()).await {
+            Ok(true) => report.repaired += 1,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(payment.id = id, error = %err, "reconciling a payment failed")
+            }
+        }
+    }
+}

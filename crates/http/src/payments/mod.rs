@@ -1,0 +1,13 @@
+//! `/payments/*`, the gateway's webhook, settlements, and the admin's ledger and
+//! reconciliation.
+
+mod admin;
+mod handlers;
+mod settlements;
+mod webhooks;
+mod wire;
+
+pub use admin::*;
+pub use handlers::*;
+pub use settlements::*;
+pub use webhooks::*;
