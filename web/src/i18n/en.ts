@@ -124,6 +124,7 @@ export const en: Messages = {
   'admin.balanced': 'The ledger balances: every journal’s debits equal its credits, and the escrow account matches the payments.',
   'admin.unbalanced': 'The ledger does NOT balance! Investigate.',
   'admin.totals': 'Totals', 'admin.accounts': 'Account balances', 'admin.account': 'Account', 'admin.balance': 'Balance',
+  'admin.noAccounts': 'No journal has been recorded yet.',
   'admin.divergences': 'Divergences ({n})', 'admin.noDivergences': 'No divergences.',
   'admin.divergencesHelp': 'Payments whose record disagrees with their journals or the gateway and that reconciliation could not repair. Check each one.',
   'admin.paymentNumber': 'Payment #{id}',

@@ -124,6 +124,7 @@ export const ko: Messages = {
   'admin.balanced': '원장이 맞습니다: 모든 분개의 차변과 대변이 같고, 에스크로 계정이 결제 기록과 일치합니다.',
   'admin.unbalanced': '원장이 맞지 않습니다! 확인이 필요합니다.',
   'admin.totals': '합계', 'admin.accounts': '계정별 잔액', 'admin.account': '계정', 'admin.balance': '잔액',
+  'admin.noAccounts': '아직 기록된 분개가 없습니다.',
   'admin.divergences': '불일치 ({n}건)', 'admin.noDivergences': '불일치가 없습니다.',
   'admin.divergencesHelp': '분개나 결제대행사 기록과 어긋나는데 대사로 바로잡지 못한 결제입니다. 하나씩 확인해 주세요.',
   'admin.paymentNumber': '결제 #{id}',
