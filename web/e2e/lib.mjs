@@ -1,13 +1,8 @@
-// Helpers for the browser scenarios: API shortcuts for setting up data, route probes that
-// turn a missing backend feature into a skip, pages at desktop and phone width, screenshots.
+// Helpers for the browser scenarios: API shortcuts for setting up data, pages at desktop and
+// phone width, screenshots.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { extname, join, normalize } from 'node:path';
-
-/** Thrown to skip a scenario (the service does not offer what it needs yet). */
-export class Skip extends Error {}
+import { join } from 'node:path';
 
 let counter = 0;
 export function uniqueEmail(prefix) {
@@ -52,29 +47,16 @@ export async function member(base, role, name = role === 'seller' ? '김판매' 
   return { email, name, token: login.token, user_id: signup.user_id, client: api(base, login.token) };
 }
 
+/** Logs an existing member (an admin made with createAdmin, say) in through the API; returns {token, client}. */
+export async function loginAs(base, email, password = PASSWORD) {
+  const login = await api(base).ok('POST', '/auth/login', { email, password });
+  return { token: login.token, client: api(base, login.token) };
+}
+
 export async function product(seller, fields = {}) {
   const body = { name: `테스트 상품 ${randomUUID().slice(0, 6)}`, description: '에스크로로 안전하게 파는 물건', price: 15000, stock: 10, ...fields };
   const r = await seller.client.ok('POST', '/products', body);
   return { ...body, product_id: r.product_id };
-}
-
-/**
- * Skips unless every route exists. A route that exists answers anything but the service's
- * "nothing at this path" 404 (usually 401 without a token, or 422 for an empty body).
- */
-export async function needRoutes(base, routes) {
-  const missing = [];
-  for (const route of routes) {
-    const [method, path] = route.split(' ');
-    const res = await fetch(base + path.replace(/\{[^}]+\}/g, '1'), {
-      method,
-      headers: { 'Content-Type': 'application/json' },
-      body: method === 'GET' || method === 'DELETE' ? undefined : '{}',
-    });
-    const text = await res.text();
-    if (res.status === 405 || (res.status === 404 && /nothing at this path/i.test(text))) missing.push(route);
-  }
-  if (missing.length) throw new Skip(`the service has no ${missing.join(', ')} yet (404)`);
 }
 
 export const PHONE = { width: 375, height: 812 };
@@ -131,34 +113,4 @@ export function createAdmin(ctx, email, password = PASSWORD) {
 
 export function assert(cond, message) {
   if (!cond) throw new Error(`assertion failed: ${message}`);
-}
-
-/**
- * TEMPORARY (only for a service that does not serve /app/ yet): serves web/dist under
- * /app/ with the index.html fallback and proxies everything else to the service.
- */
-export function startFallbackServer(distDir, apiBase) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json' };
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    if (url.pathname.startsWith('/app/') && url.pathname !== '/app/config.json') {
-      let file = normalize(join(distDir, url.pathname.slice(5)));
-      if (!file.startsWith(distDir) || !existsSync(file) || statSync(file).isDirectory()) file = join(distDir, 'index.html');
-      res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' });
-      createReadStream(file).pipe(res);
-      return;
-    }
-    const chunks = [];
-    for await (const c of req) chunks.push(c);
-    const headers = { ...req.headers };
-    delete headers.host;
-    try {
-      const upstream = await fetch(apiBase + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
-      res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => !['content-encoding', 'content-length', 'transfer-encoding'].includes(k))));
-      res.end(Buffer.from(await upstream.arrayBuffer()));
-    } catch (e) {
-      res.writeHead(502).end(String(e));
-    }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() })));
 }

@@ -2,8 +2,8 @@
 // Browser end-to-end tests: starts the `escrow` service on a free port with a fresh SQLite
 // file and the built UI (ESCROW_WEB_DIR=web/dist), drives Debian's Chromium (headless) through
 // playwright-core, saves screenshots to ${ARTIFACTS_DIR:-../artifacts}/screenshots and prints
-// a last line "N passed, N failed, N skipped". Scenarios that need an endpoint the service
-// does not have yet skip themselves with a message (they turn on once the backend lands).
+// a last line "N passed, N failed". A scenario passes or fails: an endpoint or page the service
+// lacks fails it.
 //
 //   npm run build && npm run e2e
 //   ESCROW_BIN=/path/to/escrow E2E_ONLY=checkout npm run e2e
@@ -17,7 +17,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { scenarios } from './scenarios.mjs';
-import { Skip, startFallbackServer } from './lib.mjs';
 
 const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = resolve(webDir, process.env.ESCROW_BIN ?? '../target/debug/escrow');
@@ -29,7 +28,7 @@ const only = process.env.E2E_ONLY ?? '';
 
 function die(msg) {
   console.error(`e2e: ${msg}`);
-  console.log('0 passed, 1 failed, 0 skipped');
+  console.log('0 passed, 1 failed');
   process.exit(1);
 }
 
@@ -71,12 +70,10 @@ if (!external) {
 }
 
 const apiBase = external ?? `http://127.0.0.1:${port}`;
-let fallback = null;
 let browser = null;
 
 function cleanup() {
   if (service && !serviceExited) service.kill('SIGTERM');
-  fallback?.close();
   for (const f of [dbFile, `${dbFile}-shm`, `${dbFile}-wal`]) rmSync(f, { force: true });
 }
 process.on('SIGINT', () => {
@@ -101,18 +98,12 @@ async function waitReady() {
 
 let passed = 0;
 let failed = 0;
-let skipped = 0;
 try {
   await waitReady();
-  // The service serves web/dist at /app/ (direct mode, the normal path). TEMPORARY fallback
-  // for a service built before it did: serve dist ourselves and proxy the API to the service.
-  let appBase = apiBase;
+  // The UI under test is the one the service itself serves.
+  const appBase = apiBase;
   const probe = await fetch(`${apiBase}/app/`);
-  if (probe.status === 404) {
-    fallback = await startFallbackServer(distDir, apiBase);
-    appBase = fallback.url;
-    console.log(`e2e: the service does not serve /app/ yet; TEMPORARY static server at ${appBase}`);
-  }
+  if (probe.status !== 200) throw new Error(`the service does not serve the UI at /app/ (HTTP ${probe.status})`);
 
   browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -131,13 +122,8 @@ try {
       passed++;
       console.log(`✔ ${sc.name} (${Date.now() - started} ms)`);
     } catch (err) {
-      if (err instanceof Skip) {
-        skipped++;
-        console.log(`- ${sc.name}: SKIPPED: ${err.message}`);
-      } else {
-        failed++;
-        console.log(`✘ ${sc.name}\n  ${String(err?.stack ?? err).split('\n').slice(0, 8).join('\n  ')}`);
-      }
+      failed++;
+      console.log(`✘ ${sc.name}\n  ${String(err?.stack ?? err).split('\n').slice(0, 8).join('\n  ')}`);
     } finally {
       for (const fn of cleanups.reverse()) await fn().catch(() => {});
     }
@@ -149,7 +135,11 @@ try {
   await browser?.close().catch(() => {});
   cleanup();
 }
+if (!passed && !failed) {
+  failed++;
+  console.log(`✘ no scenario ran${only ? ` (none matches E2E_ONLY=${only})` : ''}`);
+}
 if (failed) console.log(`--- service log (last 40 lines) ---\n${serviceLog.split('\n').slice(-40).join('\n')}`);
 console.log(`screenshots: ${shots}`);
-console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

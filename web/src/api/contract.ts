@@ -48,11 +48,16 @@ export type PaymentStatusBody = S['PaymentStatusBody'];
 export type HistoryBody = S['HistoryBody'];
 export type ShipmentRequest = S['ShipmentRequest'];
 export type RefundResponse = S['RefundResponse'];
+/** A refund as the refund command answers it; `Refund` adds its reason and failure (api.md §8). */
+export type RefundSummary = S['RefundSummaryBody'];
+export type Refund = S['RefundBody'];
+export type RefundList = S['RefundsBody'];
 export type ResolveRequest = S['ResolveRequest'];
 export type PaymentChanged = S['PaymentChanged'];
 export type Settlement = S['SettlementBody'];
 export type SettlementList = S['SettlementsBody'];
 export type Ledger = S['LedgerBody'];
+export type Divergence = S['DivergenceBody'];
 export type ReconcileReport = S['ReconcileBody'];
 
 /** What the browser reads from GET /app/config.json. */

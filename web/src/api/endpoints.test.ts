@@ -27,11 +27,11 @@ describe('the typed client against openapi.json', () => {
       api.orders.create({ from_cart: true, shipping }, 'k'), api.orders.list('seller'), api.orders.get(1),
       api.payments.create(1, 'k'), api.payments.complete(1, 'imp_1', 'k'), api.payments.status(1),
       api.payments.shipment(1, { courier: 'CJGLS', invoice_number: '1' }), api.payments.delivered(1),
-      api.payments.confirm(1), api.payments.cancel(1), api.payments.refund(1, 'r', 100), api.payments.dispute(1, 'r'),
+      api.payments.confirm(1), api.payments.cancel(1), api.payments.refund(1, 'r', 100), api.payments.refunds(1), api.payments.dispute(1, 'r'),
       api.payments.resolve(1, { outcome: 'release' }), api.settlements.list(), api.admin.ledger(), api.admin.reconcile(),
       api.admin.disputes(),
     ]);
-    expect(calls).toHaveLength(28);
+    expect(calls).toHaveLength(29);
     expect(calls.filter((c) => !documented.has(c))).toEqual([]);
   });
 });

@@ -44,6 +44,7 @@ export const payments = {
   cancel: (id: C.Id, reason?: string) => http.post<C.PaymentChanged>(`${p(id)}/cancel`, reason ? { reason } : {}),
   refund: (id: C.Id, reason: string, amount?: number) =>
     http.post<C.RefundResponse>(`${p(id)}/refund`, amount ? { reason, amount } : { reason }),
+  refunds: (id: C.Id) => http.get<C.RefundList>(`${p(id)}/refunds`),
   dispute: (id: C.Id, reason: string) => http.post<C.PaymentChanged>(`${p(id)}/dispute`, { reason }),
   resolve: (id: C.Id, body: C.ResolveRequest) => http.post<C.PaymentChanged>(`${p(id)}/resolve`, body),
 };

@@ -335,6 +335,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/payments/{payment_id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The payment's refunds with their status (its buyer, its seller, admins). */
+        get: operations["list_refunds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments/{payment_id}/resolve": {
         parameters: {
             query?: never;
@@ -555,6 +572,13 @@ export interface components {
             seller_id?: number | null;
             shipping?: null | components["schemas"]["ShippingBody"];
         };
+        DivergenceBody: {
+            detected_at: string;
+            found: string;
+            kind: string;
+            /** Format: int64 */
+            payment_id: number;
+        };
         /** @description A command's answer with nothing more to say. */
         Done: {
             message: string;
@@ -578,8 +602,13 @@ export interface components {
             to: string;
         };
         LedgerBody: {
+            /** @description Balance in won of every account: gateway, escrow, seller:<id>, platform_fee, fee_vat, refunds, payouts. */
+            accounts: {
+                [key: string]: number;
+            };
             /** @description paid = refunded + held + released, and every payment agrees with its entries. */
             balanced: boolean;
+            divergences: components["schemas"]["DivergenceBody"][];
             /** Format: int64 */
             held: number;
             mismatched_payments: number[];
@@ -725,6 +754,7 @@ export interface components {
             pg_provider?: string | null;
             /** Format: int64 */
             refunded_amount: number;
+            refunds: components["schemas"]["RefundBody"][];
             /** Format: int64 */
             released_amount: number;
             shipment?: null | components["schemas"]["ShipmentBody"];
@@ -812,6 +842,18 @@ export interface components {
             repaired: number;
             success: boolean;
         };
+        RefundBody: {
+            /** Format: int64 */
+            amount: number;
+            completed_at?: string | null;
+            failure?: string | null;
+            reason: string;
+            /** Format: int64 */
+            refund_id: number;
+            requested_at: string;
+            /** @description requested, pending, succeeded, failed */
+            status: string;
+        };
         RefundRequest: {
             /**
              * Format: int64
@@ -822,6 +864,7 @@ export interface components {
         };
         RefundResponse: {
             message: string;
+            refund: components["schemas"]["RefundSummaryBody"];
             /**
              * Format: int64
              * @description The running total refunded.
@@ -829,6 +872,19 @@ export interface components {
             refunded_amount: number;
             status: string;
             success: boolean;
+        };
+        RefundSummaryBody: {
+            /** Format: int64 */
+            amount: number;
+            completed_at?: string | null;
+            /** Format: int64 */
+            refund_id: number;
+            requested_at: string;
+            /** @description requested, pending, succeeded, failed */
+            status: string;
+        };
+        RefundsBody: {
+            items: components["schemas"]["RefundBody"][];
         };
         ResolveRequest: {
             /**
@@ -1584,6 +1640,35 @@ export interface operations {
             };
             /** @description gateway_error */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_refunds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundsBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

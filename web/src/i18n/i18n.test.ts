@@ -29,6 +29,13 @@ describe('message tables', () => {
   it('English has no key that Korean lacks (Korean is the complete table)', () => {
     expect(Object.keys(en).filter((k) => !(k in ko))).toEqual([]);
   });
+  it.each(['invalid_state', 'refund_exceeds_balance', 'refund_in_progress', 'gateway_error'])(
+    'the money movements’ error %s has words in both languages',
+    (code) => {
+      expect(ko[`problem.${code}`]).toBeTruthy();
+      expect(en[`problem.${code}`]).toBeTruthy();
+    },
+  );
   it('placeholders agree between the languages', () => {
     const names = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
     for (const k of Object.keys(en)) expect(names(en[k]), k).toEqual(names(ko[k]));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionsFor, flowStep, ORDER_STATUSES, PAYMENT_STATUSES, ESCROW_STATUSES, sortHistory, statusKey, toneOf } from './states';
+import { actionsFor, flowStep, ORDER_STATUSES, PAYMENT_STATUSES, ESCROW_STATUSES, REFUND_STATUSES, sortHistory, statusKey, toneOf } from './states';
 import { ko } from '../i18n/ko';
 import { en } from '../i18n/en';
 
@@ -9,6 +9,7 @@ describe('status labels', () => {
       ...ORDER_STATUSES.map((s) => statusKey('order', s)),
       ...PAYMENT_STATUSES.map((s) => statusKey('payment', s)),
       ...ESCROW_STATUSES.map((s) => statusKey('escrow', s)),
+      ...REFUND_STATUSES.map((s) => statusKey('refund', s)),
     ];
     for (const k of keys) {
       expect(ko[k], k).toBeTruthy();
@@ -22,6 +23,23 @@ describe('status labels', () => {
     expect(toneOf('held')).toBe('info');
     expect(toneOf('something_new')).toBe('neutral');
     expect(toneOf(null)).toBe('neutral');
+  });
+  it.each([
+    ['requested', 'warning', '환불 요청 중', 'Requested'],
+    ['pending', 'progress', '환불 진행 중', 'On its way'],
+    ['succeeded', 'success', '환불 완료', 'Refunded'],
+    ['failed', 'danger', '환불 실패', 'Failed'],
+    ['something_new', 'neutral', undefined, undefined],
+  ])('labels and tones a refund %s', (status, tone, koText, enText) => {
+    expect(toneOf(status, 'refund')).toBe(tone);
+    expect(ko[statusKey('refund', status)]).toBe(koText);
+    expect(en[statusKey('refund', status)]).toBe(enText);
+  });
+  it('tones a status by its graph when told which', () => {
+    expect(toneOf('pending', 'escrow')).toBe('warning');
+    expect(toneOf('pending', 'refund')).toBe('progress');
+    expect(toneOf('failed', 'payment')).toBe('danger');
+    expect(toneOf(null, 'refund')).toBe('neutral');
   });
   it('places statuses on the happy path', () => {
     expect(flowStep('pending_payment')).toBe(0);

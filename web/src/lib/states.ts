@@ -16,6 +16,13 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 export const ESCROW_STATUSES = ['inactive', 'pending', 'held', 'released', 'returned'] as const;
 export type EscrowStatus = (typeof ESCROW_STATUSES)[number];
 
+/** A refund's own states (api.md §8): asked of the gateway, on its way, settled either way. */
+export const REFUND_STATUSES = ['requested', 'pending', 'succeeded', 'failed'] as const;
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
+
+/** The graphs a status belongs to; a badge says which one it shows. */
+export type StatusKind = 'order' | 'payment' | 'escrow' | 'refund';
+
 /** The happy path, in order; used for the progress bar. */
 export const ORDER_FLOW: OrderStatus[] = ['pending_payment', 'paid', 'shipping', 'delivered', 'confirmed'];
 
@@ -28,12 +35,18 @@ const TONES: Record<string, Tone> = {
   inactive: 'neutral', pending: 'warning', held: 'info', released: 'success', returned: 'neutral',
 };
 
-export function toneOf(status: string | null | undefined): Tone {
-  return (status && TONES[status]) || 'neutral';
+/** A refund's `pending` is money on its way, not an escrow awaiting payment: its own tones. */
+const REFUND_TONES: Record<string, Tone> = {
+  requested: 'warning', pending: 'progress', succeeded: 'success', failed: 'danger',
+};
+
+export function toneOf(status: string | null | undefined, kind?: StatusKind): Tone {
+  const tones = kind === 'refund' ? REFUND_TONES : TONES;
+  return (status && tones[status]) || 'neutral';
 }
 
-/** i18n key of a status: `status.order.paid`, `status.payment.failed`, `status.escrow.held`. */
-export function statusKey(kind: 'order' | 'payment' | 'escrow', status: string): string {
+/** i18n key of a status: `status.order.paid`, `status.payment.failed`, `status.refund.pending`. */
+export function statusKey(kind: StatusKind, status: string): string {
   return `status.${kind}.${status}`;
 }
 
