@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ledger totals and whether they balance (admins). */
+        /** Account balances, whether the books balance, and divergences (admins). */
         get: operations["get_ledger"];
         put?: never;
         post?: never;
@@ -47,7 +47,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Compares every payment that is not final with the gateway and repairs ours (admins). */
+        /** Compares what is open or changed with the gateway and repairs ours (admins). */
         post: operations["run_reconcile"];
         delete?: never;
         options?: never;
@@ -276,7 +276,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The buyer confirms receipt: the escrow is released to the seller. */
+        /**
+         * The buyer confirms receipt: the escrow is released to the seller (409 `refund_in_progress`
+         *     while a refund is being asked of the gateway).
+         */
         post: operations["confirm_payment"];
         delete?: never;
         options?: never;
@@ -342,7 +345,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The payment's refunds with their status (its buyer, its seller, admins). */
+        /** The payment's refunds, oldest first, with their status. */
         get: operations["list_refunds"];
         put?: never;
         post?: never;
@@ -572,6 +575,7 @@ export interface components {
             seller_id?: number | null;
             shipping?: null | components["schemas"]["ShippingBody"];
         };
+        /** @description A payment whose record disagrees with its journals or with the gateway. */
         DivergenceBody: {
             detected_at: string;
             found: string;
@@ -602,17 +606,23 @@ export interface components {
             to: string;
         };
         LedgerBody: {
-            /** @description Balance in won of every account: gateway, escrow, seller:<id>, platform_fee, fee_vat, refunds, payouts. */
+            /**
+             * @description Account to balance in won: money moved in minus money moved out (`gateway`, the
+             *     outside source, goes negative as money comes in).
+             */
             accounts: {
                 [key: string]: number;
             };
-            /** @description paid = refunded + held + released, and every payment agrees with its entries. */
+            /** @description Every journal balances, and `escrow` holds what the payments table says is held. */
             balanced: boolean;
+            /** @description Unrepaired disagreements between payments and their journals or the gateway. */
             divergences: components["schemas"]["DivergenceBody"][];
             /** Format: int64 */
             held: number;
-            mismatched_payments: number[];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description From the payments table: what was paid, refunded, released, and is held.
+             */
             paid: number;
             /** Format: int64 */
             payments_checked: number;
@@ -754,6 +764,7 @@ export interface components {
             pg_provider?: string | null;
             /** Format: int64 */
             refunded_amount: number;
+            /** @description The payment's refunds, oldest first. */
             refunds: components["schemas"]["RefundBody"][];
             /** Format: int64 */
             released_amount: number;
@@ -842,6 +853,10 @@ export interface components {
             repaired: number;
             success: boolean;
         };
+        /**
+         * @description A refund as recorded: `requested` while the gateway is asked, `pending` while its bank
+         *     transfer is under way, then `succeeded` or `failed` (nothing moved).
+         */
         RefundBody: {
             /** Format: int64 */
             amount: number;
@@ -870,9 +885,11 @@ export interface components {
              * @description The running total refunded.
              */
             refunded_amount: number;
+            /** @description The payment's status after the refund. */
             status: string;
             success: boolean;
         };
+        /** @description The refund a refund call made. */
         RefundSummaryBody: {
             /** Format: int64 */
             amount: number;
@@ -880,7 +897,7 @@ export interface components {
             /** Format: int64 */
             refund_id: number;
             requested_at: string;
-            /** @description requested, pending, succeeded, failed */
+            /** @description succeeded, or pending while the gateway's bank transfer is under way */
             status: string;
         };
         RefundsBody: {
@@ -897,6 +914,11 @@ export interface components {
         SettlementBody: {
             /** Format: int64 */
             fee_amount: number;
+            /**
+             * Format: int64
+             * @description VAT on the fee, also charged to the seller.
+             */
+            fee_vat_amount: number;
             /** Format: int64 */
             gross_amount: number;
             /** Format: int64 */
@@ -911,6 +933,8 @@ export interface components {
             items: components["schemas"]["SettlementBody"][];
             /** Format: int64 */
             total_fee: number;
+            /** Format: int64 */
+            total_fee_vat: number;
             /** Format: int64 */
             total_gross: number;
             /** Format: int64 */
@@ -1629,7 +1653,7 @@ export interface operations {
                     "application/json": components["schemas"]["RefundResponse"];
                 };
             };
-            /** @description refund_exceeds_balance or invalid_state */
+            /** @description refund_exceeds_balance, refund_in_progress or invalid_state */
             409: {
                 headers: {
                     [name: string]: unknown;

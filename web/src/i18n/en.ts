@@ -113,6 +113,7 @@ export const en: Messages = {
   'timeline.by': 'by {actor}', 'timeline.empty': 'Nothing recorded yet.',
 
   'settlements.title': 'Settlements', 'settlements.gross': 'Gross', 'settlements.fee': 'Fee',
+  'settlements.feeVat': 'VAT on the fee',
   'settlements.net': 'Net', 'settlements.none': 'No released payments yet.',
   'settlements.payment': 'Payment', 'settlements.releasedAt': 'Released',
 
@@ -134,7 +135,7 @@ export const en: Messages = {
   'account.payouts': 'Paid out to sellers',
 
   'report.paid': 'Paid', 'report.refunded': 'Refunded', 'report.held': 'Held', 'report.released': 'Released',
-  'report.payments_checked': 'Payments checked', 'report.mismatched_payments': 'Mismatched payments',
+  'report.payments_checked': 'Payments checked',
   'report.paid_amount': 'Paid', 'report.refunded_amount': 'Refunded', 'report.held_amount': 'Held',
   'report.released_amount': 'Released', 'report.fee_amount': 'Fees', 'report.checked': 'Payments checked',
   'report.repaired': 'Payments repaired', 'report.payments': 'Payments', 'report.message': 'Message', 'report.success': 'Success',

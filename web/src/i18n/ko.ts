@@ -113,6 +113,7 @@ export const ko: Messages = {
   'timeline.by': '처리: {actor}', 'timeline.empty': '아직 기록이 없습니다.',
 
   'settlements.title': '정산', 'settlements.gross': '결제 금액', 'settlements.fee': '수수료',
+  'settlements.feeVat': '수수료 부가세',
   'settlements.net': '정산 금액', 'settlements.none': '아직 정산된 결제가 없습니다.',
   'settlements.payment': '결제', 'settlements.releasedAt': '지급일',
 
@@ -134,7 +135,7 @@ export const ko: Messages = {
   'account.payouts': '판매자 지급',
 
   'report.paid': '결제된 금액', 'report.refunded': '환불된 금액', 'report.held': '보관 중인 금액', 'report.released': '지급된 금액',
-  'report.payments_checked': '확인한 결제', 'report.mismatched_payments': '어긋난 결제 수',
+  'report.payments_checked': '확인한 결제',
   'report.paid_amount': '결제된 금액', 'report.refunded_amount': '환불된 금액', 'report.held_amount': '보관 중인 금액',
   'report.released_amount': '지급된 금액', 'report.fee_amount': '수수료', 'report.checked': '확인한 결제',
   'report.repaired': '바로잡은 결제', 'report.payments': '결제 수', 'report.message': '메시지', 'report.success': '성공',

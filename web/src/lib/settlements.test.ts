@@ -3,17 +3,13 @@ import { settlementTotals } from './settlements';
 import { flattenReport } from './report';
 
 const items = [
-  { payment_id: 1, order_id: 11, gross_amount: 10000, fee_amount: 300, net_amount: 9700, released_at: '2026-01-01T00:00:00Z' },
-  { payment_id: 2, order_id: 12, gross_amount: 5000, fee_amount: 150, net_amount: 4850, released_at: '2026-01-02T00:00:00Z' },
+  { payment_id: 1, order_id: 11, gross_amount: 10000, fee_amount: 300, fee_vat_amount: 30, net_amount: 9670, released_at: '2026-01-01T00:00:00Z' },
 ];
 
 describe('settlementTotals', () => {
-  it('sums the rows when the server sends no totals', () => {
-    expect(settlementTotals({ items })).toEqual({ gross: 15000, fee: 450, net: 14550 });
-  });
-  it('prefers the server totals', () => {
-    expect(settlementTotals({ items, total_gross: 1, total_fee: 2, total_net: 3 })).toEqual({ gross: 1, fee: 2, net: 3 });
-    expect(settlementTotals({ items: [], total_gross: 7, total_fee: 0, total_net: 7 })).toEqual({ gross: 7, fee: 0, net: 7 });
+  it('takes the server totals, VAT on the fee included', () => {
+    const list = { items, total_gross: 10000, total_fee: 300, total_fee_vat: 30, total_net: 9670 };
+    expect(settlementTotals(list)).toEqual({ gross: 10000, fee: 300, feeVat: 30, net: 9670 });
   });
 });
 
