@@ -3,7 +3,7 @@
 
 use super::model::PaymentRecord;
 use super::steps::Stepped;
-use super::transitions::Step;
+use super::transitions::{RefundWrite, Step};
 use super::Payments;
 use crate::error::{AppError, AppResult};
 use crate::records::Actor;
@@ -167,8 +167,8 @@ impl Payments {
             })
             .await?;
         match stepped {
-            Stepped::Applied { plan, .. } => {
-                if plan.event == Event::PaymentRefused {
+            Stepped::Applied(applied) => {
+                if applied.plan.event == Event::PaymentRefused {
                     self.cancel_refused_logged(payment, gw).await;
                 }
                 Ok(true)
@@ -201,7 +201,7 @@ impl Payments {
                 Ok(Some(step))
             })
             .await?;
-        Ok(matches!(stepped, Stepped::Applied { .. }))
+        Ok(matches!(stepped, Stepped::Applied(_)))
     }
 
     /// Records a refund the gateway made that we did not ask for. After release it cannot be
@@ -214,15 +214,19 @@ impl Payments {
     ) -> AppResult<bool> {
         let recorded = self
             .step_payment(payment.id, actor, |_| {
-                Ok(Some(
-                    Step::new(Transition::RefundedAtGateway { amount })
-                        .reason("recorded from the gateway's record")
-                        .data(serde_json::json!({"amount": amount.get()})),
-                ))
+                let reason = "refunded at the gateway, recorded from its record";
+                let mut step = Step::new(Transition::RefundedAtGateway { amount })
+                    .reason(reason)
+                    .data(serde_json::json!({"amount": amount.get()}));
+                step.refund = Some(RefundWrite::Found {
+                    amount,
+                    reason: reason.into(),
+                });
+                Ok(Some(step))
             })
             .await;
         match recorded {
-            Ok(stepped) => Ok(matches!(stepped, Stepped::Applied { .. })),
+            Ok(stepped) => Ok(matches!(stepped, Stepped::Applied(_))),
             Err(AppError::InvalidState(_) | AppError::RefundExceedsBalance(_)) => {
                 let found = format!(
                     "the gateway cancelled {} won more than we recorded; ours: refunded {}, released {}",

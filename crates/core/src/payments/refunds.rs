@@ -4,7 +4,7 @@
 
 use super::gateway::gateway_error;
 use super::model::{PaymentRecord, Refund, Refunded};
-use super::steps::Stepped;
+use super::steps::{Applied, Stepped};
 use super::transitions::{RefundWrite, Step};
 use super::{only, Payments};
 use crate::auth::Caller;
@@ -176,11 +176,14 @@ impl Payments {
             })
             .await?;
         match stepped {
-            Stepped::Applied {
-                before,
-                plan,
-                refund_id: Some(refund_id),
-            } => {
+            Stepped::Applied(applied) => {
+                let Applied {
+                    before,
+                    plan,
+                    refund_id,
+                } = *applied;
+                let refund_id = refund_id
+                    .ok_or_else(|| AppError::Internal("a refund request without its id".into()))?;
                 let payment = before
                     .payment
                     .ok_or_else(|| AppError::Internal("a refund without its payment".into()))?;

@@ -16,15 +16,18 @@ const ATTEMPTS: usize = 8;
 /// What a step did.
 #[derive(Debug)]
 pub(crate) enum Stepped {
-    Applied {
-        before: Subject,
-        plan: Plan,
-        refund_id: Option<i64>,
-    },
+    Applied(Box<Applied>),
     /// The decision was to do nothing (already done, by this caller or another).
     Skipped,
     /// The refund intent it settles was settled by someone else.
     AlreadySettled,
+}
+
+#[derive(Debug)]
+pub(crate) struct Applied {
+    pub before: Subject,
+    pub plan: Plan,
+    pub refund_id: Option<i64>,
 }
 
 /// Which subject a step reads.
@@ -62,11 +65,11 @@ impl Payments {
             match apply(&mut tx, &subject, &plan, &step, actor).await {
                 Ok(refund_id) => match tx.commit().await {
                     Ok(()) => {
-                        return Ok(Stepped::Applied {
+                        return Ok(Stepped::Applied(Box::new(Applied {
                             before: subject,
                             plan,
                             refund_id,
-                        })
+                        })))
                     }
                     // A deadlock, or a Galera certification failure: nothing was written.
                     Err(err) if err.kind() == DbErrorKind::Conflict => continue,

@@ -59,7 +59,7 @@ impl Payments {
                 })
                 .await;
             match stepped {
-                Ok(super::steps::Stepped::Applied { .. }) => expired += 1,
+                Ok(super::steps::Stepped::Applied(_)) => expired += 1,
                 Ok(_) | Err(AppError::InvalidState(_) | AppError::Conflict(_)) => {}
                 Err(err) => return Err(err),
             }

@@ -47,6 +47,8 @@ pub(crate) enum RefundWrite {
         reason: String,
         settle_after: i64,
     },
+    /// A refund the gateway made without our asking, recorded as done.
+    Found { amount: Won, reason: String },
     /// Settled from the gateway's answer or record; only a `requested` or `pending` one.
     Settle {
         refund_id: i64,
@@ -275,6 +277,26 @@ async fn write_refund(
                         actor.0.as_str().into(),
                         now.into(),
                         (*settle_after).into(),
+                    ],
+                )
+                .await?;
+            Ok(Some(id))
+        }
+        RefundWrite::Found { amount, reason } => {
+            let reason: String = reason.chars().take(500).collect();
+            let id = tx
+                .insert_returning_id(
+                    "INSERT INTO refunds (payment_id, amount, status, reason, actor, requested_at, \
+                     completed_at, settle_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    &[
+                        payment_id.into(),
+                        amount.get().into(),
+                        RefundStatus::Succeeded.as_str().into(),
+                        reason.as_str().into(),
+                        actor.0.as_str().into(),
+                        now.into(),
+                        now.into(),
+                        now.into(),
                     ],
                 )
                 .await?;

@@ -14,6 +14,7 @@ mod crash;
 mod escrow_flow;
 mod escrow_support;
 mod gateway;
+mod ledger;
 mod logs;
 mod members;
 mod money;
