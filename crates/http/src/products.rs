@@ -3,7 +3,7 @@
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery, Auth, PathId};
 use crate::state::AppState;
-use crate::wire::{Done, SizedJson, Time};
+use crate::wire::{Done, Time};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -150,7 +150,7 @@ pub async fn get_product(
 pub async fn list_products(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ProductQuery>,
-) -> Result<SizedJson<ProductPage>, ApiError> {
+) -> Result<Json<ProductPage>, ApiError> {
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let q = query
         .q
@@ -164,12 +164,8 @@ pub async fn list_products(
         query: q,
     };
     let page = state.products.list(&filter, page).await?;
-    Ok(SizedJson {
-        // A product is ~250 bytes of JSON with the short texts of most catalogues.
-        capacity: 64 + 320 * page.items.len(),
-        body: ProductPage {
-            items: page.items.into_iter().map(Into::into).collect(),
-            next_cursor: page.next_cursor,
-        },
-    })
+    Ok(Json(ProductPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
