@@ -65,6 +65,9 @@ build() {
   rm -rf "$src" "$dir.partial"
   mkdir -p "$src" "$dir.partial"
   git archive "$sha" | tar -x -C "$src"
+  # The export's files carry the commit's time, and cargo finds the workspace's crates by
+  # their path within it: without fresh times an artifact of the other build looks current.
+  find "$src" -type f -exec touch {} +
   echo "== building $sha ($profile_dir) in $src" >&2
   (cd "$src" && CARGO_TARGET_DIR="$target_dir" cargo build --locked --profile "$cargo_profile" \
     -p escrow -p escrow-bench >&2)
