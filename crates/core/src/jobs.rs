@@ -1,8 +1,8 @@
-//! Background work: expiring unpaid orders, automatic confirmation, reconciliation with the
-//! gateway, and forgetting old idempotency keys and published events. Every instance runs
-//! it; each change is a conditional transition (a sweep deletes only what is old enough),
-//! so two instances never do the same job twice and a dead instance's work is simply
-//! picked up on the next tick by another.
+//! Background work: settling refunds whose answer was lost, expiring unpaid orders, automatic
+//! confirmation, reconciliation with the gateway, and forgetting old idempotency keys and
+//! published events. Every instance runs it; each change is a conditional transition (a sweep
+//! deletes only what is old enough), so two instances never do the same job twice and a dead
+//! instance's work is simply picked up on the next tick by another.
 
 use crate::payments::Payments;
 use crate::{idempotency, outbox, Db};
@@ -26,6 +26,10 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
     let mut last_reconcile = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
+        // Before automatic confirmation: an intent settled here no longer holds its release.
+        if let Err(err) = payments.settle_stale_refunds().await {
+            tracing::warn!(error = %err, "settling refunds from the gateway's record failed");
+        }
         if let Err(err) = payments.expire_due().await {
             tracing::warn!(error = %err, "expiring orders failed");
         }

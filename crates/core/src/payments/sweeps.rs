@@ -115,14 +115,22 @@ impl Payments {
     ///   and time), which also finds a cancel after release.
     pub async fn reconcile(&self) -> AppResult<ReconcileReport> {
         let mut report = ReconcileReport::default();
-        self.settle_stale_refunds(&mut report).await?;
+        self.settle_stale(&mut report).await?;
         self.look_up_open(&mut report).await?;
         self.list_changed(&mut report).await?;
         self.check_ledger().await?;
         Ok(report)
     }
 
-    async fn settle_stale_refunds(&self, report: &mut ReconcileReport) -> AppResult<()> {
+    /// Settles, from the gateway's record, the refund intents whose request gave up (a lost
+    /// answer, a crash); answers how many.
+    pub async fn settle_stale_refunds(&self) -> AppResult<u64> {
+        let mut report = ReconcileReport::default();
+        self.settle_stale(&mut report).await?;
+        Ok(report.repaired)
+    }
+
+    async fn settle_stale(&self, report: &mut ReconcileReport) -> AppResult<()> {
         let ids = sqlx::query_scalar::<_, i64>(
             "SELECT DISTINCT payment_id FROM refunds WHERE status = ? AND settle_after <= ?",
         )
