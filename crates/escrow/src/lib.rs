@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod events;
+pub mod logging;
 
 use anyhow::Context;
 use config::Config;

@@ -60,7 +60,7 @@ fn init_logging(format: &str) {
     if format == "json" {
         builder.json().init();
     } else {
-        builder.init();
+        builder.fmt_fields(escrow::logging::text_fields()).init();
     }
 }
 

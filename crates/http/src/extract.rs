@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, HeaderMap};
 use bytes::Bytes;
 use escrow_core::auth::Caller;
 use escrow_core::AppError;
@@ -138,24 +138,33 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                AppError::Unauthorized("sign in: send Authorization: Bearer <token>".into())
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-            })?;
-        Ok(Auth(state.members.tokens().verify(token.trim())?))
+        let token = bearer_token(&parts.headers)?.ok_or_else(|| {
+            AppError::Unauthorized("sign in: send Authorization: Bearer <token>".into())
+        })?;
+        Ok(Auth(state.members.authenticate(token).await?))
     }
 }
 
-/// The client's address, for throttling; `unknown` when the server has none.
+/// The token of `Authorization: Bearer <token>`, the one reading of that header for every
+/// use: `None` without the header, an error for another scheme. The scheme is matched in
+/// any case (RFC 9110 §11.1).
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed =
+        || AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into());
+    let value = value.to_str().map_err(|_| malformed())?.trim();
+    let (scheme, token) = value.split_once([' ', '\t']).ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+/// The client's address, for throttling and the webhook allow-list; `unknown` when the
+/// server has none. An IPv4 client of a dual-stack listener is named by its IPv4 address.
 pub struct ClientAddr(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
@@ -165,7 +174,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         let addr = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string())
             .unwrap_or_else(|| "unknown".into());
         Ok(ClientAddr(addr))
     }

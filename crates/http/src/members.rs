@@ -144,6 +144,26 @@ pub async fn create_session(
     }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogoutResponse {
+    pub success: bool,
+    pub message: String,
+}
+
+/// Signs the caller out everywhere: every token issued to them so far is refused from now on.
+#[utoipa::path(post, path = "/auth/logout", tag = "members", security(("bearer" = [])),
+    responses((status = 200, body = LogoutResponse), (status = 401, body = Problem)))]
+pub async fn delete_session(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<LogoutResponse>, ApiError> {
+    state.members.log_out(caller.user_id).await?;
+    Ok(Json(LogoutResponse {
+        success: true,
+        message: "signed out; every token issued before now is revoked".into(),
+    }))
+}
+
 /// The signed-in member.
 #[utoipa::path(get, path = "/auth/me", tag = "members", security(("bearer" = [])),
     responses((status = 200, body = MemberBody), (status = 401, body = Problem)))]

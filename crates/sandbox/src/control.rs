@@ -2,7 +2,7 @@
 //! and the checkout page it opens.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -15,6 +15,14 @@ use crate::Sandbox;
 
 const IAMPORT_JS: &str = include_str!("static/iamport.js");
 const CHECKOUT_HTML: &str = include_str!("static/checkout.html");
+const CHECKOUT_JS: &str = include_str!("static/checkout.js");
+const CHECKOUT_CSS: &str = include_str!("static/checkout.css");
+
+/// The checkout page runs on whatever origin mounts the sandbox, the service's own
+/// included: it may run only its own files and call only its own origin. Merchants' pages
+/// frame it, as they do a real PG's window, so framing stays open.
+const CHECKOUT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'";
 
 /// Control-call failure: `{"message": ...}` with a 4xx status.
 fn refused(refusal: Refusal) -> Response {
@@ -173,22 +181,47 @@ pub(crate) async fn expire_tokens(State(sandbox): State<Sandbox>) -> Response {
 
 /// `GET /iamport.js`: the browser SDK stand-in.
 pub(crate) async fn iamport_js() -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/javascript; charset=utf-8",
-            ),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        IAMPORT_JS,
-    )
-        .into_response()
+    static_file("application/javascript; charset=utf-8", IAMPORT_JS)
 }
 
-/// `GET /checkout`: the card form `iamport.js` opens (parameters read by its own script).
+/// `GET /checkout`: the card form `iamport.js` opens (parameters read by its own script,
+/// `checkout.js`, which shows them only as text).
 pub(crate) async fn checkout_page() -> Response {
-    Html(CHECKOUT_HTML).into_response()
+    let mut page = Html(CHECKOUT_HTML).into_response();
+    let headers = page.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CHECKOUT_CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    page
+}
+
+pub(crate) async fn checkout_js() -> Response {
+    static_file("application/javascript; charset=utf-8", CHECKOUT_JS)
+}
+
+pub(crate) async fn checkout_css() -> Response {
+    static_file("text/css; charset=utf-8", CHECKOUT_CSS)
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `request_pay` parameters as the checkout page forwards them.

@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "escrow lifecycle",
         include_str!("../../../migrations/0002_escrow.sql"),
     ),
+    (
+        4,
+        "hardening",
+        include_str!("../../../migrations/0004_hardening.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -14,6 +14,7 @@ mod crash;
 mod escrow_flow;
 mod escrow_support;
 mod gateway;
+mod hardening;
 mod logs;
 mod members;
 mod outage;
