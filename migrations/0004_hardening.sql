@@ -7,3 +7,7 @@ ALTER TABLE idempotency_keys ADD COLUMN response_bytes LONGBLOB NULL;
 
 -- A token carries the version current when it was issued; a logout moves it on.
 ALTER TABLE users ADD COLUMN token_version BIGINT NOT NULL DEFAULT 0;
+
+-- What a buyer holds unpaid is summed at every order: their orders by status, not their
+-- whole history.
+CREATE INDEX orders_buyer_status ON orders (buyer_id, status);

@@ -121,19 +121,28 @@ pub struct Members {
     db: Db,
     passwords: Passwords,
     tokens: Tokens,
+    signups: throttle::Limit,
 }
 
 impl Members {
-    pub fn new(db: Db, passwords: Passwords, tokens: Tokens) -> Self {
+    /// `signups_per_hour`: how many accounts one client address may open an hour.
+    pub fn new(db: Db, passwords: Passwords, tokens: Tokens, signups_per_hour: i64) -> Self {
         Self {
             db,
             passwords,
             tokens,
+            signups: throttle::signups(signups_per_hour),
         }
     }
 
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// A sign-up from a client address, within that address's hourly allowance.
+    pub async fn sign_up_from(&self, member: NewMember, client: &str) -> AppResult<i64> {
+        throttle::claim(&self.db, &throttle::signup_scope(client), self.signups).await?;
+        self.sign_up(member).await
     }
 
     pub async fn sign_up(&self, member: NewMember) -> AppResult<i64> {

@@ -1,4 +1,4 @@
-//! Login throttling, kept in the database so that every instance of the service counts the
+//! Login and sign-up throttling, kept in the database so that every instance of the service counts the
 //! same attempts (an attacker gains nothing by spreading over instances).
 //!
 //! An attempt is claimed before its password is verified, by one conditional write that
@@ -24,6 +24,18 @@ pub const PER_CLIENT: Limit = Limit {
     attempts: 50,
     window_ms: 15 * 60 * 1000,
 };
+
+/// Sign-ups per client address: `per_hour` accounts an hour.
+pub fn signups(per_hour: i64) -> Limit {
+    Limit {
+        attempts: per_hour,
+        window_ms: 3600 * 1000,
+    }
+}
+
+pub fn signup_scope(client: &str) -> String {
+    format!("signup:{client}")
+}
 
 pub fn email_scope(email: &str) -> String {
     format!("email:{email}")

@@ -90,6 +90,18 @@ pub struct Config {
     )]
     pub imp_code: String,
 
+    /// Sign-ups one client address may make per hour (429 beyond).
+    #[arg(long = "signup-limit", env = "ESCROW_SIGNUP_LIMIT", value_name = "ESCROW_SIGNUP_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub signup_limit: i64,
+
+    /// Units of one product a buyer may hold in unpaid orders (409 beyond).
+    #[arg(long = "max-unpaid-per-product", env = "ESCROW_MAX_UNPAID_PER_PRODUCT", value_name = "ESCROW_MAX_UNPAID_PER_PRODUCT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub max_unpaid_per_product: i64,
+
+    /// Units a buyer may hold in unpaid orders over all products (409 beyond).
+    #[arg(long = "max-unpaid-units", env = "ESCROW_MAX_UNPAID_UNITS", value_name = "ESCROW_MAX_UNPAID_UNITS", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub max_unpaid_units: i64,
+
     /// Release delay after delivery: 500ms, 30s, 10m, 2h, 7d.
     #[arg(long = "auto-confirm-after", env = "ESCROW_AUTO_CONFIRM_AFTER", value_name = "ESCROW_AUTO_CONFIRM_AFTER", default_value = "7d", value_parser = parse_duration, global = true)]
     pub auto_confirm_after: Duration,
@@ -264,6 +276,11 @@ impl Config {
             imp_code: "imp00000000".into(),
             auto_confirm_after: Duration::from_secs(7 * 86400),
             order_ttl: Duration::from_secs(30 * 60),
+            // Tests sign up and order freely from one address; the scenarios of these limits
+            // set their own.
+            signup_limit: 1_000_000,
+            max_unpaid_per_product: 1_000_000,
+            max_unpaid_units: 1_000_000,
             fee_bps: 0,
             nats_url: None,
             nats_max_age: Duration::from_secs(7 * 86400),

@@ -115,7 +115,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Signs up a buyer or a seller. */
+        /**
+         * Signs up a buyer or a seller. Each client address may open a limited number of accounts
+         *     an hour (`ESCROW_SIGNUP_LIMIT`); beyond it, 429.
+         */
         post: operations["create_member"];
         delete?: never;
         options?: never;
@@ -1143,6 +1146,15 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

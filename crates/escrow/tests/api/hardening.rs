@@ -342,3 +342,71 @@ async fn the_webhook_allow_list_matches_ipv4_senders_on_a_dual_stack_listener(ba
 }
 
 on_both_backends!(the_webhook_allow_list_matches_ipv4_senders_on_a_dual_stack_listener);
+
+fn five_signups_and_small_holds(config: &mut escrow::config::Config) {
+    config.signup_limit = 5;
+    config.max_unpaid_per_product = 3;
+    config.max_unpaid_units = 5;
+}
+
+on_both_databases_with! { five_signups_and_small_holds =>
+    async fn sign_ups_from_one_address_are_limited(app: TestApp) {
+        let app = &app;
+        let signups = join_all((0..60).map(|n| {
+            let body = json!({"email": format!("burst-{n}@example.kr"), "password": "password-123", "name": "N"});
+            async move { app.post("/auth/signup", None, body).await }
+        }))
+        .await;
+        let created = signups.iter().filter(|a| a.status.as_u16() == 201).count();
+        let refused: Vec<_> = signups.iter().filter(|a| a.status.as_u16() == 429).collect();
+        assert_eq!((created, refused.len()), (5, 55));
+        refused[0].assert_problem(429, "rate_limited");
+        assert!(refused[0].headers.contains_key("retry-after"));
+        assert_eq!(app.count("users").await, 5);
+    }
+
+    async fn a_buyer_cannot_hold_more_than_the_limits_unpaid(app: TestApp) {
+        let seller = app.seller().await;
+        let first = app.product(&seller, "한정판 운동화", 10_000, 100).await;
+        let second = app.product(&seller, "양말", 1_000, 100).await;
+        let buyer = app.buyer().await;
+        // Simultaneous orders of one unit: exactly the per-product limit gets through.
+        let one = [(first, 1)];
+        let orders = join_all((0..12).map(|_| app.try_order(&buyer, &one))).await;
+        let placed = orders.iter().filter(|a| a.status.as_u16() == 201).count();
+        assert_eq!(placed, 3, "{:?}", orders.iter().map(|a| a.status.as_u16()).collect::<Vec<_>>());
+        let refused = orders.iter().find(|a| a.status.as_u16() != 201).unwrap();
+        refused.assert_problem(409, "unpaid_limit");
+        assert_eq!(app.stock(first).await, 97);
+        // In total: 3 held, 2 more of another product, then nothing.
+        app.try_order(&buyer, &[(second, 2)]).await.assert_status(201);
+        app.try_order(&buyer, &[(second, 1)]).await.assert_problem(409, "unpaid_limit");
+        assert_eq!(app.stock(second).await, 98);
+        assert_eq!(app.count("orders").await, 4);
+        // Another buyer is not held back by it.
+        let other = app.buyer().await;
+        app.try_order(&other, &[(first, 3)]).await.assert_status(201);
+    }
+}
+
+on_both_databases! {
+    async fn a_cart_past_the_largest_total_stays_readable_and_only_checkout_refuses(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let product = app.product(&seller, "금괴", 1_000_000_000, 100).await;
+        let path = format!("/cart/items/{product}");
+        app.put(&path, Some(&buyer.token), json!({"quantity": 5})).await.assert_status(200);
+        let repriced = json!({"name": "금괴", "description": "", "price": 5_000_000_000_i64, "stock": 100});
+        app.put(&format!("/products/{product}"), Some(&seller.token), repriced).await.assert_status(200);
+        let cart = app.get("/cart", Some(&buyer.token)).await;
+        assert_eq!(cart.assert_status(200)["total_amount"], 25_000_000_000_i64);
+        let changed = app.put(&path, Some(&buyer.token), json!({"quantity": 4})).await;
+        assert_eq!(changed.assert_status(200)["total_amount"], 20_000_000_000_i64);
+        let checkout = app.post("/orders", Some(&buyer.token), json!({"from_cart": true, "shipping": shipping()})).await;
+        checkout.assert_problem(422, "validation_failed");
+        assert_eq!(app.count("orders").await, 0);
+        assert_eq!(app.stock(product).await, 100);
+        app.put(&path, Some(&buyer.token), json!({"quantity": 2})).await.assert_status(200);
+        app.post("/orders", Some(&buyer.token), json!({"from_cart": true, "shipping": shipping()})).await.assert_status(201);
+    }
+}
