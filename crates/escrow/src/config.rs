@@ -14,7 +14,8 @@ pub struct Config {
         env = "ESCROW_LISTEN",
         value_name = "ESCROW_LISTEN",
         default_value = "127.0.0.1:8080",
-        global = true
+        global = true,
+        value_parser = parse_listen
     )]
     pub listen: SocketAddr,
 
@@ -185,6 +186,22 @@ pub struct Config {
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "ESCROW_LOG_FORMAT", value_name = "ESCROW_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
+}
+
+/// `IP:PORT`, or `HOST:PORT` (e.g. `localhost:8080`) resolved to its first address.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let explain = |why: String| {
+        format!("`{text}` is not an address to listen on ({why}); give IP:PORT or HOST:PORT, e.g. 127.0.0.1:8080, [::]:8080 or localhost:8080")
+    };
+    text.to_socket_addrs()
+        .map_err(|err| explain(err.to_string()))?
+        .next()
+        .ok_or_else(|| explain("the name has no address".into()))
 }
 
 fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {

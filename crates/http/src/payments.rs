@@ -21,13 +21,13 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreatePaymentRequest {
-    /// Pay for this order; or give the seed's fields below instead.
+    /// Pay for this order; or give product_id, quantity and price instead (the one-step form).
     pub order_id: Option<i64>,
     pub product_id: Option<i64>,
     pub quantity: Option<i64>,
     pub buyer_id: Option<i64>,
     pub seller_id: Option<i64>,
-    /// The seed's form: the total the client expects; must equal the server's.
+    /// The one-step form: the total the client expects; must equal the server's.
     pub price: Option<i64>,
     pub shipping: Option<ShippingBody>,
     /// Escrow on (default) or off.
@@ -251,7 +251,7 @@ fn reason_text(reason: Option<&str>) -> Result<Option<String>, ApiError> {
         .transpose()
 }
 
-/// Creates a payment for an order (or, in the seed's form, the order too), registers the
+/// Creates a payment for an order (or, in the one-step form, the order too), registers the
 /// amount with the gateway, and returns the browser checkout parameters.
 #[utoipa::path(post, path = "/payments", tag = "payments", request_body = CreatePaymentRequest, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header)),
@@ -296,9 +296,11 @@ pub async fn create_payment(
                 .await?
         }
         _ => {
-            return Err(
-                AppError::field("order_id", "give order_id, or the seed's product_id form").into(),
+            return Err(AppError::field(
+                "order_id",
+                "give order_id, or product_id with quantity and price",
             )
+            .into())
         }
     };
     Ok((StatusCode::CREATED, Json(created.into())))

@@ -29,6 +29,13 @@ async fn get_browser_config(State(state): State<AppState>) -> impl IntoResponse 
 pub fn routes(state: &AppState) -> Router<AppState> {
     let dir = &state.browser.web_dir;
     let index = dir.join("index.html");
+    if !index.is_file() {
+        tracing::warn!(
+            web_dir = %dir.display(),
+            "no web UI build here (index.html missing): /app/ will answer 404; build it with \
+             `npm ci && npm run build` in web/, or set ESCROW_WEB_DIR"
+        );
+    }
     let policy = ui_policy(&state.browser.iamport_js);
     // The policy is built from the configured SDK address, which is plain ASCII.
     let policy =

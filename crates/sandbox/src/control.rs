@@ -34,6 +34,26 @@ fn refused(refusal: Refusal) -> Response {
         .into_response()
 }
 
+/// A control call's JSON body; one that cannot be read is refused like every other control
+/// failure, `{"message": ...}` as JSON, not axum's plain text.
+pub(crate) struct ControlJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S>
+    for ControlJson<T>
+{
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ControlJson(value)),
+            Err(rejection) => Err(refused(Refusal::new(
+                rejection.status().as_u16(),
+                rejection.body_text(),
+            ))),
+        }
+    }
+}
+
 impl Sandbox {
     /// Create a payment as the checkout would, and notify it when paid.
     fn finish_checkout(&self, new: NewPayment) -> Result<PaymentRecord, Refusal> {
@@ -89,7 +109,7 @@ fn custom_data_text(value: Option<serde_json::Value>) -> Option<String> {
 /// `POST /_sandbox/payments`: a buyer finishing the checkout; answers `{imp_uid, status}`.
 pub(crate) async fn create_payment(
     State(sandbox): State<Sandbox>,
-    Json(body): Json<CreatePayment>,
+    ControlJson(body): ControlJson<CreatePayment>,
 ) -> Response {
     let decline = match body.outcome.as_deref() {
         None | Some("paid") => false,
@@ -129,7 +149,7 @@ pub(crate) async fn create_payment(
 /// `POST /_sandbox/faults`.
 pub(crate) async fn set_fault(
     State(sandbox): State<Sandbox>,
-    Json(fault): Json<Fault>,
+    ControlJson(fault): ControlJson<Fault>,
 ) -> Response {
     sandbox.set_fault(fault.clone());
     Json(fault).into_response()
@@ -260,7 +280,7 @@ pub(crate) struct CheckoutBody {
 pub(crate) async fn checkout_pay(
     State(sandbox): State<Sandbox>,
     headers: HeaderMap,
-    Json(body): Json<CheckoutBody>,
+    ControlJson(body): ControlJson<CheckoutBody>,
 ) -> Response {
     let params = body.params;
     if body.imp_code.as_deref() != Some(sandbox.inner.config.imp_code.as_str()) {

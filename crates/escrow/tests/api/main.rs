@@ -17,6 +17,7 @@ mod gateway;
 mod hardening;
 mod logs;
 mod members;
+mod newcomer;
 mod outage;
 mod products;
 mod system;
