@@ -240,7 +240,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Creates a payment for an order (or, in the seed's form, the order too), registers the
+         * Creates a payment for an order (or, in the one-step form, the order too), registers the
          *     amount with the gateway, and returns the browser checkout parameters.
          */
         post: operations["create_payment"];
@@ -559,12 +559,12 @@ export interface components {
             escrow?: boolean | null;
             /**
              * Format: int64
-             * @description Pay for this order; or give the seed's fields below instead.
+             * @description Pay for this order; or give product_id, quantity and price instead (the one-step form).
              */
             order_id?: number | null;
             /**
              * Format: int64
-             * @description The seed's form: the total the client expects; must equal the server's.
+             * @description The one-step form: the total the client expects; must equal the server's.
              */
             price?: number | null;
             /** Format: int64 */
