@@ -96,3 +96,39 @@ on_both_databases! {
         assert!(not_json.content_type.starts_with("application/json"), "{}", not_json.content_type);
     }
 }
+
+/// The fields a JSON body lacks, each by its own path.
+fn missing(answer: &crate::support::Answer) -> Vec<(String, String)> {
+    answer.assert_problem(422, "validation_failed");
+    answer.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_string(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+on_both_databases! {
+    async fn every_missing_field_is_named_on_its_own(app: TestApp) {
+        let required = |fields: &[&str]| fields.iter().map(|f| (f.to_string(), "is required".to_string())).collect::<Vec<_>>();
+        let signup = app.post("/auth/signup", None, json!({})).await;
+        assert_eq!(missing(&signup), required(&["email", "password", "name"]));
+        let login = app.post("/auth/login", None, json!({"password": "x"})).await;
+        assert_eq!(missing(&login), required(&["email"]));
+
+        let buyer = app.buyer().await;
+        let order = app.post("/orders", Some(&buyer.token), json!({"items": [{"quantity": 1}, {}]})).await;
+        assert_eq!(missing(&order), required(&["items[0].product_id", "items[1].product_id", "items[1].quantity", "shipping"]));
+        // A wrong type met after missing ones is named too.
+        let order = app.post("/orders", Some(&buyer.token), json!({"items": [{}, {"product_id": 1, "quantity": "two"}]})).await;
+        let problems = missing(&order);
+        assert_eq!(problems[..2], required(&["items[0].product_id", "items[0].quantity"])[..], "{problems:?}");
+        assert_eq!(problems[2].0, "items[1].quantity", "{problems:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+}
