@@ -2,7 +2,7 @@
 //! host name to listen on, a missing web build, and the sandbox's control calls refusing a
 //! body they cannot read, in JSON.
 
-use crate::support::{escrow_command, free_port, Backend, TestApp, TestDatabase};
+use crate::support::{escrow_command, free_port, Backend, TestDatabase};
 use serde_json::json;
 use std::process::{Output, Stdio};
 
