@@ -43,8 +43,11 @@ if ! nats_up; then
 fi
 
 if [ "${SKIP_BROWSER:-}" != 1 ]; then
-  # Korean text in the screenshots needs a Hangul font.
-  if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi nanum; then
+  # Korean text in the screenshots needs a Hangul font. The font list is read whole (no
+  # `grep -q` on a pipe: it exits at the first match, fc-list dies of SIGPIPE, and under
+  # pipefail the font then looks missing).
+  fonts=$(fc-list 2>/dev/null || true)
+  if [ ! -x /usr/bin/chromium ] || ! grep -qi nanum <<<"$fonts"; then
     echo "installing Chromium and a Korean font for the browser tests..."
     apt_install chromium fonts-nanum
   fi

@@ -77,6 +77,12 @@ export async function newPage(ctx, { viewport = DESKTOP, mobile = false, token =
   page.setDefaultTimeout(15_000);
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
+  // What the pages' Content-Security-Policy refused: the UI and the sandbox must need nothing it forbids.
+  const refused = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+  });
+  page.cspRefusals = refused;
   page.on('dialog', (d) => d.accept());
   page.jsErrors = errors;
   return page;

@@ -58,6 +58,8 @@ const env = {
   ESCROW_DATABASE_URL: `sqlite://${dbFile}`,
   ESCROW_WEB_DIR: distDir,
   ESCROW_LOG: process.env.ESCROW_LOG ?? 'warn',
+  // Every scenario signs its members up from this one address.
+  ESCROW_SIGNUP_LIMIT: process.env.ESCROW_SIGNUP_LIMIT ?? '1000',
 };
 let serviceLog = '';
 let serviceExited = false;

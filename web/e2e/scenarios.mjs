@@ -127,8 +127,13 @@ export const scenarios = [
       await page.click('[data-testid=login-submit]');
       await page.waitForSelector('[data-testid=logout]');
       assert((await page.textContent('[data-testid=who]')).includes(buyer.name), 'shows who is signed in');
+      const token = await page.evaluate(() => localStorage.getItem('escrow.token'));
+      assert(token, 'the signed-in page keeps its token');
       await page.click('[data-testid=logout]');
       await page.waitForSelector('[data-testid=nav-login]');
+      // Logging out revokes the token at the service, not only in this browser.
+      const after = await fetch(`${ctx.apiBase}/auth/me`, { headers: { Authorization: `Bearer ${token}` } });
+      assert(after.status === 401, `a signed-out token is refused (got ${after.status})`);
       // A page that needs a session sends you to log in, and back afterwards.
       await page.goto(app(ctx, 'orders'));
       await page.waitForURL(/\/app\/login\?next=/);
@@ -245,6 +250,7 @@ export const scenarios = [
       await page.setViewportSize(PHONE);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert(overflow <= 0, `order page fits 375px (overflow ${overflow}px)`);
+      assert(page.cspRefusals.length === 0, `nothing refused by the CSP: ${page.cspRefusals.join('; ')}`);
       await shot(ctx, page, 'phone-order-confirmed');
 
       // The seller's settlement shows it.
@@ -335,6 +341,29 @@ export const scenarios = [
       await page.waitForURL(/\/app\/payments\/[^/]+\/return\?/, { timeout: 20_000 });
       await page.waitForSelector('[data-testid=pay-success]', { timeout: 20_000 });
       await shot(ctx, page, 'phone-payment-return');
+      assert(page.cspRefusals.length === 0, `nothing refused by the CSP: ${page.cspRefusals.join('; ')}`);
+    },
+  },
+  {
+    name: 'sandbox checkout: a javascript: m_redirect_url is not followed, echoed text stays text',
+    async run(ctx) {
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { viewport: PHONE, mobile: true, token: buyer.token });
+      await page.goto(app(ctx, ''));
+      const params = {
+        merchant_uid: 'order-x', amount: 1000, name: '<img src=x onerror="window.__pwned=1">',
+        m_redirect_url: 'javascript:window.__pwned=2;localStorage.getItem("escrow.token")',
+      };
+      const q = new URLSearchParams({ mode: 'redirect', imp_code: 'imp00000000', params: JSON.stringify(params) });
+      const checkout = `${ctx.appBase}/sandbox/portone/checkout?${q}`;
+      await page.goto(checkout);
+      await page.click('#pay-button');
+      await page.waitForSelector('#result:has-text("not followed")');
+      assert(page.url() === checkout, `stayed on the checkout page (at ${page.url()})`);
+      assert((await page.evaluate(() => window.__pwned)) === undefined, 'no script of the parameters ran');
+      assert((await page.textContent('#product-name')) === params.name, 'the name is shown as text');
+      await shot(ctx, page, 'sandbox-refused-redirect');
+      assert(page.cspRefusals.length === 0, `nothing refused by the CSP: ${page.cspRefusals.join('; ')}`);
     },
   },
   {

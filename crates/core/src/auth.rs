@@ -29,6 +29,17 @@ struct Claims {
     role: Role,
     iat: i64,
     exp: i64,
+    /// The user's token version at issue; a logout moves it on and so revokes the token.
+    #[serde(default)]
+    ver: i64,
+}
+
+/// What a validly signed token claims; [`crate::members::Members::authenticate`] checks it
+/// against the user as stored now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub caller: Caller,
+    pub version: i64,
 }
 
 /// Issues and checks bearer tokens.
@@ -44,7 +55,7 @@ impl Tokens {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
         Self {
             encoding: Arc::new(EncodingKey::from_secret(secret)),
             decoding: Arc::new(DecodingKey::from_secret(secret)),
@@ -57,7 +68,7 @@ impl Tokens {
         self.ttl
     }
 
-    pub fn issue(&self, caller: Caller) -> AppResult<String> {
+    pub fn issue(&self, caller: Caller, version: i64) -> AppResult<String> {
         let now = escrow_store::now_millis() / 1000;
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = Claims {
@@ -65,22 +76,32 @@ impl Tokens {
             role: caller.role,
             iat: now,
             exp: now + ttl,
+            ver: version,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|err| AppError::internal("signing a token", err))
     }
 
-    pub fn verify(&self, token: &str) -> AppResult<Caller> {
+    /// Checks the signature and the times: a token that claims to live longer than this
+    /// service issues them (a leaked signing key's forgery) is refused like an expired one.
+    pub fn verify(&self, token: &str) -> AppResult<TokenClaims> {
+        let invalid = || AppError::Unauthorized("the token is invalid or expired".into());
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| AppError::Unauthorized("the token is invalid or expired".into()))?;
-        let user_id = data
-            .claims
-            .sub
-            .parse()
-            .map_err(|_| AppError::Unauthorized("the token is invalid or expired".into()))?;
-        Ok(Caller {
-            user_id,
-            role: data.claims.role,
+            .map_err(|_| invalid())?;
+        let claims = data.claims;
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or_default();
+        let now = escrow_store::now_millis() / 1000;
+        if claims.exp.saturating_sub(claims.iat) > ttl || claims.iat > now + leeway {
+            return Err(invalid());
+        }
+        let user_id = claims.sub.parse().map_err(|_| invalid())?;
+        Ok(TokenClaims {
+            caller: Caller {
+                user_id,
+                role: claims.role,
+            },
+            version: claims.ver,
         })
     }
 }
@@ -277,8 +298,11 @@ mod tests {
             user_id: 7,
             role: Role::Seller,
         };
-        let token = tokens.issue(caller).unwrap_or_default();
-        assert_eq!(tokens.verify(&token).ok(), Some(caller));
+        let token = tokens.issue(caller, 3).unwrap_or_default();
+        assert_eq!(
+            tokens.verify(&token).ok(),
+            Some(TokenClaims { caller, version: 3 })
+        );
         let other = Tokens::new(b"secret-two", Duration::from_secs(60));
         assert!(other.verify(&token).is_err());
         assert!(tokens.verify("not.a.token").is_err());

@@ -27,6 +27,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     InsufficientStock(String),
+    /// The order would leave the buyer holding more unpaid units than allowed.
+    #[error("{0}")]
+    UnpaidLimit(String),
     #[error("{0}")]
     AmountMismatch(String),
     /// A transition the current state does not allow.
@@ -74,6 +77,7 @@ impl AppError {
             AppError::EmailTaken => "email_taken",
             AppError::Conflict(_) => "conflict",
             AppError::InsufficientStock(_) => "insufficient_stock",
+            AppError::UnpaidLimit(_) => "unpaid_limit",
             AppError::AmountMismatch(_) => "amount_mismatch",
             AppError::InvalidState(_) => "invalid_state",
             AppError::RefundExceedsBalance(_) => "refund_exceeds_balance",

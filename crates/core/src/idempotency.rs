@@ -10,16 +10,14 @@ use sqlx::Row;
 
 /// How long a key is remembered.
 pub const KEY_LIFETIME_MS: i64 = 24 * 3600 * 1000;
-/// Responses above this are not kept (commands answer far less).
-pub const MAX_STORED_RESPONSE: usize = 8000;
 
 /// What to do with a request carrying a key.
 #[derive(Debug)]
 pub enum Claim {
-    /// First time: run it, then `finish` or `abandon`.
+    /// First time: run it, then `finish`.
     Run,
     /// Seen before with the same request: answer this again.
-    Replay { status: u16, body: String },
+    Replay { status: u16, body: Vec<u8> },
 }
 
 pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppResult<Claim> {
@@ -37,7 +35,8 @@ pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppR
         Err(err) => return Err(err.into()),
     }
     let row = sqlx::query(
-        "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE user_id = ? AND idem_key = ?",
+        "SELECT request_hash, status_code, response_bytes, response_body FROM idempotency_keys \
+         WHERE user_id = ? AND idem_key = ?",
     )
     .bind(user_id)
     .bind(key)
@@ -55,33 +54,22 @@ pub async fn claim(db: &Db, user_id: i64, key: &str, request_hash: &str) -> AppR
     if status == 0 {
         return Err(AppError::IdempotencyKeyInFlight);
     }
-    let body: Option<String> = row.try_get("response_body")?;
+    let body: Option<Vec<u8>> = row.try_get("response_bytes")?;
+    let saved_as_text: Option<String> = row.try_get("response_body")?;
     Ok(Claim::Replay {
         status: u16::try_from(status).unwrap_or(500),
-        body: body.unwrap_or_default(),
+        body: body
+            .or_else(|| saved_as_text.map(String::into_bytes))
+            .unwrap_or_default(),
     })
 }
 
-/// Saves the response of a claimed request. One too large to keep (commands answer far
-/// less) releases the claim instead.
-pub async fn finish(db: &Db, user_id: i64, key: &str, status: u16, body: &str) -> AppResult<()> {
-    if body.chars().count() > MAX_STORED_RESPONSE {
-        return abandon(db, user_id, key).await;
-    }
+/// Saves the response of a claimed request, whatever its size.
+pub async fn finish(db: &Db, user_id: i64, key: &str, status: u16, body: &[u8]) -> AppResult<()> {
     db.write(
-        "UPDATE idempotency_keys SET status_code = ?, response_body = ? WHERE user_id = ? AND \
+        "UPDATE idempotency_keys SET status_code = ?, response_bytes = ? WHERE user_id = ? AND \
          idem_key = ?",
         params![i64::from(status), body, user_id, key],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Releases a claim, so that the key may run again.
-async fn abandon(db: &Db, user_id: i64, key: &str) -> AppResult<()> {
-    db.write(
-        "DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ?",
-        params![user_id, key],
     )
     .await?;
     Ok(())

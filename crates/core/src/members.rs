@@ -121,19 +121,28 @@ pub struct Members {
     db: Db,
     passwords: Passwords,
     tokens: Tokens,
+    signups: throttle::Limit,
 }
 
 impl Members {
-    pub fn new(db: Db, passwords: Passwords, tokens: Tokens) -> Self {
+    /// `signups_per_hour`: how many accounts one client address may open an hour.
+    pub fn new(db: Db, passwords: Passwords, tokens: Tokens, signups_per_hour: i64) -> Self {
         Self {
             db,
             passwords,
             tokens,
+            signups: throttle::signups(signups_per_hour),
         }
     }
 
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// A sign-up from a client address, within that address's hourly allowance.
+    pub async fn sign_up_from(&self, member: NewMember, client: &str) -> AppResult<i64> {
+        throttle::claim(&self.db, &throttle::signup_scope(client), self.signups).await?;
+        self.sign_up(member).await
     }
 
     pub async fn sign_up(&self, member: NewMember) -> AppResult<i64> {
@@ -180,35 +189,69 @@ impl Members {
             .unwrap_or_else(|_| email.trim().to_lowercase());
         let email_scope = throttle::email_scope(&email);
         let client_scope = throttle::client_scope(client);
-        throttle::check(&self.db, &email_scope, throttle::PER_EMAIL).await?;
-        throttle::check(&self.db, &client_scope, throttle::PER_CLIENT).await?;
+        // The address first: guesses refused for the e-mail still count against their sender.
+        throttle::claim(&self.db, &client_scope, throttle::PER_CLIENT).await?;
+        throttle::claim(&self.db, &email_scope, throttle::PER_EMAIL).await?;
 
-        let row = sqlx::query("SELECT id, role, password_hash FROM users WHERE email = ?")
-            .bind(&email)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id, role, password_hash, token_version FROM users WHERE email = ?")
+                .bind(&email)
+                .fetch_optional(self.db.pool())
+                .await?;
         let (found, hash) = match row {
             Some(row) => {
                 let id: i64 = row.try_get("id")?;
                 let role: String = row.try_get("role")?;
                 let hash: String = row.try_get("password_hash")?;
-                (Some((id, role)), Some(hash))
+                let version: i64 = row.try_get("token_version")?;
+                (Some((id, role, version)), Some(hash))
             }
             None => (None, None),
         };
         let password_ok = self.passwords.verify(password.to_string(), hash).await?;
-        let Some((user_id, role)) = found.filter(|_| password_ok) else {
-            throttle::record_failure(&self.db, &email_scope, throttle::PER_EMAIL).await?;
-            throttle::record_failure(&self.db, &client_scope, throttle::PER_CLIENT).await?;
+        let Some((user_id, role, version)) = found.filter(|_| password_ok) else {
             return Err(AppError::InvalidCredentials);
         };
         throttle::clear(&self.db, &email_scope).await?;
+        throttle::release(&self.db, &client_scope).await?;
         let role = Role::parse(&role).map_err(|err| AppError::internal("stored role", err))?;
-        let token = self.tokens.issue(Caller { user_id, role })?;
+        let token = self.tokens.issue(Caller { user_id, role }, version)?;
         Ok(Session {
             token,
             expires_in: self.tokens.ttl().as_secs(),
         })
+    }
+
+    /// The caller a token speaks for, as the user is stored now: a deleted user's or a
+    /// signed-out token is refused, and the role is today's, not the one at login.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Caller> {
+        let claims = self.tokens.verify(token)?;
+        let user_id = claims.caller.user_id;
+        let row = sqlx::query("SELECT role, token_version FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("the token's user does not exist".into()))?;
+        let version: i64 = row.try_get("token_version")?;
+        if version != claims.version {
+            return Err(AppError::Unauthorized(
+                "the token was signed out; sign in again".into(),
+            ));
+        }
+        let role: String = row.try_get("role")?;
+        let role = Role::parse(&role).map_err(|err| AppError::internal("stored role", err))?;
+        Ok(Caller { user_id, role })
+    }
+
+    /// Signs the user out everywhere: every token issued so far stops working.
+    pub async fn log_out(&self, user_id: i64) -> AppResult<()> {
+        self.db
+            .write(
+                "UPDATE users SET token_version = token_version + 1, updated_at = ? WHERE id = ?",
+                params![now_millis(), user_id],
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn get(&self, user_id: i64) -> AppResult<Member> {

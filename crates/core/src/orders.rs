@@ -121,10 +121,20 @@ pub struct Cart {
     pub total_amount: i64,
 }
 
+/// What one buyer may hold in unpaid orders, in units: of one product, and over all.
+/// Unpaid orders reserve stock until they expire, so without a bound one buyer could hold
+/// a product's whole stock and renew the hold at every expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct UnpaidLimits {
+    pub per_product: i64,
+    pub total: i64,
+}
+
 #[derive(Clone)]
 pub struct Orders {
     db: Db,
     ttl: Duration,
+    unpaid: UnpaidLimits,
 }
 
 fn quantity_ok(quantity: i64) -> Result<i64, String> {
@@ -136,8 +146,8 @@ fn quantity_ok(quantity: i64) -> Result<i64, String> {
 }
 
 impl Orders {
-    pub fn new(db: Db, ttl: Duration) -> Self {
-        Self { db, ttl }
+    pub fn new(db: Db, ttl: Duration, unpaid: UnpaidLimits) -> Self {
+        Self { db, ttl, unpaid }
     }
 
     // ---- cart ----
@@ -202,7 +212,9 @@ impl Orders {
         .fetch_all(self.db.pool())
         .await?;
         let mut items = Vec::with_capacity(rows.len());
-        let mut total = Won::ZERO;
+        // A plain sum, not `Won`: a cart stays readable and editable whatever its prices
+        // became since; checkout refuses a total no order may have.
+        let mut total: i64 = 0;
         for row in rows {
             let line = CartLine {
                 product_id: row.try_get("product_id")?,
@@ -210,15 +222,12 @@ impl Orders {
                 price: row.try_get("price")?,
                 quantity: row.try_get("quantity")?,
             };
-            total = Won::new(line.price)
-                .and_then(|p| p.times(line.quantity))
-                .and_then(|t| total.checked_add(t))
-                .map_err(|e| AppError::field("cart", e.to_string()))?;
+            total = total.saturating_add(line.price.saturating_mul(line.quantity));
             items.push(line);
         }
         Ok(Cart {
             items,
-            total_amount: total.get(),
+            total_amount: total,
         })
     }
 
@@ -280,6 +289,52 @@ impl Orders {
         }
     }
 
+    /// Refuses an order that would take the buyer past what they may hold unpaid.
+    async fn check_unpaid(
+        &self,
+        tx: &mut Tx,
+        buyer_id: i64,
+        wanted: &BTreeMap<i64, i64>,
+    ) -> AppResult<()> {
+        // The buyer's row lock serialises their concurrent orders on MariaDB, so two cannot
+        // both pass the check (SQLite has one writer anyway).
+        tx.execute(
+            "UPDATE users SET updated_at = updated_at WHERE id = ?",
+            params![buyer_id],
+        )
+        .await?;
+        let held: Vec<(i64, i64)> = tx
+            .fetch_all(
+                "SELECT oi.product_id, CAST(SUM(oi.quantity) AS SIGNED) AS held FROM order_items oi \
+                 JOIN orders o ON o.id = oi.order_id \
+                 WHERE o.buyer_id = ? AND o.status = ? GROUP BY oi.product_id",
+                params![buyer_id, OrderStatus::PendingPayment.as_str()],
+                |row| -> AppResult<_> { Ok((row.int("product_id")?, row.int("held")?)) },
+            )
+            .await?;
+        let held: BTreeMap<i64, i64> = held.into_iter().collect();
+        let limits = self.unpaid;
+        for (&product_id, &quantity) in wanted {
+            let after = held.get(&product_id).copied().unwrap_or(0) + quantity;
+            if after > limits.per_product {
+                return Err(AppError::UnpaidLimit(format!(
+                    "you may hold at most {} units of product {product_id} in unpaid orders \
+                     (this order would make {after}); pay or cancel one first",
+                    limits.per_product
+                )));
+            }
+        }
+        let total = held.values().sum::<i64>() + wanted.values().sum::<i64>();
+        if total > limits.total {
+            return Err(AppError::UnpaidLimit(format!(
+                "you may hold at most {} units in unpaid orders (this order would make \
+                 {total}); pay or cancel one first",
+                limits.total
+            )));
+        }
+        Ok(())
+    }
+
     async fn create_once(
         &self,
         caller: Caller,
@@ -290,6 +345,7 @@ impl Orders {
         let now = now_millis();
         let expires_at = now + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 4);
         let mut tx = self.db.begin().await?;
+        self.check_unpaid(&mut tx, caller.user_id, wanted).await?;
         let mut by_seller: BTreeMap<i64, Vec<OrderItem>> = BTreeMap::new();
         for (&product_id, &quantity) in wanted {
             let (seller_id, name, price) = tx

@@ -14,7 +14,8 @@ pub struct Config {
         env = "ESCROW_LISTEN",
         value_name = "ESCROW_LISTEN",
         default_value = "127.0.0.1:8080",
-        global = true
+        global = true,
+        value_parser = parse_listen
     )]
     pub listen: SocketAddr,
 
@@ -89,6 +90,18 @@ pub struct Config {
         global = true
     )]
     pub imp_code: String,
+
+    /// Sign-ups one client address may make per hour (429 beyond).
+    #[arg(long = "signup-limit", env = "ESCROW_SIGNUP_LIMIT", value_name = "ESCROW_SIGNUP_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub signup_limit: i64,
+
+    /// Units of one product a buyer may hold in unpaid orders (409 beyond).
+    #[arg(long = "max-unpaid-per-product", env = "ESCROW_MAX_UNPAID_PER_PRODUCT", value_name = "ESCROW_MAX_UNPAID_PER_PRODUCT", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub max_unpaid_per_product: i64,
+
+    /// Units a buyer may hold in unpaid orders over all products (409 beyond).
+    #[arg(long = "max-unpaid-units", env = "ESCROW_MAX_UNPAID_UNITS", value_name = "ESCROW_MAX_UNPAID_UNITS", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub max_unpaid_units: i64,
 
     /// Release delay after delivery: 500ms, 30s, 10m, 2h, 7d.
     #[arg(long = "auto-confirm-after", env = "ESCROW_AUTO_CONFIRM_AFTER", value_name = "ESCROW_AUTO_CONFIRM_AFTER", default_value = "7d", value_parser = parse_duration, global = true)]
@@ -177,6 +190,22 @@ pub struct Config {
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "ESCROW_LOG_FORMAT", value_name = "ESCROW_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
+}
+
+/// `IP:PORT`, or `HOST:PORT` (e.g. `localhost:8080`) resolved to its first address.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let explain = |why: String| {
+        format!("`{text}` is not an address to listen on ({why}); give IP:PORT or HOST:PORT, e.g. 127.0.0.1:8080, [::]:8080 or localhost:8080")
+    };
+    text.to_socket_addrs()
+        .map_err(|err| explain(err.to_string()))?
+        .next()
+        .ok_or_else(|| explain("the name has no address".into()))
 }
 
 fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
@@ -268,6 +297,11 @@ impl Config {
             imp_code: "imp00000000".into(),
             auto_confirm_after: Duration::from_secs(7 * 86400),
             order_ttl: Duration::from_secs(30 * 60),
+            // Tests sign up and order freely from one address; the scenarios of these limits
+            // set their own.
+            signup_limit: 1_000_000,
+            max_unpaid_per_product: 1_000_000,
+            max_unpaid_units: 1_000_000,
             fee_bps: 0,
             fee_vat_bps: 1_000,
             nats_url: None,

@@ -3,13 +3,14 @@
 
 pub mod config;
 pub mod events;
+pub mod logging;
 
 use anyhow::Context;
 use config::Config;
 use escrow_core::auth::{Passwords, Tokens};
 use escrow_core::jobs::JobSchedule;
 use escrow_core::members::{Members, NewMember, SignupFields};
-use escrow_core::orders::Orders;
+use escrow_core::orders::{Orders, UnpaidLimits};
 use escrow_core::payments::{PaymentSettings, Payments};
 use escrow_core::products::Products;
 use escrow_core::Db;
@@ -51,7 +52,7 @@ async fn migrated_members(config: &Config) -> anyhow::Result<(Db, Members)> {
     db.migrate().await.context("applying migrations")?;
     let passwords = Passwords::new().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let tokens = Tokens::new(config.jwt_secret().as_bytes(), TOKEN_TTL);
-    let members = Members::new(db.clone(), passwords, tokens);
+    let members = Members::new(db.clone(), passwords, tokens, config.signup_limit);
     Ok((db, members))
 }
 
@@ -108,7 +109,14 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         gateway_timeout: config.gateway_timeout,
     };
     let products = Products::new(db.clone(), i64::from(config.search_window));
-    let orders = Orders::new(db.clone(), config.order_ttl);
+    let orders = Orders::new(
+        db.clone(),
+        config.order_ttl,
+        UnpaidLimits {
+            per_product: config.max_unpaid_per_product,
+            total: config.max_unpaid_units,
+        },
+    );
     let payments = Payments::new(db.clone(), gateway.clone(), settings);
     let jobs = JobSchedule {
         tick: config.job_interval,

@@ -60,7 +60,7 @@ fn init_logging(format: &str) {
     if format == "json" {
         builder.json().init();
     } else {
-        builder.init();
+        builder.fmt_fields(escrow::logging::text_fields()).init();
     }
 }
 
@@ -96,11 +96,19 @@ async fn async_main() -> std::process::ExitCode {
     }
 }
 
+/// Binds the listening socket, saying which address failed and where it was set.
+async fn listen_on(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    use anyhow::Context;
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (ESCROW_LISTEN or --listen): is another process using it?")
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            let listener = listen_on(config.listen).await?;
             let app = escrow::build(&config, listener.local_addr()?).await?;
             tracing::info!(
                 listen = %listener.local_addr()?,
@@ -110,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             escrow::serve(app, listener, escrow::shutdown_signal()).await
         }
         Command::Sandbox => {
-            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            let listener = listen_on(config.listen).await?;
             tracing::info!(listen = %listener.local_addr()?, "PortOne sandbox started");
             escrow::serve_sandbox(&config, listener, escrow::shutdown_signal()).await
         }

@@ -58,6 +58,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "email_taken"
         | "conflict"
         | "insufficient_stock"
+        | "unpaid_limit"
         | "amount_mismatch"
         | "invalid_state"
         | "refund_exceeds_balance"

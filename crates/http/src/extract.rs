@@ -4,12 +4,13 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, HeaderMap};
 use bytes::Bytes;
 use escrow_core::auth::Caller;
 use escrow_core::AppError;
 use escrow_domain::FieldError;
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
 use std::net::SocketAddr;
 
 /// A JSON body, deserialised with the path of the first bad field.
@@ -64,11 +65,105 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             code: "malformed_json",
             message: format!("the body is not valid JSON: {inner}"),
         }
+    } else if missing_field(&inner.to_string()).is_some() {
+        AppError::Validation(missing_fields::<T>(bytes))
     } else {
         AppError::Validation(vec![FieldError {
             field: if path == "." { "body".into() } else { path },
             message: clean_serde_message(&inner.to_string()),
         }])
+    })
+}
+
+/// The most missing fields one answer lists.
+const MAX_MISSING_REPORTED: usize = 32;
+
+/// Every field the body lacks, each under its own path (serde names only the first, at its
+/// parent's path): each one found is given a stand-in of a type it accepts and the body is
+/// read again. A problem other than a missing field ends the list, reported as well.
+fn missing_fields<T: DeserializeOwned>(bytes: &[u8]) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return errors;
+    };
+    for _ in 0..MAX_MISSING_REPORTED {
+        let Err(err) = serde_path_to_error::deserialize::<_, T>(&body) else {
+            break;
+        };
+        let message = err.inner().to_string();
+        let Some(name) = missing_field(&message) else {
+            errors.push(FieldError {
+                field: err.path().to_string(),
+                message: clean_serde_message(&message),
+            });
+            break;
+        };
+        let parent: Vec<Segment> = err.path().iter().cloned().collect();
+        let field = child_path(&err.path().to_string(), name);
+        errors.push(FieldError {
+            field: field.clone(),
+            message: "is required".into(),
+        });
+        if !give_stand_in::<T>(&mut body, &parent, name, &field) {
+            break;
+        }
+    }
+    errors
+}
+
+/// `name` of serde's "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split('`')
+        .next()
+        .filter(|name| !name.is_empty())
+}
+
+fn child_path(parent: &str, name: &str) -> String {
+    if parent == "." {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// Sets `name` under `parent` to the first stand-in its type accepts (the body then fails
+/// elsewhere or not at all); false when none fits or the parent is not an object.
+fn give_stand_in<T: DeserializeOwned>(
+    body: &mut serde_json::Value,
+    parent: &[Segment],
+    name: &str,
+    field: &str,
+) -> bool {
+    let stand_ins = [
+        serde_json::json!(""),
+        serde_json::json!(0),
+        serde_json::json!(false),
+        serde_json::json!([]),
+        serde_json::json!({}),
+    ];
+    for stand_in in stand_ins {
+        let Some(object) = value_at(body, parent).and_then(|v| v.as_object_mut()) else {
+            return false;
+        };
+        object.insert(name.to_string(), stand_in);
+        match serde_path_to_error::deserialize::<_, T>(&*body) {
+            Err(err) if err.path().to_string() == field => continue,
+            _ => return true,
+        }
+    }
+    false
+}
+
+fn value_at<'v>(
+    value: &'v mut serde_json::Value,
+    path: &[Segment],
+) -> Option<&'v mut serde_json::Value> {
+    path.iter().try_fold(value, |value, segment| match segment {
+        Segment::Map { key } => value.get_mut(key.as_str()),
+        Segment::Seq { index } => value.get_mut(*index),
+        _ => None,
     })
 }
 
@@ -138,24 +233,33 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                AppError::Unauthorized("sign in: send Authorization: Bearer <token>".into())
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-            })?;
-        Ok(Auth(state.members.tokens().verify(token.trim())?))
+        let token = bearer_token(&parts.headers)?.ok_or_else(|| {
+            AppError::Unauthorized("sign in: send Authorization: Bearer <token>".into())
+        })?;
+        Ok(Auth(state.members.authenticate(token).await?))
     }
 }
 
-/// The client's address, for throttling; `unknown` when the server has none.
+/// The token of `Authorization: Bearer <token>`, the one reading of that header for every
+/// use: `None` without the header, an error for another scheme. The scheme is matched in
+/// any case (RFC 9110 §11.1).
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed =
+        || AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into());
+    let value = value.to_str().map_err(|_| malformed())?.trim();
+    let (scheme, token) = value.split_once([' ', '\t']).ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+/// The client's address, for throttling and the webhook allow-list; `unknown` when the
+/// server has none. An IPv4 client of a dual-stack listener is named by its IPv4 address.
 pub struct ClientAddr(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
@@ -165,7 +269,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         let addr = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string())
             .unwrap_or_else(|| "unknown".into());
         Ok(ClientAddr(addr))
     }

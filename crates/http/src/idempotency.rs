@@ -2,6 +2,7 @@
 //! same request gets the first response again and does nothing else.
 
 use crate::error::{problem_response, ApiError};
+use crate::extract::bearer_token;
 use crate::router::MAX_BODY_BYTES;
 use crate::state::AppState;
 use axum::body::Body;
@@ -41,12 +42,10 @@ pub async fn idempotency_layer(
         }
     };
     // Without a valid token the handler answers 401 itself; nothing to remember.
-    let caller = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|token| state.members.tokens().verify(token.trim()).ok());
+    let caller = match bearer_token(request.headers()) {
+        Ok(Some(token)) => state.members.authenticate(token).await.ok(),
+        _ => None,
+    };
     let Some(caller) = caller else {
         return next.run(request).await;
     };
@@ -115,7 +114,7 @@ pub async fn idempotency_layer(
         caller.user_id,
         &key,
         response_parts.status.as_u16(),
-        &String::from_utf8_lossy(&body),
+        &body,
     )
     .await;
     if let Err(err) = saved {

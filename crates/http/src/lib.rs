@@ -11,6 +11,7 @@ mod orders;
 mod payments;
 mod products;
 pub mod router;
+mod security_headers;
 mod state;
 mod system;
 mod web;

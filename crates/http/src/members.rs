@@ -84,12 +84,14 @@ impl From<Member> for MemberBody {
     }
 }
 
-/// Signs up a buyer or a seller.
+/// Signs up a buyer or a seller. Each client address may open a limited number of accounts
+/// an hour (`ESCROW_SIGNUP_LIMIT`); beyond it, 429.
 #[utoipa::path(post, path = "/auth/signup", tag = "members", request_body = SignupRequest,
     responses((status = 201, body = SignupResponse), (status = 409, description = "email_taken", body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 422, body = Problem), (status = 429, description = "rate_limited", body = Problem)))]
 pub async fn create_member(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<SignupResponse>), ApiError> {
     let role = body.role.map(|role| match role {
@@ -108,7 +110,7 @@ pub async fn create_member(
         false,
     )
     .map_err(AppError::from)?;
-    let user_id = state.members.sign_up(member).await?;
+    let user_id = state.members.sign_up_from(member, &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(SignupResponse {
@@ -141,6 +143,26 @@ pub async fn create_session(
         token: session.token,
         token_type: "Bearer".into(),
         expires_in: session.expires_in,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogoutResponse {
+    pub success: bool,
+    pub message: String,
+}
+
+/// Signs the caller out everywhere: every token issued to them so far is refused from now on.
+#[utoipa::path(post, path = "/auth/logout", tag = "members", security(("bearer" = [])),
+    responses((status = 200, body = LogoutResponse), (status = 401, body = Problem)))]
+pub async fn delete_session(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<LogoutResponse>, ApiError> {
+    state.members.log_out(caller.user_id).await?;
+    Ok(Json(LogoutResponse {
+        success: true,
+        message: "signed out; every token issued before now is revoked".into(),
     }))
 }
 

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
         crate::members::create_member,
         crate::members::create_session,
         crate::members::get_me,
+        crate::members::delete_session,
         crate::products::create_product,
         crate::products::list_products,
         crate::products::get_product,

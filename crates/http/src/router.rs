@@ -3,10 +3,11 @@
 use crate::idempotency::idempotency_layer;
 use crate::middleware::{problem_for_bare_errors, record_metrics};
 use crate::openapi::ApiDoc;
+use crate::security_headers::{add_security_headers, DOCS_POLICY};
 use crate::state::AppState;
 use crate::{members, orders, payments, products, system, web};
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue};
 use axum::Router;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -37,6 +38,7 @@ route_table! {
     post "/auth/signup" => members::create_member,
     post "/auth/login" => members::create_session,
     get "/auth/me" => members::get_me,
+    post "/auth/logout" => members::delete_session,
     get "/products" => products::list_products,
     post "/products" => products::create_product,
     get "/products/{product_id}" => products::get_product,
@@ -75,7 +77,14 @@ pub fn router(state: AppState) -> Router {
     crate::middleware::metrics_handle();
     let request_id = HeaderName::from_static("x-request-id");
     api_routes()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(
+            Router::<AppState>::from(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi())).layer(
+                axum::middleware::from_fn_with_state(
+                    HeaderValue::from_static(DOCS_POLICY),
+                    add_security_headers,
+                ),
+            ),
+        )
         .merge(web::routes(&state))
         .fallback(system::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -26,8 +26,42 @@ pub struct BrowserConfig {
 pub struct WebhookSources(pub Vec<ipnet::IpNet>);
 
 impl WebhookSources {
+    /// An IPv4 sender reaches a dual-stack (`[::]`) listener as `::ffff:a.b.c.d`: it is
+    /// compared as the IPv4 address it is.
     pub fn allows(&self, ip: std::net::IpAddr) -> bool {
-        self.0.is_empty() || self.0.iter().any(|net| net.contains(&ip))
+        let canonical = ip.to_canonical();
+        self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .any(|net| net.contains(&canonical) || net.contains(&ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_ipv4_senders_match_ipv4_ranges() {
+        let parse =
+            |nets: &[&str]| WebhookSources(nets.iter().filter_map(|n| n.parse().ok()).collect());
+        let v4 = parse(&["52.78.100.19/32", "10.0.0.0/8"]);
+        let v6 = parse(&["2001:db8::/32", "::ffff:192.0.2.0/120"]);
+        for (sources, ip, allowed) in [
+            (&v4, "52.78.100.19", true),
+            (&v4, "::ffff:52.78.100.19", true),
+            (&v4, "::ffff:10.1.2.3", true),
+            (&v4, "::ffff:52.78.100.20", false),
+            (&v4, "::52.78.100.19", false),
+            (&v4, "2001:db8::1", false),
+            (&v6, "2001:db8::1", true),
+            (&v6, "::ffff:192.0.2.7", true),
+            (&v6, "52.78.100.19", false),
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+            assert_eq!(sources.allows(ip), allowed, "{ip}");
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! and the checkout page it opens.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -15,6 +15,14 @@ use crate::Sandbox;
 
 const IAMPORT_JS: &str = include_str!("static/iamport.js");
 const CHECKOUT_HTML: &str = include_str!("static/checkout.html");
+const CHECKOUT_JS: &str = include_str!("static/checkout.js");
+const CHECKOUT_CSS: &str = include_str!("static/checkout.css");
+
+/// The checkout page runs on whatever origin mounts the sandbox, the service's own
+/// included: it may run only its own files and call only its own origin. Merchants' pages
+/// frame it, as they do a real PG's window, so framing stays open.
+const CHECKOUT_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'";
 
 /// Control-call failure: `{"message": ...}` with a 4xx status.
 fn refused(refusal: Refusal) -> Response {
@@ -24,6 +32,26 @@ fn refused(refusal: Refusal) -> Response {
         Json(serde_json::json!({ "message": refusal.message })),
     )
         .into_response()
+}
+
+/// A control call's JSON body; one that cannot be read is refused like every other control
+/// failure, `{"message": ...}` as JSON, not axum's plain text.
+pub(crate) struct ControlJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S>
+    for ControlJson<T>
+{
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ControlJson(value)),
+            Err(rejection) => Err(refused(Refusal::new(
+                rejection.status().as_u16(),
+                rejection.body_text(),
+            ))),
+        }
+    }
 }
 
 impl Sandbox {
@@ -83,7 +111,7 @@ fn custom_data_text(value: Option<serde_json::Value>) -> Option<String> {
 /// `POST /_sandbox/payments`: a buyer finishing the checkout; answers `{imp_uid, status}`.
 pub(crate) async fn create_payment(
     State(sandbox): State<Sandbox>,
-    Json(body): Json<CreatePayment>,
+    ControlJson(body): ControlJson<CreatePayment>,
 ) -> Response {
     let decline = match body.outcome.as_deref() {
         None | Some("paid") => false,
@@ -124,7 +152,7 @@ pub(crate) async fn create_payment(
 /// `POST /_sandbox/faults`.
 pub(crate) async fn set_fault(
     State(sandbox): State<Sandbox>,
-    Json(fault): Json<Fault>,
+    ControlJson(fault): ControlJson<Fault>,
 ) -> Response {
     sandbox.set_fault(fault.clone());
     Json(fault).into_response()
@@ -178,22 +206,47 @@ pub(crate) async fn expire_tokens(State(sandbox): State<Sandbox>) -> Response {
 
 /// `GET /iamport.js`: the browser SDK stand-in.
 pub(crate) async fn iamport_js() -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/javascript; charset=utf-8",
-            ),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        IAMPORT_JS,
-    )
-        .into_response()
+    static_file("application/javascript; charset=utf-8", IAMPORT_JS)
 }
 
-/// `GET /checkout`: the card form `iamport.js` opens (parameters read by its own script).
+/// `GET /checkout`: the card form `iamport.js` opens (parameters read by its own script,
+/// `checkout.js`, which shows them only as text).
 pub(crate) async fn checkout_page() -> Response {
-    Html(CHECKOUT_HTML).into_response()
+    let mut page = Html(CHECKOUT_HTML).into_response();
+    let headers = page.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CHECKOUT_CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    page
+}
+
+pub(crate) async fn checkout_js() -> Response {
+    static_file("application/javascript; charset=utf-8", CHECKOUT_JS)
+}
+
+pub(crate) async fn checkout_css() -> Response {
+    static_file("text/css; charset=utf-8", CHECKOUT_CSS)
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `request_pay` parameters as the checkout page forwards them.
@@ -232,7 +285,7 @@ pub(crate) struct CheckoutBody {
 pub(crate) async fn checkout_pay(
     State(sandbox): State<Sandbox>,
     headers: HeaderMap,
-    Json(body): Json<CheckoutBody>,
+    ControlJson(body): ControlJson<CheckoutBody>,
 ) -> Response {
     let params = body.params;
     if body.imp_code.as_deref() != Some(sandbox.inner.config.imp_code.as_str()) {

@@ -140,7 +140,9 @@ impl Sandbox {
             .route("/_sandbox/stats", get(control::stats))
             .route("/_sandbox/checkout", post(control::checkout_pay))
             .route("/iamport.js", get(control::iamport_js))
-            .route("/checkout", get(control::checkout_page));
+            .route("/checkout", get(control::checkout_page))
+            .route("/checkout.js", get(control::checkout_js))
+            .route("/checkout.css", get(control::checkout_css));
         rest.merge(control).with_state(self.clone())
     }
 

@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "money core",
         include_str!("../../../migrations/0003_money_core.sql"),
     ),
+    (
+        4,
+        "hardening",
+        include_str!("../../../migrations/0004_hardening.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

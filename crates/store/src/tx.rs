@@ -52,6 +52,7 @@ struct Deferred {
 pub enum Param {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
     Null,
 }
 
@@ -79,6 +80,12 @@ impl From<String> for Param {
     }
 }
 
+impl From<&[u8]> for Param {
+    fn from(value: &[u8]) -> Self {
+        Param::Bytes(value.to_vec())
+    }
+}
+
 impl<T: Into<Param>> From<Option<T>> for Param {
     fn from(value: Option<T>) -> Self {
         value.map_or(Param::Null, Into::into)
@@ -91,6 +98,7 @@ impl rusqlite::ToSql for Param {
         Ok(match self {
             Param::Int(value) => ToSqlOutput::Borrowed(ValueRef::Integer(*value)),
             Param::Text(value) => ToSqlOutput::Borrowed(ValueRef::Text(value.as_bytes())),
+            Param::Bytes(value) => ToSqlOutput::Borrowed(ValueRef::Blob(value)),
             Param::Null => ToSqlOutput::Borrowed(ValueRef::Null),
         })
     }
@@ -686,6 +694,7 @@ pub(crate) fn bind_all<'q>(
         query = match param {
             Param::Int(value) => query.bind(*value),
             Param::Text(value) => query.bind(value.as_str()),
+            Param::Bytes(value) => query.bind(value.as_slice()),
             Param::Null => query.bind(None::<String>),
         };
     }

@@ -17,6 +17,7 @@ export type Role = 'buyer' | 'seller' | 'admin';
 export type SignupRequest = S['SignupRequest'];
 export type LoginRequest = S['LoginRequest'];
 export type LoginResponse = S['LoginResponse'];
+export type LogoutResponse = S['LogoutResponse'];
 export type Product = S['ProductBody'];
 export type ProductRequest = S['ProductRequest'];
 export type ProductPage = S['ProductPage'];

@@ -9,6 +9,7 @@ export const auth = {
   signup: (body: C.SignupRequest) => http.post<C.SignupResponse>('/auth/signup', body),
   login: (body: C.LoginRequest) => http.post<C.LoginResponse>('/auth/login', body, false),
   me: () => http.get<C.Member>('/auth/me'),
+  logout: () => http.post<C.LogoutResponse>('/auth/logout', {}, false),
 };
 
 export const products = {

@@ -72,6 +72,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Signs the caller out everywhere: every token issued to them so far is refused from now on. */
+        post: operations["delete_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/me": {
         parameters: {
             query?: never;
@@ -98,7 +115,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Signs up a buyer or a seller. */
+        /**
+         * Signs up a buyer or a seller. Each client address may open a limited number of accounts
+         *     an hour (`ESCROW_SIGNUP_LIMIT`); beyond it, 429.
+         */
         post: operations["create_member"];
         delete?: never;
         options?: never;
@@ -220,7 +240,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Creates a payment for an order (or, in the seed's form, the order too), registers the
+         * Creates a payment for an order (or, in the one-step form, the order too), registers the
          *     amount with the gateway, and returns the browser checkout parameters.
          */
         post: operations["create_payment"];
@@ -559,12 +579,12 @@ export interface components {
             escrow?: boolean | null;
             /**
              * Format: int64
-             * @description Pay for this order; or give the seed's fields below instead.
+             * @description Pay for this order; or give product_id, quantity and price instead (the one-step form).
              */
             order_id?: number | null;
             /**
              * Format: int64
-             * @description The seed's form: the total the client expects; must equal the server's.
+             * @description The one-step form: the total the client expects; must equal the server's.
              */
             price?: number | null;
             /** Format: int64 */
@@ -646,6 +666,10 @@ export interface components {
             token: string;
             /** @description Always `Bearer`. */
             token_type: string;
+        };
+        LogoutResponse: {
+            message: string;
+            success: boolean;
         };
         /** @description A member's profile (never the password hash). */
         MemberBody: {
@@ -1117,6 +1141,33 @@ export interface operations {
             };
         };
     };
+    delete_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogoutResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_me: {
         parameters: {
             query?: never;
@@ -1175,6 +1226,15 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -28,6 +28,7 @@ export const en: Messages = {
   'problem.forbidden': 'You are not allowed to do this.',
   'problem.email_taken': 'This email is already registered.',
   'problem.insufficient_stock': 'Not enough stock.',
+  'problem.unpaid_limit': 'You already hold too many unpaid items. Pay or cancel an order first.',
   'problem.amount_mismatch': 'The paid amount differs from the order; the payment was cancelled.',
   'problem.invalid_state': 'Not possible in the current state. Refresh and check again.',
   'problem.idempotency_key_reused': 'The same request was already made with different content.',

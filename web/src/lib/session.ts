@@ -38,5 +38,17 @@ export function logout(): void {
   session.me = null;
 }
 
+/** Signs out at the service too, so the token stops working wherever it was copied. */
+export async function signOut(): Promise<void> {
+  if (tokenStore.get()) {
+    try {
+      await auth.logout();
+    } catch {
+      // Already refused (expired, revoked): forgetting it here is all that is left.
+    }
+  }
+  logout();
+}
+
 setUnauthorizedHandler(() => logout());
 

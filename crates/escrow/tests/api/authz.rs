@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 /// The callers of the matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Who {
     Anonymous,
     Buyer,
@@ -31,6 +31,7 @@ fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
             EVERYONE
         }
         ("get", "/auth/me" | "/cart" | "/orders") => SIGNED_IN,
+        ("post", "/auth/logout") => SIGNED_IN,
         ("put" | "delete", "/cart/items/{product_id}") => SIGNED_IN,
         ("post", "/orders") => SIGNED_IN,
         ("post", "/products") => &[Seller, OtherSeller],
@@ -67,15 +68,19 @@ on_both_databases! {
         let paid = app.paid_order(&buyer, &seller, 10_000, 1).await;
         let unpaid_order = app.order(&buyer, paid.product_id, 1).await;
 
+        let member = |who: Who| match who {
+            Anonymous => None,
+            Buyer => Some(&buyer),
+            OtherBuyer => Some(&other_buyer),
+            Seller => Some(&seller),
+            OtherSeller => Some(&other_seller),
+            Admin => Some(&admin),
+        };
+        // Logging out revokes a caller's tokens: the matrix then signs them in again.
+        let tokens = std::cell::RefCell::new(std::collections::HashMap::new());
         let token = |who: Who| -> Option<String> {
-            match who {
-                Anonymous => None,
-                Buyer => Some(buyer.token.clone()),
-                OtherBuyer => Some(other_buyer.token.clone()),
-                Seller => Some(seller.token.clone()),
-                OtherSeller => Some(other_seller.token.clone()),
-                Admin => Some(admin.token.clone()),
-            }
+            let current = tokens.borrow().get(&who).cloned();
+            current.or_else(|| member(who).map(|m| m.token.clone()))
         };
         // A body each route accepts, so that a refusal is the policy's and not validation's.
         let body = |method: &str, path: &str| -> Option<Value> {
@@ -125,6 +130,11 @@ on_both_databases! {
                     answer.assert_problem(401, "unauthorized");
                 } else {
                     answer.assert_problem(403, "forbidden");
+                }
+                if allowed.contains(&who) && *template == "/auth/logout" {
+                    let signed_out = member(who).unwrap();
+                    let again = app.logged_in(signed_out.id, signed_out.email.clone(), signed_out.password.clone()).await;
+                    tokens.borrow_mut().insert(who, again.token);
                 }
                 checked += 1;
             }

@@ -222,8 +222,17 @@ impl TestApp {
 
     pub async fn spawn_with(config: Config, database: TestDatabase) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::spawn_on(config, database, listener).await
+    }
+
+    /// Serves on `listener` (e.g. a dual-stack `[::]` one); requests go to 127.0.0.1.
+    pub async fn spawn_on(
+        config: Config,
+        database: TestDatabase,
+        listener: tokio::net::TcpListener,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}");
+        let base = format!("http://127.0.0.1:{}", addr.port());
         let app = escrow::build(&config, addr)
             .await
             .expect("the service builds");

@@ -14,7 +14,7 @@ use escrow_core::AppError;
 use escrow_domain::escrow::parse_courier;
 use escrow_domain::validation::bounded_text;
 
-/// Creates a payment for an order (or, in the seed's form, the order too), registers the
+/// Creates a payment for an order (or, in the one-step form, the order too), registers the
 /// amount with the gateway, and returns the browser checkout parameters.
 #[utoipa::path(post, path = "/payments", tag = "payments", request_body = CreatePaymentRequest, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header)),
@@ -59,9 +59,11 @@ pub async fn create_payment(
                 .await?
         }
         _ => {
-            return Err(
-                AppError::field("order_id", "give order_id, or the seed's product_id form").into(),
+            return Err(AppError::field(
+                "order_id",
+                "give order_id, or product_id with quantity and price",
             )
+            .into())
         }
     };
     Ok((StatusCode::CREATED, Json(created.into())))

@@ -11,13 +11,13 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreatePaymentRequest {
-    /// Pay for this order; or give the seed's fields below instead.
+    /// Pay for this order; or give product_id, quantity and price instead (the one-step form).
     pub order_id: Option<i64>,
     pub product_id: Option<i64>,
     pub quantity: Option<i64>,
     pub buyer_id: Option<i64>,
     pub seller_id: Option<i64>,
-    /// The seed's form: the total the client expects; must equal the server's.
+    /// The one-step form: the total the client expects; must equal the server's.
     pub price: Option<i64>,
     pub shipping: Option<ShippingBody>,
     /// Escrow on (default) or off.
