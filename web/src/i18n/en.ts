@@ -29,7 +29,7 @@ export const en: Messages = {
   'problem.email_taken': 'This email is already registered.',
   'problem.insufficient_stock': 'Not enough stock.',
   'problem.unpaid_limit': 'You already hold too many unpaid items. Pay or cancel an order first.',
-  'problem.amount_mismatch': 'The paid amount differs from the order; the payment was cancelled.',
+  'problem.amount_mismatch': 'The paid amount differs from the order: the payment was cancelled and the money goes back to you.',
   'problem.invalid_state': 'Not possible in the current state. Refresh and check again.',
   'problem.idempotency_key_reused': 'The same request was already made with different content.',
   'problem.rate_limited': 'Too many attempts. Please wait a moment.',

@@ -29,7 +29,7 @@ export const ko: Messages = {
   'problem.email_taken': '이미 가입된 이메일입니다.',
   'problem.insufficient_stock': '재고가 부족합니다.',
   'problem.unpaid_limit': '결제하지 않은 주문이 너무 많습니다. 먼저 결제하거나 주문을 취소하세요.',
-  'problem.amount_mismatch': '결제 금액이 주문 금액과 다릅니다. 결제가 취소되었습니다.',
+  'problem.amount_mismatch': '결제 금액이 주문 금액과 다릅니다. 결제가 취소되어 결제하신 금액은 환불됩니다.',
   'problem.invalid_state': '지금 상태에서는 할 수 없는 작업입니다. 새로 고침 후 다시 확인해 주세요.',
   'problem.idempotency_key_reused': '같은 요청이 다른 내용으로 이미 처리되었습니다.',
   'problem.rate_limited': '시도가 너무 많습니다. 잠시 후 다시 시도해 주세요.',

@@ -320,7 +320,9 @@ impl Payments {
             && after.payment.failure_code == Some(FailureCode::AmountMismatch)
         {
             return Err(AppError::AmountMismatch(
-                "the amount paid differs from the order; the payment was cancelled".into(),
+                "the amount paid differs from the order: the payment was refused and cancelled at \
+                 the gateway, so the money goes back to the buyer"
+                    .into(),
             ));
         }
         Ok(after)
