@@ -42,12 +42,6 @@ pub(super) fn new_merchant_uid(order_id: i64) -> String {
     format!("escrow-{order_id}-{}", &unique[..12])
 }
 
-/// The order a merchant_uid of [`new_merchant_uid`]'s form names.
-pub(super) fn order_of_merchant_uid(merchant_uid: &str) -> Option<i64> {
-    let (order_id, _) = merchant_uid.strip_prefix("escrow-")?.split_once('-')?;
-    order_id.parse().ok()
-}
-
 impl Payments {
     /// Creates a payment for an order, registers its amount with the gateway first, and
     /// returns what the browser needs. An unpaid payment of the order is reused.
@@ -72,7 +66,7 @@ impl Payments {
         let rows = self
             .db
             .reads()
-            .fetch_all(&sql, &[caller.user_id, order_id], |row| {
+            .fetch_all(&sql, params![caller.user_id, order_id], |row| {
                 orders::order_view_row(row, &head_wanted, payer_columns)
             })
             .await?;
@@ -374,27 +368,5 @@ impl Payments {
     /// its cancel finished, an unpaid one its verification).
     pub(super) fn verified_paid(payment: &PaymentRecord, imp_uid: &str) -> bool {
         payment.status.holds_money() && payment.imp_uid.as_deref() == Some(imp_uid)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_merchant_uid_names_its_order() {
-        let uid = new_merchant_uid(4217);
-        assert_eq!(order_of_merchant_uid(&uid), Some(4217));
-        assert_ne!(uid, new_merchant_uid(4217));
-        for foreign in [
-            "",
-            "escrow-",
-            "escrow-12",
-            "escrow-x-1",
-            "order-12-ab",
-            "12-ab",
-        ] {
-            assert_eq!(order_of_merchant_uid(foreign), None, "{foreign}");
-        }
     }
 }
