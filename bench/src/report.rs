@@ -1,6 +1,7 @@
 //! Tables per step and the ratios against the targets.
 
 use crate::load::{OpStats, Used};
+use crate::service::Outbox;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -219,29 +220,6 @@ impl Gateway {
 pub struct GroupedCommits {
     pub transactions: u64,
     pub commits: u64,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Outbox {
-    pub written: i64,
-    pub unpublished: i64,
-    /// Milliseconds from an event's transaction to its publication: p50, p99, max.
-    pub lag_ms: Option<[i64; 3]>,
-}
-
-impl Outbox {
-    pub fn sentence(&self) -> String {
-        let lag = match self.lag_ms {
-            Some([p50, p99, max]) => format!(
-                "; from its transaction to JetStream's acknowledgement an event took {p50} ms at p50, {p99} ms at p99, {max} ms at most"
-            ),
-            None => String::new(),
-        };
-        format!(
-            "{} events written, {} left unpublished{lag}",
-            self.written, self.unpublished
-        )
-    }
 }
 
 /// What one unit of a throughput target's work cost the processes that were measured,

@@ -268,9 +268,33 @@ pub async fn seed_products(
     Ok(started.elapsed())
 }
 
+/// The outbox after a step: how many events were written, how many are left unpublished.
+#[derive(Clone, Copy, Debug)]
+pub struct Outbox {
+    pub written: i64,
+    pub unpublished: i64,
+    /// Milliseconds from an event's transaction to its publication: p50, p99, max.
+    pub lag_ms: Option<[i64; 3]>,
+}
+
+impl Outbox {
+    pub fn sentence(&self) -> String {
+        let lag = match self.lag_ms {
+            Some([p50, p99, max]) => format!(
+                "; from its transaction to JetStream's acknowledgement an event took {p50} ms at p50, {p99} ms at p99, {max} ms at most"
+            ),
+            None => String::new(),
+        };
+        format!(
+            "{} events written, {} left unpublished{lag}",
+            self.written, self.unpublished
+        )
+    }
+}
+
 /// How many events the outbox holds, how many of them are not published yet, and how long
 /// the published ones took from their transaction to JetStream's acknowledgement.
-pub async fn outbox(db: &BenchDb) -> Result<crate::report::Outbox> {
+pub async fn outbox(db: &BenchDb) -> Result<Outbox> {
     let pool = db.pool(1).await?;
     let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_events")
         .fetch_one(&pool)
@@ -290,7 +314,7 @@ pub async fn outbox(db: &BenchDb) -> Result<crate::report::Outbox> {
         let at = |q: f64| lags[((lags.len() - 1) as f64 * q) as usize];
         [at(0.5), at(0.99), at(1.0)]
     });
-    Ok(crate::report::Outbox {
+    Ok(Outbox {
         written,
         unpublished,
         lag_ms,

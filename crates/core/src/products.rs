@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult};
 use crate::page::{Page, PageRequest};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, Role, Won};
-use escrow_store::{now_millis, params, Db, ReadRow, StoreError};
+use escrow_store::{now_millis, params, Db, Param, ReadRow, StoreError};
 
 /// The most units of one product a seller may hold in stock.
 pub const MAX_STOCK: i64 = 1_000_000;
@@ -194,6 +194,7 @@ impl Products {
         let Some(text) = filter.query.as_deref() else {
             sql.push_str(" ORDER BY id DESC LIMIT ?");
             keys.push(limit);
+            let keys: Vec<Param> = keys.into_iter().map(Param::Int).collect();
             let mut rows = self
                 .db
                 .reads()

@@ -8,7 +8,8 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::state::{now_ms, BatchQuery, ListQuery, LogisRequest, Refusal};
+use crate::clock::now_ms;
+use crate::state::{BatchQuery, ListQuery, LogisRequest, Refusal};
 use crate::webhooks::Job;
 use crate::Sandbox;
 
@@ -318,7 +319,7 @@ pub(crate) async fn cancel_payment(
             let mut body = serde_json::Map::new();
             body.insert("imp_uid".into(), payment.imp_uid.clone().into());
             body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
-            body.insert("status".into(), payment.status.into());
+            body.insert("status".into(), payment.status.as_str().into());
             body.insert("cancellation_id".into(), cancelled.cancellation_id.into());
             sandbox.send_webhook(Job { url, body });
         }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::api::Won;
 use crate::faults::Fault;
-use crate::state::{NewPayment, PaymentRecord, Refusal};
+use crate::state::{NewPayment, PaymentRecord, PaymentStatus, Refusal};
 use crate::webhooks::Job;
 use crate::Sandbox;
 
@@ -59,12 +59,12 @@ impl Sandbox {
     fn finish_checkout(&self, new: NewPayment) -> Result<PaymentRecord, Refusal> {
         let payment = self.inner.state().create_payment(&self.inner.config, new)?;
         // An ordinary failed checkout sends no webhook, as on the real gateway.
-        if payment.status == "paid" {
+        if payment.status == PaymentStatus::Paid {
             if let Some(url) = payment.notice_url.clone() {
                 let mut body = serde_json::Map::new();
                 body.insert("imp_uid".into(), payment.imp_uid.clone().into());
                 body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
-                body.insert("status".into(), payment.status.into());
+                body.insert("status".into(), payment.status.as_str().into());
                 self.send_webhook(Job { url, body });
             }
         }
@@ -322,7 +322,7 @@ pub(crate) async fn checkout_pay(
     };
     match sandbox.finish_checkout(new) {
         Ok(p) => {
-            let success = p.status == "paid";
+            let success = p.status == PaymentStatus::Paid;
             Json(serde_json::json!({
                 "success": success,
                 "imp_uid": p.imp_uid,

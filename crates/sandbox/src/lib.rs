@@ -13,6 +13,7 @@
 //! ```
 
 mod api;
+mod clock;
 mod config;
 mod control;
 mod faults;

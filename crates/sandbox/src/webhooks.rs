@@ -8,9 +8,9 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::clock::now_ms;
 use crate::config::WebhookEncoding;
 use crate::faults::{FaultMode, FaultTarget};
-use crate::state::now_ms;
 use crate::Inner;
 
 /// One notification to send.

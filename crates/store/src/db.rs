@@ -1,9 +1,13 @@
-//! The pool, the dialect and transactions.
+//! The database handle: the pool, the write transactions' connections and the hot reads.
 
+use crate::dialect::Dialect;
 use crate::error::StoreError;
-use crate::lease::Lender;
+use crate::mysql::ping::{ping_if_idle, PING_WHEN_IDLE_FOR};
+use crate::param::{bind_all, Param};
+use crate::pool::Lender;
 use crate::reads::Reads;
-use crate::tx::{bind_all, CommitCounts, Param, SqliteWriter, Tx, Writer};
+use crate::sqlite::writer::{CommitCounts, SqliteWriter};
+use crate::tx::{Tx, Writer};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Executor};
@@ -15,13 +19,6 @@ use tokio::sync::Notify;
 /// Rows one write of [`Db::delete_older_than`] deletes (ties on the time may add a few):
 /// small enough that a sweep never holds SQLite's one writer for long (BENCHMARKS.md).
 const SWEEP_BATCH: i64 = 250;
-
-/// Which SQL the connected backend speaks, for the few statements that differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    MySql,
-}
 
 #[derive(Debug, Clone)]
 pub struct DbConfig {
@@ -264,88 +261,10 @@ impl Db {
     }
 }
 
-impl Dialect {
-    pub fn from_url(url: &str) -> Result<Self, StoreError> {
-        if url.starts_with("sqlite:") {
-            if url.contains(":memory:") || url.contains("mode=memory") {
-                return Err(StoreError::InMemorySqlite);
-            }
-            Ok(Dialect::Sqlite)
-        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-            Ok(Dialect::MySql)
-        } else {
-            Err(StoreError::UnsupportedUrl(redact_url(url)))
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "sqlite",
-            Dialect::MySql => "mysql",
-        }
-    }
-}
-
-/// A URL with its password hidden, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-/// A pooled MySQL connection idle this long is pinged before it is handed out: one that
-/// broke meanwhile (the server restarted, a proxy or firewall dropped it) is then replaced
-/// instead of failing a request with 503. Under load connections are idle for far less,
-/// so the ping costs nothing there.
-pub(crate) const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
-
-/// For `before_acquire`: `Ok(true)` hands the connection out; an error closes it and the
-/// pool takes another idle one or opens a new one.
-pub(crate) async fn ping_if_idle<C: sqlx::Connection>(
-    conn: &mut C,
-    meta: sqlx::pool::PoolConnectionMetadata,
-) -> Result<bool, sqlx::Error> {
-    if meta.idle_for >= PING_WHEN_IDLE_FOR {
-        conn.ping().await?;
-    }
-    Ok(true)
-}
-
 /// Now, in unix milliseconds UTC: the one clock every stored time uses.
 pub fn now_millis() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_pick_a_dialect_or_fail_loudly() {
-        assert_eq!(
-            Dialect::from_url("sqlite://escrow.db").ok(),
-            Some(Dialect::Sqlite)
-        );
-        assert_eq!(
-            Dialect::from_url("mysql://root@localhost/x").ok(),
-            Some(Dialect::MySql)
-        );
-        assert!(Dialect::from_url("postgres://x").is_err());
-        assert!(Dialect::from_url("sqlite::memory:").is_err());
-        assert!(Dialect::from_url("sqlite://x.db?mode=memory").is_err());
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact_url("mysql://root:pw@h/db"), "mysql://root:***@h/db");
-        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
-    }
 }

@@ -10,17 +10,26 @@
 //! `CAST(... AS SIGNED)`.
 
 mod db;
+mod dialect;
 mod error;
-mod lease;
 mod migrate;
+mod mysql;
+mod param;
+mod pool;
 mod reads;
+mod row;
+mod sqlite;
 mod trouble;
 mod tx;
 
-pub use db::{now_millis, redact_url, Db, DbConfig, Dialect};
+pub use db::{now_millis, Db, DbConfig};
+pub use dialect::{redact_url, Dialect};
 pub use error::{classify, DbErrorKind, StoreError};
-pub use lease::Lender;
-pub use reads::{ReadRow, Reads};
+pub use param::Param;
+pub use pool::Lender;
+pub use reads::Reads;
+pub use row::ReadRow;
+pub use sqlite::writer::CommitCounts;
 pub use sqlx;
 pub use trouble::Trouble;
-pub use tx::{CommitCounts, Param, Tx};
+pub use tx::Tx;

@@ -2,7 +2,8 @@
 //! that both SQLite and MySQL accept, except for two tokens replaced per dialect:
 //! `{{PK}}` (an auto-increment 64-bit primary key) and `{{TABLE}}` (MySQL table options).
 
-use crate::db::{Db, Dialect};
+use crate::db::Db;
+use crate::dialect::Dialect;
 use crate::error::StoreError;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use std::borrow::Cow;

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::joined::{assemble, joined_row, JoinedRow};
 use crate::orders::{self, Shipping};
 use escrow_domain::{EscrowStatus, FailureCode, PaymentStatus, RefundStatus, Won};
-use escrow_store::ReadRow;
+use escrow_store::{params, ReadRow};
 use std::sync::atomic::AtomicBool;
 
 pub(super) const PAYMENT_COLUMNS: &str =
@@ -195,27 +195,21 @@ impl Payments {
         })
     }
 
-    /// A webhook names its payment by merchant_uid, which names the payment's order
-    /// ([`super::checkout::new_merchant_uid`]): the order's payments are read by the order's
-    /// id on the hot-read path, and the one with this merchant_uid taken.
+    /// A webhook names its payment by merchant_uid.
     pub(super) async fn load_by_merchant_uid(
         &self,
         merchant_uid: &str,
     ) -> AppResult<PaymentRecord> {
-        let not_found = || AppError::NotFound("no payment has this merchant_uid".into());
-        let order_id =
-            super::checkout::order_of_merchant_uid(merchant_uid).ok_or_else(not_found)?;
         let sql = format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id \
-             WHERE p.order_id = ?"
+             WHERE p.merchant_uid = ?"
         );
         self.db
             .reads()
-            .fetch_all(&sql, &[order_id], record_from_row)
+            .fetch_all(&sql, params![merchant_uid], record_from_row)
             .await?
-            .into_iter()
-            .find(|payment| payment.merchant_uid == merchant_uid)
-            .ok_or_else(not_found)
+            .pop()
+            .ok_or_else(|| AppError::NotFound("no payment has this merchant_uid".into()))
     }
 
     pub(super) async fn load_shipment_subject(
@@ -258,7 +252,7 @@ impl Payments {
         let mut refunds = self
             .db
             .reads()
-            .fetch_all(&sql, &[payment_id], refund_from_row)
+            .fetch_all(&sql, params![payment_id], refund_from_row)
             .await?;
         refunds.sort_by_key(|r| r.id);
         Ok(refunds)
@@ -268,7 +262,7 @@ impl Payments {
         let sql = format!("SELECT {REFUND_COLUMNS} WHERE id = ?");
         self.db
             .reads()
-            .fetch_all(&sql, &[refund_id], refund_from_row)
+            .fetch_all(&sql, params![refund_id], refund_from_row)
             .await?
             .pop()
             .ok_or_else(|| AppError::NotFound(format!("refund {refund_id} does not exist")))

@@ -154,9 +154,9 @@ async fn a_database_outage_is_a_503_and_heals_itself() {
     app.get("/healthz", None).await.assert_status(200);
 
     proxy.restore();
-    // Connections idle for a second are pinged before use (crates/store/src/db.rs), so the
+    // Connections idle for a second are pinged before use (crates/store/src/mysql/ping.rs), so the
     // ones the outage broke are replaced, not handed to a request: the first read (its own
-    // pool, crates/store/src/reads.rs) and the first `/readyz` (the main pool) succeed.
+    // pool, crates/store/src/mysql/batch.rs) and the first `/readyz` (the main pool) succeed.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     app.get(&format!("/products/{product}"), None)
         .await
@@ -166,7 +166,7 @@ async fn a_database_outage_is_a_503_and_heals_itself() {
     app.product(&seller, "복구 후", 5_000, 1).await;
 }
 
-/// MySQL catalogue reads queue for a few statements in flight (crates/store/src/reads.rs).
+/// MySQL catalogue reads queue for a few statements in flight (crates/store/src/mysql/batch.rs).
 /// With the database hanging, a read still waiting there after the acquire timeout fails as
 /// a pool timeout would, instead of waiting its turn behind every batch before it: 100 reads
 /// through one statement at a time (pool of 4) would otherwise take ~6 s, a batch of 16 per

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
-use super::{PaymentRecord, Refusal, State};
+use super::{PaymentRecord, PaymentStatus, Refusal, State};
 
 /// The longest window the gateway searches, and how far `from` defaults back from `to`.
 const MAX_WINDOW_S: i64 = 90 * 24 * 60 * 60;
@@ -17,15 +17,14 @@ const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 1000;
 /// The most ids one `GET /payments` may name.
 const MAX_BATCH: usize = 100;
-const STATUSES: [&str; 4] = ["ready", "paid", "cancelled", "failed"];
 
 /// The time the window compares for a payment: the one of its current status.
 fn status_time(p: &PaymentRecord) -> i64 {
     match p.status {
-        "paid" => p.paid_at,
-        "cancelled" => p.cancelled_at,
-        "failed" => p.failed_at,
-        _ => p.started_at,
+        PaymentStatus::Paid => p.paid_at,
+        PaymentStatus::Cancelled => p.cancelled_at,
+        PaymentStatus::Failed => p.failed_at,
+        PaymentStatus::Ready => p.started_at,
     }
 }
 
@@ -33,7 +32,7 @@ fn status_time(p: &PaymentRecord) -> i64 {
 /// cost of a list grows with what it answers, not with how many payments exist.
 #[derive(Default)]
 pub(crate) struct StatusTimeIndex {
-    entries: BTreeSet<(&'static str, i64, usize)>,
+    entries: BTreeSet<(PaymentStatus, i64, usize)>,
 }
 
 impl StatusTimeIndex {
@@ -54,7 +53,12 @@ impl StatusTimeIndex {
         self.insert(payment, index);
     }
 
-    fn window(&self, status: &'static str, from: i64, to: i64) -> impl Iterator<Item = usize> + '_ {
+    fn window(
+        &self,
+        status: PaymentStatus,
+        from: i64,
+        to: i64,
+    ) -> impl Iterator<Item = usize> + '_ {
         self.entries
             .range((status, from, 0)..=(status, to, usize::MAX))
             .map(|&(_, _, index)| index)
@@ -63,7 +67,7 @@ impl StatusTimeIndex {
 
 /// A payment's (status, time of that status) as the index last saw it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct IndexPosition(&'static str, i64);
+pub(crate) struct IndexPosition(PaymentStatus, i64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortKey {
@@ -75,7 +79,7 @@ enum SortKey {
 /// `GET /payments/status/{payment_status}` parameters, checked as the gateway does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ListQuery {
-    statuses: Vec<&'static str>,
+    statuses: Vec<PaymentStatus>,
     page: usize,
     limit: usize,
     from: i64,
@@ -116,9 +120,9 @@ impl ListQuery {
     ) -> Result<Self, Refusal> {
         let statuses =
             match payment_status {
-                "all" => STATUSES.to_vec(),
-                s => match STATUSES.iter().find(|&&known| known == s) {
-                    Some(&known) => vec![known],
+                "all" => PaymentStatus::ALL.to_vec(),
+                s => match PaymentStatus::parse(s) {
+                    Some(known) => vec![known],
                     None => return Err(bad(
                         "payment_status는 all, ready, paid, cancelled, failed 중 하나여야 합니다.",
                     )),

@@ -1,4 +1,4 @@
-//! Connections lent without sqlx's check on their return.
+//! The connection pool: connections lent without sqlx's check on their return.
 //!
 //! sqlx's pool pings every connection that comes back to it, in case a cancelled statement
 //! or an abandoned transaction left it mid-conversation: a round trip after every
