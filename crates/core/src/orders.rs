@@ -426,13 +426,15 @@ impl Orders {
                 OrderStatus::PendingPayment.as_str(),
                 &actor,
                 None,
-            );
+            )
+            .await?;
             records::event(
                 &mut tx,
                 "order.created",
                 order_id,
                 serde_json::json!({"buyer_id": caller.user_id, "seller_id": seller_id, "total_amount": total.get()}),
-            );
+            )
+            .await?;
             orders.push(OrderView {
                 id: order_id,
                 buyer_id: caller.user_id,

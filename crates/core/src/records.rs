@@ -1,6 +1,7 @@
 //! What every transition writes beside the state change, in the same transaction: the
 //! history row, the ledger journal, and the domain event for the outbox.
 
+use crate::error::AppResult;
 use escrow_domain::ledger::Journal;
 use escrow_store::{now_millis, Tx};
 
@@ -29,7 +30,7 @@ pub struct Change<'a> {
 }
 
 /// Records one transition of an order, a payment or its escrow.
-pub fn history(
+pub async fn history(
     tx: &mut Tx,
     order_id: i64,
     entity: &str,
@@ -37,22 +38,21 @@ pub fn history(
     to: &str,
     actor: &Actor,
     reason: Option<&str>,
-) {
-    histories(tx, order_id, &[Change { entity, from, to }], actor, reason);
+) -> AppResult<()> {
+    histories(tx, order_id, &[Change { entity, from, to }], actor, reason).await
 }
 
 /// Records transitions of one order made together, in one multi-row INSERT (one statement
-/// instead of one each); ids, hence history order, follow `changes`. Like every record
-/// here it is written at commit ([`Tx::defer`]).
-pub fn histories(
+/// instead of one each); ids, hence history order, follow `changes`.
+pub async fn histories(
     tx: &mut Tx,
     order_id: i64,
     changes: &[Change<'_>],
     actor: &Actor,
     reason: Option<&str>,
-) {
+) -> AppResult<()> {
     if changes.is_empty() {
-        return;
+        return Ok(());
     }
     let mut sql = String::from(
         "INSERT INTO state_history (order_id, entity, from_state, to_state, actor, reason, at) VALUES ",
@@ -75,14 +75,15 @@ pub fn histories(
             at.into(),
         ]);
     }
-    tx.defer(sql, params);
+    tx.execute(&sql, &params).await?;
+    Ok(())
 }
 
-/// Posts a journal's postings (written at commit, in one statement); they share a journal id.
-pub fn journal(tx: &mut Tx, payment_id: Option<i64>, journal: &Journal) {
+/// Posts a journal's postings in one statement; they share a journal id.
+pub async fn journal(tx: &mut Tx, payment_id: Option<i64>, journal: &Journal) -> AppResult<()> {
     let postings = journal.postings();
     if postings.is_empty() {
-        return;
+        return Ok(());
     }
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_millis();
@@ -105,14 +106,20 @@ pub fn journal(tx: &mut Tx, payment_id: Option<i64>, journal: &Journal) {
             now.into(),
         ]);
     }
-    tx.defer(sql, params);
+    tx.execute(&sql, &params).await?;
+    Ok(())
 }
 
 /// Writes a domain event to the outbox (at commit); a relay publishes it after commit. The
 /// event id is stable so consumers can drop duplicates of an at-least-once delivery. A
 /// UUIDv7 (time first), so its unique index grows at one end: a random v4 id put each
 /// commit's entry in another page of the index, one more page for SQLite to sync.
-pub fn event(tx: &mut Tx, event_type: &str, order_id: i64, payload: serde_json::Value) {
+pub async fn event(
+    tx: &mut Tx,
+    event_type: &str,
+    order_id: i64,
+    payload: serde_json::Value,
+) -> AppResult<()> {
     let event_id = uuid::Uuid::now_v7().to_string();
     let body = serde_json::json!({
         "event_id": event_id,
@@ -123,15 +130,17 @@ pub fn event(tx: &mut Tx, event_type: &str, order_id: i64, payload: serde_json::
     });
     // The relay publishes it as soon as it is committed, not on its next tick.
     tx.announce_commit();
-    tx.defer(
+    tx.execute(
         "INSERT INTO outbox_events (event_id, event_type, order_id, payload, created_at) \
          VALUES (?, ?, ?, ?, ?)",
-        vec![
+        &[
             event_id.into(),
             event_type.into(),
             order_id.into(),
             body.to_string().into(),
             now_millis().into(),
         ],
-    );
+    )
+    .await?;
+    Ok(())
 }

@@ -22,7 +22,6 @@ use tokio::sync::Notify;
 pub struct Tx {
     /// `None` once committed (the connection went back).
     conn: Option<TxConn>,
-    deferred: Vec<Deferred>,
     /// [`crate::Db::announced_commits`], raised after the commit if `announce` is set.
     announce_to: Arc<Notify>,
     announce: bool,
@@ -34,13 +33,6 @@ enum TxConn {
     /// Not sqlx's `Transaction`: that returns its connection to sqlx's pool, which pings
     /// it; a committed transaction's connection goes back to the [`Lender`] unchecked.
     MySql(Lease<sqlx::Any>),
-}
-
-/// A statement whose result nobody reads, queued by [`Tx::defer`].
-#[derive(Debug)]
-struct Deferred {
-    sql: String,
-    params: Vec<Param>,
 }
 
 /// Where write transactions get their connection.
@@ -64,7 +56,6 @@ impl Writer {
         };
         Ok(Tx {
             conn: Some(conn),
-            deferred: Vec::new(),
             announce_to: Arc::clone(announce_to),
             announce: false,
         })
@@ -171,16 +162,6 @@ impl Tx {
         }
     }
 
-    /// Queues a write whose result nobody reads (a history, ledger or outbox row) to run
-    /// at commit, after the transaction's other statements; a failing one fails the
-    /// commit. It keeps the functions that record them free of `await`.
-    pub fn defer(&mut self, sql: impl Into<String>, params: Vec<Param>) {
-        self.deferred.push(Deferred {
-            sql: sql.into(),
-            params,
-        });
-    }
-
     /// Once this transaction commits, wakes whoever waits on [`crate::Db::announced_commits`].
     pub fn announce_commit(&mut self) {
         self.announce = true;
@@ -195,10 +176,6 @@ impl Tx {
     }
 
     async fn end_committing(&mut self) -> Result<(), StoreError> {
-        let deferred = std::mem::take(&mut self.deferred);
-        for d in &deferred {
-            self.execute(&d.sql, &d.params).await?;
-        }
         match self
             .conn
             .take()

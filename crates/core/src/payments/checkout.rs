@@ -137,7 +137,8 @@ impl Payments {
                     PaymentStatus::Ready.as_str(),
                     &actor,
                     None,
-                );
+                )
+                .await?;
                 tx.commit().await?;
                 // What the transaction wrote; no need to read it back.
                 PaymentRecord {

@@ -241,7 +241,8 @@ impl Payments {
             "ledger.divergence",
             order_id,
             serde_json::json!({"payment_id": payment_id, "kind": kind, "found": found}),
-        );
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

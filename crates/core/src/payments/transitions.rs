@@ -210,10 +210,10 @@ pub(crate) async fn apply(
     .into_iter()
     .flatten()
     .collect();
-    records::histories(tx, subject.order_id, &changes, actor, reason);
+    records::histories(tx, subject.order_id, &changes, actor, reason).await?;
     let payment_id = subject.payment.as_ref().map(|p| p.id);
     if let Some(journal) = &plan.journal {
-        records::journal(tx, payment_id, journal);
+        records::journal(tx, payment_id, journal).await?;
     }
     if plan.returns_stock {
         return_stock(tx, subject.order_id).await?;
@@ -247,7 +247,7 @@ pub(crate) async fn apply(
             object.insert("refund_id".into(), refund_id.into());
         }
     }
-    records::event(tx, plan.event.name(), subject.order_id, data);
+    records::event(tx, plan.event.name(), subject.order_id, data).await?;
     Ok(refund_id)
 }
 
