@@ -14,6 +14,7 @@ pub mod router;
 mod state;
 mod system;
 mod web;
+mod webhooks;
 mod wire;
 
 pub use error::{ApiError, Problem};

@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "money core",
         include_str!("../../../migrations/0003_money_core.sql"),
     ),
+    (
+        5,
+        "outgoing webhooks",
+        include_str!("../../../migrations/0005_webhooks.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

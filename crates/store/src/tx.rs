@@ -25,7 +25,7 @@ pub struct Tx {
     conn: Option<TxConn>,
     deferred: Vec<Deferred>,
     /// [`crate::Db::announced_commits`], raised after the commit if `announce` is set.
-    announce_to: Arc<Notify>,
+    announce_to: Arc<crate::db::Announcements>,
     announce: bool,
 }
 
@@ -489,7 +489,10 @@ pub(crate) enum Writer {
 type AnyTransactionManager = <sqlx::Any as sqlx::Database>::TransactionManager;
 
 impl Writer {
-    pub(crate) async fn begin(&self, announce_to: &Arc<Notify>) -> Result<Tx, StoreError> {
+    pub(crate) async fn begin(
+        &self,
+        announce_to: &Arc<crate::db::Announcements>,
+    ) -> Result<Tx, StoreError> {
         let conn = match self {
             Writer::Sqlite(writer) => writer.begin().await?,
             Writer::MySql(lender) => {
@@ -622,7 +625,8 @@ impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let committed = self.end_committing().await;
         if committed.is_ok() && self.announce {
-            self.announce_to.notify_one();
+            self.announce_to.relay.notify_one();
+            self.announce_to.webhooks.notify_one();
         }
         committed
     }
