@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EndpointRequest {
+pub struct WebhookEndpointRequest {
     /// Where deliveries are POSTed: `https://` in production, never a private address
     /// unless `ESCROW_WEBHOOK_ALLOW_PRIVATE`.
     pub url: String,
@@ -26,7 +26,7 @@ pub struct EndpointRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EndpointBody {
+pub struct WebhookEndpointBody {
     pub endpoint_id: i64,
     pub url: String,
     /// Empty: every event type.
@@ -34,7 +34,7 @@ pub struct EndpointBody {
     pub created_at: String,
 }
 
-impl From<Endpoint> for EndpointBody {
+impl From<Endpoint> for WebhookEndpointBody {
     fn from(e: Endpoint) -> Self {
         Self {
             endpoint_id: e.id,
@@ -46,7 +46,7 @@ impl From<Endpoint> for EndpointBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EndpointCreated {
+pub struct WebhookEndpointCreated {
     pub endpoint_id: i64,
     pub url: String,
     pub event_types: Vec<String>,
@@ -56,12 +56,12 @@ pub struct EndpointCreated {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EndpointList {
-    pub items: Vec<EndpointBody>,
+pub struct WebhookEndpointList {
+    pub items: Vec<WebhookEndpointBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryBody {
+pub struct WebhookDeliveryBody {
     pub delivery_id: i64,
     /// The event's stable id, sent as `webhook-id` on every attempt.
     pub event_id: String,
@@ -75,7 +75,7 @@ pub struct DeliveryBody {
     pub created_at: String,
 }
 
-impl From<Delivery> for DeliveryBody {
+impl From<Delivery> for WebhookDeliveryBody {
     fn from(d: Delivery) -> Self {
         Self {
             delivery_id: d.id,
@@ -91,8 +91,8 @@ impl From<Delivery> for DeliveryBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryPage {
-    pub items: Vec<DeliveryBody>,
+pub struct WebhookDeliveryPage {
+    pub items: Vec<WebhookDeliveryBody>,
     pub next_cursor: Option<String>,
 }
 
@@ -119,21 +119,21 @@ impl<S: Send + Sync> FromRequestParts<S> for EndpointAndDelivery {
 }
 
 /// Registers a webhook endpoint; its signing secret is in this answer only (admins).
-#[utoipa::path(post, path = "/admin/webhook-endpoints", tag = "admin", request_body = EndpointRequest,
+#[utoipa::path(post, path = "/admin/webhook-endpoints", tag = "admin", request_body = WebhookEndpointRequest,
     security(("bearer" = [])),
-    responses((status = 201, body = EndpointCreated), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = WebhookEndpointCreated), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_webhook_endpoint(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiJson(body): ApiJson<EndpointRequest>,
-) -> Result<(StatusCode, Json<EndpointCreated>), ApiError> {
+    ApiJson(body): ApiJson<WebhookEndpointRequest>,
+) -> Result<(StatusCode, Json<WebhookEndpointCreated>), ApiError> {
     let (endpoint, secret) = state
         .webhooks
         .create_endpoint(caller, &body.url, body.event_types)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(EndpointCreated {
+        Json(WebhookEndpointCreated {
             endpoint_id: endpoint.id,
             url: endpoint.url,
             event_types: endpoint.event_types,
@@ -145,13 +145,13 @@ pub async fn create_webhook_endpoint(
 
 /// The webhook endpoints, without their secrets (admins).
 #[utoipa::path(get, path = "/admin/webhook-endpoints", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = EndpointList), (status = 403, body = Problem)))]
+    responses((status = 200, body = WebhookEndpointList), (status = 403, body = Problem)))]
 pub async fn list_webhook_endpoints(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<Json<EndpointList>, ApiError> {
+) -> Result<Json<WebhookEndpointList>, ApiError> {
     let endpoints = state.webhooks.list_endpoints(caller).await?;
-    Ok(Json(EndpointList {
+    Ok(Json(WebhookEndpointList {
         items: endpoints.into_iter().map(Into::into).collect(),
     }))
 }
@@ -172,19 +172,19 @@ pub async fn delete_webhook_endpoint(
 /// An endpoint's deliveries, newest first (admins).
 #[utoipa::path(get, path = "/admin/webhook-endpoints/{endpoint_id}/deliveries", tag = "admin",
     params(("endpoint_id" = i64, Path), PageQuery), security(("bearer" = [])),
-    responses((status = 200, body = DeliveryPage), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = WebhookDeliveryPage), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_webhook_deliveries(
     State(state): State<AppState>,
     Auth(caller): Auth,
     PathId(endpoint_id): PathId,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<DeliveryPage>, ApiError> {
+) -> Result<Json<WebhookDeliveryPage>, ApiError> {
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let page = state
         .webhooks
         .list_deliveries(caller, endpoint_id, page)
         .await?;
-    Ok(Json(DeliveryPage {
+    Ok(Json(WebhookDeliveryPage {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
     }))
