@@ -27,10 +27,13 @@ CREATE TABLE webhook_deliveries (
     claimed_by VARCHAR(64) NULL,
     claim_until BIGINT NULL,
     created_at BIGINT NOT NULL,
+    -- When it became `succeeded` or `failed` (NULL while pending): the sweep's clock.
+    settled_at BIGINT NULL,
     FOREIGN KEY (endpoint_id) REFERENCES webhook_endpoints (id) ON DELETE CASCADE
 ) {{TABLE}};
 CREATE UNIQUE INDEX webhook_deliveries_endpoint_event ON webhook_deliveries (endpoint_id, event_id);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (settled_at);
 
 -- Which outbox events were fanned out into deliveries (independent of the NATS relay's
 -- `published_at`). Events from before webhooks existed are not sent.

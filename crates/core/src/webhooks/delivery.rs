@@ -234,32 +234,42 @@ pub async fn settle(
 ) -> AppResult<()> {
     let made = attempt.attempts.saturating_add(1);
     let now = now_millis();
-    let (status, next) = if outcome.succeeded() {
-        ("succeeded", None)
+    let (status, next, settled) = if outcome.succeeded() {
+        ("succeeded", None, Some(now))
     } else {
         match next_wait(schedule, made) {
             Some(wait) => (
                 "pending",
                 Some(now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))),
+                None,
             ),
-            None => ("failed", None),
+            None => ("failed", None, Some(now)),
         }
     };
     db.write(
         "UPDATE webhook_deliveries SET status = ?, attempts = ?, last_status_code = ?, \
-         next_attempt_at = ?, claimed_by = NULL, claim_until = NULL \
+         next_attempt_at = ?, settled_at = ?, claimed_by = NULL, claim_until = NULL \
          WHERE id = ? AND claimed_by = ?",
         &[
             status.into(),
             made.into(),
             outcome.status_code.map(i64::from).into(),
             next.into(),
+            settled.into(),
             attempt.delivery_id.into(),
             claim.into(),
         ],
     )
     .await?;
     Ok(())
+}
+
+/// Deletes the deliveries settled before `settled_before` (unix ms); returns how many.
+/// Pending ones stay, however old.
+pub async fn sweep(db: &Db, settled_before: i64) -> AppResult<u64> {
+    Ok(db
+        .delete_older_than("webhook_deliveries", "settled_at", settled_before)
+        .await?)
 }
 
 #[cfg(test)]

@@ -270,8 +270,8 @@ impl Webhooks {
         let changed = self
             .db
             .write(
-                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ? \
-                 WHERE id = ? AND endpoint_id = ?",
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, \
+                 settled_at = NULL WHERE id = ? AND endpoint_id = ?",
                 &[now_millis().into(), delivery_id.into(), endpoint_id.into()],
             )
             .await?;

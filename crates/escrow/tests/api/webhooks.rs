@@ -27,6 +27,13 @@ fn fast_retries(config: &mut Config) {
     config.webhook_timeout = Duration::from_millis(500);
 }
 
+/// Settled deliveries are swept 200 ms after they settle; a failed attempt waits an hour.
+fn quick_sweep(config: &mut Config) {
+    config.job_interval = Duration::from_millis(50);
+    config.outbox_retention = Duration::from_millis(200);
+    config.webhook_retry_schedule = vec![Duration::ZERO, Duration::from_secs(3600)];
+}
+
 /// A real gateway configured (production): https only, no private addresses.
 fn production(config: &mut Config) {
     config.portone_api_url = Some("https://api.iamport.invalid".into());
@@ -398,6 +405,33 @@ on_both_databases_with! {
         assert_eq!(app.count("webhook_endpoints").await, 0);
         let page = app.get("/admin/webhook-endpoints/1/deliveries?limit=0", Some(&admin.token)).await;
         page.assert_problem(422, "validation_failed");
+    }
+}
+
+on_both_databases_with! {
+    quick_sweep =>
+
+    async fn settled_deliveries_are_swept_and_pending_ones_stay(app: TestApp) {
+        let admin = app.admin().await;
+        let fine = Receiver::start(|_| Reply::Status(200)).await;
+        let failing = Receiver::start(|_| Reply::Status(500)).await;
+        let (fine_id, _) = endpoint(&app, &admin, &fine.url, json!(["order.created"])).await;
+        let (failing_id, _) = endpoint(&app, &admin, &failing.url, json!(["order.created"])).await;
+        let buyer = app.buyer().await;
+        let seller = app.seller().await;
+        let product = app.product(&seller, "청소", 1_000, 10).await;
+        app.order(&buyer, product, 1).await;
+
+        receiver_gets(&fine, 1).await;
+        receiver_gets(&failing, 1).await;
+        let swept = "webhook_deliveries WHERE endpoint_id = ".to_string() + &fine_id.to_string();
+        assert_eq!(app.count_reaches(&swept, 0).await, 0, "the succeeded delivery was not swept");
+        let path = format!("/admin/webhook-endpoints/{failing_id}/deliveries");
+        let page = app.get(&path, Some(&admin.token)).await;
+        let items = page.assert_status(200)["items"].clone();
+        assert_eq!(items.as_array().map(Vec::len), Some(1), "{items:#}");
+        assert_eq!(items[0]["status"], "pending", "{items:#}");
+        assert_eq!(items[0]["last_status_code"], 500, "{items:#}");
     }
 }
 
