@@ -36,7 +36,7 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_
 CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (settled_at);
 
 -- Which outbox events were fanned out into deliveries (independent of the NATS relay's
--- `published_at`). Events from before webhooks existed are not sent.
+-- `published_at`). While no endpoint exists events stay unmarked; the first endpoint marks
+-- them all, so it gets only what happens after it.
 ALTER TABLE outbox_events ADD COLUMN fanned_out_at BIGINT NULL;
-UPDATE outbox_events SET fanned_out_at = created_at;
 CREATE INDEX outbox_events_fan_out ON outbox_events (fanned_out_at, id);

@@ -13,11 +13,13 @@ pub const FAN_OUT_BATCH: i64 = 200;
 /// batch: an event is marked and its deliveries written together, so a crash loses
 /// neither. Returns how many events it took.
 pub async fn fan_out(db: &Db, first_wait: Duration) -> AppResult<usize> {
-    // Read outside the transaction: an idle sender then never takes SQLite's one writer.
+    // Read outside the transaction: an idle sender then never takes SQLite's one writer,
+    // and without endpoints events are left alone (the first endpoint marks them).
     let waiting = db
         .reads()
         .fetch_all(
-            "SELECT id FROM outbox_events WHERE fanned_out_at IS NULL ORDER BY id LIMIT ?",
+            "SELECT id FROM outbox_events WHERE fanned_out_at IS NULL \
+             AND EXISTS (SELECT 1 FROM webhook_endpoints) ORDER BY id LIMIT ?",
             &[1],
             |row| row.int("id"),
         )
@@ -42,17 +44,22 @@ pub async fn fan_out(db: &Db, first_wait: Duration) -> AppResult<usize> {
             },
         )
         .await?;
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+    if events.is_empty() {
         return Ok(0);
-    };
+    }
     let now = now_millis();
     // Conditional: another instance fanning out the same events (MySQL lets both read
     // them) changes fewer rows here, and this transaction then gives way.
+    let marks = vec!["?"; events.len()].join(", ");
+    let mut params: Vec<Param> = vec![now.into()];
+    params.extend(events.iter().map(|e| Param::from(e.0)));
     let marked = tx
         .execute(
-            "UPDATE outbox_events SET fanned_out_at = ? \
-             WHERE fanned_out_at IS NULL AND id >= ? AND id <= ?",
-            &[now.into(), first.0.into(), last.0.into()],
+            &format!(
+                "UPDATE outbox_events SET fanned_out_at = ? \
+                 WHERE fanned_out_at IS NULL AND id IN ({marks})"
+            ),
+            &params,
         )
         .await?;
     if marked != events.len() as u64 {

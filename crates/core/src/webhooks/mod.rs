@@ -158,6 +158,20 @@ impl Webhooks {
         let secret = signing::new_secret();
         let created_at = now_millis();
         let mut tx = self.db.begin().await?;
+        // Without endpoints the sender leaves events alone; the first endpoint starts from
+        // now rather than inherit them.
+        let others = tx
+            .fetch_optional("SELECT id FROM webhook_endpoints LIMIT 1", &[], |row| {
+                row.int("id")
+            })
+            .await?;
+        if others.is_none() {
+            tx.execute(
+                "UPDATE outbox_events SET fanned_out_at = ? WHERE fanned_out_at IS NULL",
+                &[created_at.into()],
+            )
+            .await?;
+        }
         let id = tx
             .insert_returning_id(
                 "INSERT INTO webhook_endpoints (url, event_types, secret, created_at) \
