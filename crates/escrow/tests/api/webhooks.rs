@@ -25,6 +25,7 @@ fn fast_retries(config: &mut Config) {
         Duration::from_millis(100),
     ];
     config.webhook_timeout = Duration::from_millis(500);
+    config.webhook_concurrency = 2;
 }
 
 /// Settled deliveries are swept 200 ms after they settle; a failed attempt waits an hour.
@@ -62,10 +63,12 @@ impl Received {
 
 /// How the receiver answers a request: given how many earlier requests carried the same
 /// `webhook-id`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Reply {
     Status(u16),
     Hang,
+    /// A 307 to this URL.
+    Redirect(String),
 }
 
 type Script = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
@@ -75,6 +78,8 @@ struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Script>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Receiver {
@@ -84,6 +89,7 @@ impl Receiver {
             url: format!("http://{}/hook", listener.local_addr().unwrap()),
             got: Arc::default(),
             script: Arc::new(Mutex::new(Arc::new(script))),
+            in_flight: Arc::default(),
         };
         let router = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
@@ -112,7 +118,27 @@ impl Receiver {
     }
 }
 
-async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
+async fn receive(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    {
+        let mut in_flight = receiver.in_flight.lock().unwrap();
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+    }
+    let answer = answer(&receiver, &headers, body).await;
+    receiver.in_flight.lock().unwrap().0 -= 1;
+    answer
+}
+
+async fn answer(
+    receiver: &Receiver,
+    headers: &HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let header = |name: &str| {
         headers
             .get(name)
@@ -134,11 +160,16 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Str
     };
     let script = receiver.script.lock().unwrap().clone();
     match script(earlier) {
-        Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
+        Reply::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            StatusCode::OK
+            StatusCode::OK.into_response()
         }
+        Reply::Redirect(to) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, to)],
+        )
+            .into_response(),
     }
 }
 
@@ -331,6 +362,45 @@ on_both_databases_with! {
         let got = receiver.got();
         assert_eq!(got.len(), 2, "{got:#?}");
         assert_eq!(got[0].id, got[1].id);
+    }
+
+    async fn a_redirect_is_a_failed_attempt_and_never_followed(app: TestApp) {
+        let admin = app.admin().await;
+        let elsewhere = Receiver::start(|_| Reply::Status(200)).await;
+        let target = format!("{}?from=redirect", elsewhere.url);
+        let receiver = Receiver::start(move |_| Reply::Redirect(target.clone())).await;
+        let (endpoint_id, _) = endpoint(&app, &admin, &receiver.url, json!(["order.created"])).await;
+        let buyer = app.buyer().await;
+        let seller = app.seller().await;
+        let product = app.product(&seller, "리다이렉트", 1_000, 10).await;
+        app.order(&buyer, product, 1).await;
+
+        let deliveries = settled_deliveries(&app, &admin, endpoint_id, 1).await;
+        assert_eq!(deliveries[0]["status"], "failed", "{deliveries:#?}");
+        assert_eq!(deliveries[0]["last_status_code"], 307, "{deliveries:#?}");
+        assert_eq!(receiver.got().len(), 3, "{:#?}", receiver.got());
+        assert!(elsewhere.got().is_empty(), "a redirect was followed: {:#?}", elsewhere.got());
+    }
+
+    async fn a_hanging_receiver_holds_only_its_own_deliveries(app: TestApp) {
+        let admin = app.admin().await;
+        let hanging = Receiver::start(|_| Reply::Hang).await;
+        let prompt = Receiver::start(|_| Reply::Status(200)).await;
+        endpoint(&app, &admin, &hanging.url, json!(["order.created"])).await;
+        let (prompt_id, _) = endpoint(&app, &admin, &prompt.url, json!(["order.created"])).await;
+        let buyer = app.buyer().await;
+        let seller = app.seller().await;
+        let product = app.product(&seller, "느린 수신자 여럿", 1_000, 100).await;
+        const ORDERS: usize = 12;
+        for _ in 0..ORDERS {
+            app.order(&buyer, product, 1).await;
+        }
+
+        let deliveries = settled_deliveries(&app, &admin, prompt_id, ORDERS).await;
+        assert!(deliveries.iter().all(|d| d["status"] == "succeeded"), "{deliveries:#?}");
+        let most = hanging.in_flight.lock().unwrap().1;
+        let limit = app.config.webhook_concurrency as usize;
+        assert!(most >= 1 && most <= limit, "{most} attempts at once to one endpoint (limit {limit})");
     }
 
     async fn two_instances_deliver_each_attempt_once(app: TestApp) {
