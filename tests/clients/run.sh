@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cross-check of the PortOne V1 sandbox with the gateway's own published REST clients
-# (PyPI iamport-rest-client, npm iamport-rest-client-nodejs), unchanged but for the base URL.
+# (PyPI iamport-rest-client, npm iamport-rest-client-nodejs), unchanged but for the base URL;
+# and of the service's outgoing webhooks with the Standard Webhooks reference libraries
+# (PyPI and npm standardwebhooks), verifying what a receiver gets.
 #
 #   tests/clients/run.sh            # after: cargo build -p escrow
 #
@@ -9,7 +11,8 @@
 # XDG_CACHE_HOME  the Python environment lives in ${XDG_CACHE_HOME:-$HOME/.cache}/escrow-xcheck
 #
 # Needs python3 with pip, node >= 18 and npm. Starts `escrow sandbox` on a free local port,
-# runs both checks against it, stops it, and exits non-zero if either check failed.
+# runs both checks against it; then `escrow serve` on a temporary SQLite database for the
+# webhook checks; stops both, and exits non-zero if any check failed.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -76,12 +79,17 @@ log="$(mktemp "${TMPDIR:-/tmp}/escrow-xcheck-sandbox.XXXXXX")"
 PORTONE_IMP_KEY="$SANDBOX_KEY" PORTONE_IMP_SECRET="$SANDBOX_SECRET" \
   "$bin" sandbox --listen "127.0.0.1:$port" >"$log" 2>&1 &
 sandbox_pid=$!
+service_pid=""
+workdir="$(mktemp -d "${TMPDIR:-/tmp}/escrow-xcheck.XXXXXX")"
 stop() {
-  if kill -0 "$sandbox_pid" 2>/dev/null; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
+  for pid in "$sandbox_pid" $service_pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -f "$log"
+  rm -rf "$workdir"
 }
 trap stop EXIT
 
@@ -112,9 +120,43 @@ fi
 echo "== node: iamport-rest-client-nodejs"
 (cd "$here/node" && node check.mjs) || status=1
 
+# ---- Outgoing webhooks: the service in development (a loopback receiver is accepted).
+export ESCROW_DATABASE_URL="sqlite://$workdir/escrow.db"
+export ADMIN_EMAIL="xcheck-admin@example.kr"
+export ADMIN_PASSWORD="xcheck-admin-password-$RANDOM"
+export WEBHOOKS_OUT="$workdir/webhooks.json"
+"$bin" admin create --email "$ADMIN_EMAIL" --password "$ADMIN_PASSWORD" >>"$workdir/service.log" 2>&1
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+export ESCROW_URL="http://127.0.0.1:$port"
+ESCROW_LISTEN="127.0.0.1:$port" "$bin" serve >>"$workdir/service.log" 2>&1 &
+service_pid=$!
+ready=""
+for _ in $(seq 1 100); do
+  if ! kill -0 "$service_pid" 2>/dev/null; then break; fi
+  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=1).read()' \
+    "$ESCROW_URL" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+if [[ -z "$ready" ]]; then
+  echo "run.sh: the service did not come up on $ESCROW_URL; its output:" >&2
+  cat "$workdir/service.log" >&2
+  exit 2
+fi
+echo "== python: standardwebhooks"
+if [[ -n "$pypath" ]]; then
+  PYTHONPATH="$pypath${PYTHONPATH:+:$PYTHONPATH}" PYTHONNOUSERSITE=1 "$py" "$here/python/webhooks.py" || status=1
+else
+  "$py" "$here/python/webhooks.py" || status=1
+fi
+echo "== node: standardwebhooks"
+(cd "$here/node" && node webhooks.mjs) || status=1
+
 if [[ $status -ne 0 ]]; then
   echo "run.sh: FAILED (see above)"
 else
-  echo "run.sh: both official clients agree with the sandbox"
+  echo "run.sh: the official clients agree with the sandbox, the standardwebhooks libraries verify our webhooks"
 fi
 exit $status

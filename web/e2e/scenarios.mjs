@@ -1,5 +1,6 @@
 // The browser scenarios, in order. Each gets a context with `browser`, `apiBase`, `appBase`,
 // `shots`, `defer(fn)` for cleanup.
+import { createServer } from 'node:http';
 import {
   app, assert, createAdmin, loginAs, member, newPage, PASSWORD, PHONE, product, shot, uiLogin, uniqueEmail,
 } from './lib.mjs';
@@ -463,6 +464,95 @@ export const scenarios = [
       await page.waitForSelector('[data-testid=no-divergences]:has-text("불일치가 없습니다")');
       assert((await page.locator('[data-testid=divergence-row]').count()) === 0, 'no divergence rows');
       await shot(ctx, page, 'admin-ledger-accounts');
+      assert(page.jsErrors.length === 0, `no page errors: ${page.jsErrors.join('; ')}`);
+    },
+  },
+  {
+    name: 'admin: webhooks: an endpoint with its secret shown once, a failed delivery resent',
+    async run(ctx) {
+      // The platform's receiver: the first request fails, later ones succeed.
+      const got = [];
+      const receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk) => { body += chunk; });
+        req.on('end', () => {
+          got.push({ id: req.headers['webhook-id'], signature: req.headers['webhook-signature'], body });
+          res.writeHead(got.length === 1 ? 500 : 204).end();
+        });
+      });
+      await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+      ctx.defer(() => new Promise((ok) => receiver.close(ok)));
+      const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+      const waitForRequests = async (n) => {
+        for (let i = 0; i < 200 && got.length < n; i++) await new Promise((ok) => setTimeout(ok, 50));
+        assert(got.length >= n, `the receiver got ${got.length} of ${n} webhooks`);
+      };
+
+      const adminEmail = uniqueEmail('admin');
+      await createAdmin(ctx, adminEmail);
+      const page = await newPage(ctx);
+      await uiLogin(ctx, page, adminEmail);
+      await page.goto(app(ctx, 'admin'));
+      await page.click('[data-testid=tab-webhooks]');
+      await page.waitForSelector('[data-testid=no-webhooks]');
+
+      await page.fill('#webhook-url', 'not a url');
+      await page.click('[data-testid=webhook-create]');
+      await page.waitForSelector('#webhook-url-error');
+
+      await page.fill('#webhook-url', url);
+      await page.fill('#webhook-types', 'order.created');
+      await page.click('[data-testid=webhook-create]');
+      const secret = (await page.locator('[data-testid=webhook-secret]').textContent()).trim();
+      assert(/^whsec_[A-Za-z0-9+/]+=*$/.test(secret), `a whsec_ secret is shown: ${secret}`);
+      await page.waitForSelector(`[data-testid=webhook-row]:has-text("${url}")`);
+      await shot(ctx, page, 'admin-webhooks-secret');
+
+      // The contract's list, asked directly so a missing route fails with its name.
+      const admin = await loginAs(ctx.apiBase, adminEmail);
+      const list = await admin.client.ok('GET', '/admin/webhook-endpoints');
+      assert(list.items.length === 1 && list.items[0].url === url, `the endpoint is listed: ${JSON.stringify(list)}`);
+      assert(!JSON.stringify(list).includes(secret), 'the secret is never listed');
+      await page.click('[data-testid=webhook-secret-close]');
+      assert((await page.locator('[data-testid=webhook-secret]').count()) === 0, 'the secret is gone once closed');
+
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '웹훅 알림 상품', price: 9000 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      await buyer.client.ok('POST', '/orders', {
+        items: [{ product_id: p.product_id, quantity: 1 }],
+        shipping: { receiver_name: '홍길동', receiver_phone: '010-1234-5678', address: '서울특별시 중구 세종대로 110', postcode: '04524' },
+      });
+      await waitForRequests(1);
+
+      await page.click('[data-testid=webhook-deliveries]');
+      const refreshUntil = async (selector) => {
+        for (let i = 0; i < 100; i++) {
+          if (await page.locator(selector).count()) return;
+          await page.click('[data-testid=deliveries-refresh]');
+          await page.waitForTimeout(100);
+        }
+        throw new Error(`never shown: ${selector}`);
+      };
+      // The first attempt failed with 500; the next waits for the schedule (30 s by default).
+      await refreshUntil('[data-testid=delivery-row][data-status=pending] [data-testid=delivery-code]:has-text("500")');
+      await shot(ctx, page, 'admin-webhooks-delivery-failed');
+      await page.click('[data-testid=delivery-resend]');
+      await waitForRequests(2);
+      await refreshUntil('[data-testid=delivery-row][data-status=succeeded]');
+      assert(got[0].id && got[0].id === got[1].id, `the resend has the same webhook-id: ${got.map((g) => g.id)}`);
+      assert(JSON.parse(got[1].body).type === 'order.created', `the body names the event: ${got[1].body}`);
+      assert(got[1].signature?.startsWith('v1,'), `signed: ${got[1].signature}`);
+      await page.waitForSelector('[data-testid=delivery-row] [data-status=succeeded]:has-text("전송 완료")');
+      await page.click('[data-testid=lang]');
+      await page.waitForSelector('[data-testid=delivery-row] [data-status=succeeded]:has-text("Delivered")');
+      await shot(ctx, page, 'admin-webhooks-deliveries-en');
+
+      await page.click('[data-testid=webhook-delete]');
+      await page.click('[data-testid=webhook-delete-confirm]');
+      await page.waitForSelector('[data-testid=no-webhooks]');
+      const after = await admin.client.ok('GET', '/admin/webhook-endpoints');
+      assert(after.items.length === 0, `deleted: ${JSON.stringify(after)}`);
       assert(page.jsErrors.length === 0, `no page errors: ${page.jsErrors.join('; ')}`);
     },
   },

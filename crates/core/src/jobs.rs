@@ -1,11 +1,11 @@
 //! Background work: settling refunds whose answer was lost, expiring unpaid orders, automatic
-//! confirmation, reconciliation with the gateway, and forgetting old idempotency keys and
-//! published events. Every instance runs it; each change is a conditional transition (a sweep
-//! deletes only what is old enough), so two instances never do the same job twice and a dead
-//! instance's work is simply picked up on the next tick by another.
+//! confirmation, reconciliation with the gateway, and forgetting old idempotency keys,
+//! published events and settled webhook deliveries. Every instance runs it; each change is a
+//! conditional transition (a sweep deletes only what is old enough), so two instances never do
+//! the same job twice and a dead instance's work is simply picked up on the next tick by another.
 
 use crate::payments::Payments;
-use crate::{idempotency, outbox, Db};
+use crate::{idempotency, outbox, webhooks, Db};
 use escrow_store::now_millis;
 use std::time::Duration;
 
@@ -15,7 +15,8 @@ pub struct JobSchedule {
     pub tick: Duration,
     /// How often every open payment is compared with the gateway.
     pub reconcile_every: Duration,
-    /// How long a published event stays in the outbox.
+    /// How long a published event stays in the outbox, and a settled webhook delivery in
+    /// its table.
     pub outbox_retention: Duration,
 }
 
@@ -41,6 +42,10 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
         let retention = i64::try_from(schedule.outbox_retention.as_millis()).unwrap_or(i64::MAX);
         if let Err(err) = outbox::sweep(&db, now_millis().saturating_sub(retention)).await {
             tracing::warn!(error = %err, "sweeping the outbox failed");
+        }
+        let settled_before = now_millis().saturating_sub(retention);
+        if let Err(err) = webhooks::delivery::sweep(&db, settled_before).await {
+            tracing::warn!(error = %err, "sweeping webhook deliveries failed");
         }
         if let Err(err) = idempotency::sweep(&db).await {
             tracing::warn!(error = %err, "sweeping idempotency keys failed");

@@ -17,6 +17,7 @@ pub mod products;
 mod records;
 mod throttle;
 mod turns;
+pub mod webhooks;
 
 pub use error::{AppError, AppResult};
 pub use escrow_store::{Db, Dialect};

@@ -177,6 +177,24 @@ pub struct Config {
     #[arg(long = "webhook-allow", env = "ESCROW_WEBHOOK_ALLOW", value_name = "ESCROW_WEBHOOK_ALLOW", value_delimiter = ',', value_parser = parse_net, global = true)]
     pub webhook_allow: Vec<ipnet::IpNet>,
 
+    /// Waits before each attempt of an outgoing webhook, comma-separated: the first entry
+    /// the first attempt's; after the last, a delivery is `failed`.
+    #[arg(long = "webhook-retry-schedule", env = "ESCROW_WEBHOOK_RETRY_SCHEDULE", value_name = "ESCROW_WEBHOOK_RETRY_SCHEDULE", default_value = "0s,30s,5m,30m,2h,5h,10h,10h", value_delimiter = ',', value_parser = parse_duration, global = true)]
+    pub webhook_retry_schedule: Vec<Duration>,
+
+    /// How long a webhook receiver has to answer with a 2xx.
+    #[arg(long = "webhook-timeout", env = "ESCROW_WEBHOOK_TIMEOUT", value_name = "ESCROW_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub webhook_timeout: Duration,
+
+    /// Outgoing webhooks may go to loopback, private and link-local addresses and this
+    /// service's own host even in production (PORTONE_API_URL set); in development they may anyway.
+    #[arg(long = "webhook-allow-private", env = "ESCROW_WEBHOOK_ALLOW_PRIVATE", value_name = "ESCROW_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private: bool,
+
+    /// Most webhook attempts one instance has in flight to one endpoint.
+    #[arg(long = "webhook-concurrency", env = "ESCROW_WEBHOOK_CONCURRENCY", value_name = "ESCROW_WEBHOOK_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64), global = true)]
+    pub webhook_concurrency: u32,
+
     /// The built web UI to serve at /app/ (from `npm run build` in web/).
     #[arg(
         long = "web-dir",
@@ -245,6 +263,12 @@ impl Config {
                 ));
             }
         }
+        if self.webhook_retry_schedule.is_empty() {
+            return Err("ESCROW_WEBHOOK_RETRY_SCHEDULE needs at least one entry".into());
+        }
+        if self.webhook_timeout < Duration::from_millis(10) {
+            return Err("ESCROW_WEBHOOK_TIMEOUT must be at least 10ms".into());
+        }
         if self.job_interval < Duration::from_millis(10) {
             return Err("ESCROW_JOB_INTERVAL must be at least 10ms".into());
         }
@@ -310,6 +334,12 @@ impl Config {
             web_dir: "web/dist".into(),
             public_url: None,
             webhook_allow: Vec::new(),
+            webhook_retry_schedule: [0, 30, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
+                .map(Duration::from_secs)
+                .to_vec(),
+            webhook_timeout: Duration::from_secs(10),
+            webhook_allow_private: false,
+            webhook_concurrency: 4,
             gateway_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             pg: "html5_inicis".into(),
@@ -318,5 +348,62 @@ impl Config {
             reconcile_interval: Duration::from_secs(300),
             outbox_retention: Duration::from_secs(7 * 86400),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut all = vec!["escrow"];
+        all.extend_from_slice(args);
+        Flags::try_parse_from(all)
+            .map(|flags| flags.config)
+            .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn webhook_settings_parse() {
+        let s = Duration::from_secs;
+        let cases: [(&[&str], Option<Vec<Duration>>); 4] = [
+            (
+                &[],
+                Some(
+                    [0, 30, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
+                        .map(s)
+                        .to_vec(),
+                ),
+            ),
+            (
+                &["--webhook-retry-schedule", "0s,500ms,2m"],
+                Some(vec![s(0), Duration::from_millis(500), s(120)]),
+            ),
+            (&["--webhook-retry-schedule", "0s,soon"], None),
+            (&["--webhook-timeout", "ten"], None),
+        ];
+        for (args, schedule) in cases {
+            let parsed = parse(args);
+            assert_eq!(
+                parsed
+                    .as_ref()
+                    .ok()
+                    .map(|c| c.webhook_retry_schedule.clone()),
+                schedule,
+                "{args:?}: {parsed:?}"
+            );
+        }
+        let defaults = parse(&[]).expect("the defaults parse");
+        assert_eq!(defaults.webhook_timeout, s(10));
+        assert!(!defaults.webhook_allow_private);
+        let allowed = parse(&["--webhook-allow-private", "true"]).expect("a bool");
+        assert!(allowed.webhook_allow_private);
     }
 }

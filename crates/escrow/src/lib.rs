@@ -4,6 +4,7 @@
 pub mod config;
 pub mod events;
 pub mod logging;
+pub mod webhooks;
 
 use anyhow::Context;
 use config::Config;
@@ -13,6 +14,8 @@ use escrow_core::members::{Members, NewMember, SignupFields};
 use escrow_core::orders::{Orders, UnpaidLimits};
 use escrow_core::payments::{PaymentSettings, Payments};
 use escrow_core::products::Products;
+use escrow_core::webhooks::address::UrlPolicy;
+use escrow_core::webhooks::{WebhookSettings, Webhooks};
 use escrow_core::Db;
 use escrow_domain::lifecycle::Rules;
 use escrow_domain::Bps;
@@ -43,6 +46,8 @@ pub struct App {
     pub events: Option<events::Stream>,
     /// How long a client may take to send a request's headers.
     pub header_timeout: Duration,
+    /// Most webhook attempts in flight to one endpoint.
+    pub webhook_concurrency: usize,
 }
 
 /// The migrated database and the members service over it: what both serving and
@@ -124,6 +129,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         outbox_retention: config.outbox_retention,
     };
     let webhook_sources = WebhookSources(config.webhook_allow.clone());
+    let webhooks = Webhooks::new(db.clone(), webhook_settings(config, &public_url));
     let state = AppState::new(Services {
         db,
         members,
@@ -133,6 +139,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         gateway,
         browser,
         webhook_sources,
+        webhooks,
     });
     let mut router = escrow_http::router(state.clone());
     if let Some(sandbox) = &sandbox {
@@ -151,7 +158,28 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
             max_age: config.nats_max_age,
         }),
         header_timeout: config.header_timeout,
+        webhook_concurrency: config.webhook_concurrency as usize,
     })
+}
+
+/// Production (a real gateway) takes only https:// webhook URLs and, unless allowed, no
+/// private address or this service's own host; development takes any.
+fn webhook_settings(config: &Config, public_url: &str) -> WebhookSettings {
+    let production = config.portone_api_url.is_some();
+    let own_hosts = url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .into_iter()
+        .collect();
+    WebhookSettings {
+        urls: UrlPolicy {
+            https_only: production,
+            private_allowed: !production || config.webhook_allow_private,
+            own_hosts,
+        },
+        retry_schedule: config.webhook_retry_schedule.clone(),
+        timeout: config.webhook_timeout,
+    }
 }
 
 /// An address this machine can connect to: `0.0.0.0` and `::` become loopback.
@@ -206,8 +234,14 @@ pub async fn serve(
         .events
         .clone()
         .map(|stream| tokio::spawn(events::relay(db.clone(), stream, app.jobs.tick)));
+    let webhooks = tokio::spawn(webhooks::run(
+        app.state.webhooks.clone(),
+        app.jobs.tick,
+        app.webhook_concurrency,
+    ));
     let served = serve_http(app.router, listener, app.header_timeout, shutdown).await;
     jobs.abort();
+    webhooks.abort();
     if let Some(relay) = relay {
         relay.abort();
     }

@@ -15,6 +15,7 @@ mod security_headers;
 mod state;
 mod system;
 mod web;
+mod webhooks;
 mod wire;
 
 pub use error::{ApiError, Problem};

@@ -5,7 +5,7 @@ use crate::middleware::{problem_for_bare_errors, record_metrics};
 use crate::openapi::ApiDoc;
 use crate::security_headers::{add_security_headers, DOCS_POLICY};
 use crate::state::AppState;
-use crate::{members, orders, payments, products, system, web};
+use crate::{members, orders, payments, products, system, web, webhooks};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use axum::Router;
@@ -66,6 +66,11 @@ route_table! {
     get "/admin/ledger" => payments::get_ledger,
     get "/admin/disputes" => orders::list_disputes,
     post "/admin/reconcile" => payments::run_reconcile,
+    post "/admin/webhook-endpoints" => webhooks::create_webhook_endpoint,
+    get "/admin/webhook-endpoints" => webhooks::list_webhook_endpoints,
+    delete "/admin/webhook-endpoints/{endpoint_id}" => webhooks::delete_webhook_endpoint,
+    get "/admin/webhook-endpoints/{endpoint_id}/deliveries" => webhooks::list_webhook_deliveries,
+    post "/admin/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend" => webhooks::resend_webhook_delivery,
     get "/healthz" => system::get_health,
     get "/readyz" => system::get_readiness,
     get "/metrics" => system::get_metrics,

@@ -4,6 +4,7 @@ use escrow_core::members::Members;
 use escrow_core::orders::Orders;
 use escrow_core::payments::Payments;
 use escrow_core::products::Products;
+use escrow_core::webhooks::Webhooks;
 use escrow_core::Db;
 use portone::PortOne;
 use std::path::PathBuf;
@@ -87,6 +88,7 @@ pub struct Services {
     pub gateway: Arc<dyn PortOne>,
     pub browser: BrowserConfig,
     pub webhook_sources: WebhookSources,
+    pub webhooks: Webhooks,
 }
 
 impl AppState {

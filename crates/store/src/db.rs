@@ -55,7 +55,15 @@ pub struct Db {
     reads: Reads,
     dialect: Dialect,
     /// Raised after each commit of a transaction that asked for it ([`Tx::announce_commit`]).
-    announced_commits: Arc<Notify>,
+    announced_commits: Arc<Announcements>,
+}
+
+/// One waiter per kind of work that follows commits: each is woken by every announced
+/// commit (one `Notify` wakes only one of its waiters).
+#[derive(Debug, Default)]
+pub(crate) struct Announcements {
+    pub(crate) relay: Notify,
+    pub(crate) webhooks: Notify,
 }
 
 impl Db {
@@ -106,7 +114,7 @@ impl Db {
             writer,
             reads,
             dialect,
-            announced_commits: Arc::new(Notify::new()),
+            announced_commits: Arc::new(Announcements::default()),
         })
     }
 
@@ -190,7 +198,12 @@ impl Db {
     /// [`Tx::announce_commit`] commits, so work that follows commits (the outbox's relay)
     /// starts at once instead of on its next tick. Several commits may wake it once.
     pub fn announced_commits(&self) -> &Notify {
-        &self.announced_commits
+        &self.announced_commits.relay
+    }
+
+    /// As [`Db::announced_commits`], for the webhook fan-out.
+    pub fn announced_to_webhooks(&self) -> &Notify {
+        &self.announced_commits.webhooks
     }
 
     /// Runs one write outside a transaction and returns how many rows it changed. On

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "hardening",
         include_str!("../../../migrations/0004_hardening.sql"),
     ),
+    (
+        5,
+        "outgoing webhooks",
+        include_str!("../../../migrations/0005_webhooks.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -8,7 +8,6 @@ use crate::sqlite::conn::sqlite_rows;
 use crate::sqlite::writer::{SqliteTx, SqliteWriter};
 use sqlx::TransactionManager as _;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// A write transaction on either backend; services own it and pass it to repository
 /// functions. Dropped without [`Tx::commit`], it rolls back.
@@ -23,7 +22,7 @@ pub struct Tx {
     /// `None` once committed (the connection went back).
     conn: Option<TxConn>,
     /// [`crate::Db::announced_commits`], raised after the commit if `announce` is set.
-    announce_to: Arc<Notify>,
+    announce_to: Arc<crate::db::Announcements>,
     announce: bool,
 }
 
@@ -45,7 +44,10 @@ pub(crate) enum Writer {
 type AnyTransactionManager = <sqlx::Any as sqlx::Database>::TransactionManager;
 
 impl Writer {
-    pub(crate) async fn begin(&self, announce_to: &Arc<Notify>) -> Result<Tx, StoreError> {
+    pub(crate) async fn begin(
+        &self,
+        announce_to: &Arc<crate::db::Announcements>,
+    ) -> Result<Tx, StoreError> {
         let conn = match self {
             Writer::Sqlite(writer) => TxConn::Sqlite(writer.begin().await?),
             Writer::MySql(lender) => {
@@ -170,7 +172,8 @@ impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let committed = self.end_committing().await;
         if committed.is_ok() && self.announce {
-            self.announce_to.notify_one();
+            self.announce_to.relay.notify_one();
+            self.announce_to.webhooks.notify_one();
         }
         committed
     }

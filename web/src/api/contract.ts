@@ -60,6 +60,14 @@ export type SettlementList = S['SettlementsBody'];
 export type Ledger = S['LedgerBody'];
 export type Divergence = S['DivergenceBody'];
 export type ReconcileReport = S['ReconcileBody'];
+// ---- outgoing webhooks (api.md §12) ----
+export type WebhookEndpoint = S['WebhookEndpointBody'];
+export type WebhookEndpointRequest = S['WebhookEndpointRequest'];
+/** The endpoint as created, with its signing secret: the only answer that carries it. */
+export type WebhookEndpointCreated = S['WebhookEndpointCreated'];
+export type WebhookEndpointList = S['WebhookEndpointList'];
+export type WebhookDelivery = S['WebhookDeliveryBody'];
+export type WebhookDeliveryPage = S['WebhookDeliveryPage'];
 
 /** What the browser reads from GET /app/config.json. */
 export interface WebConfig {

@@ -30,8 +30,10 @@ describe('the typed client against openapi.json', () => {
       api.payments.confirm(1), api.payments.cancel(1), api.payments.refund(1, 'r', 100), api.payments.refunds(1), api.payments.dispute(1, 'r'),
       api.payments.resolve(1, { outcome: 'release' }), api.settlements.list(), api.admin.ledger(), api.admin.reconcile(),
       api.admin.disputes(),
+      api.webhooks.list(), api.webhooks.create({ url: 'https://example.com/hook' }), api.webhooks.remove(1),
+      api.webhooks.deliveries(1, 'c'), api.webhooks.resend(1, 2),
     ]);
-    expect(calls).toHaveLength(29);
+    expect(calls).toHaveLength(34);
     expect(calls.filter((c) => !documented.has(c))).toEqual([]);
   });
 });

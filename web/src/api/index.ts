@@ -61,6 +61,16 @@ export const admin = {
   disputes: () => http.get<C.OrderPage>(`/admin/disputes`),
 };
 
+export const webhooks = {
+  list: () => http.get<C.WebhookEndpointList>('/admin/webhook-endpoints'),
+  create: (body: C.WebhookEndpointRequest) => http.post<C.WebhookEndpointCreated>('/admin/webhook-endpoints', body),
+  remove: (endpointId: C.Id) => http.del<C.Done>(`/admin/webhook-endpoints/${encodeURIComponent(String(endpointId))}`),
+  deliveries: (endpointId: C.Id, cursor?: string | null) =>
+    http.get<C.WebhookDeliveryPage>(`/admin/webhook-endpoints/${encodeURIComponent(String(endpointId))}/deliveries${listQuery({ cursor })}`),
+  resend: (endpointId: C.Id, deliveryId: C.Id) =>
+    http.post<C.Done>(`/admin/webhook-endpoints/${encodeURIComponent(String(endpointId))}/deliveries/${encodeURIComponent(String(deliveryId))}/resend`),
+};
+
 export async function webConfig(): Promise<C.WebConfig> {
   const fallback: C.WebConfig = { imp_code: 'imp00000000', iamport_js: '/sandbox/portone/iamport.js' };
   try {

@@ -21,7 +21,7 @@ export const REFUND_STATUSES = ['requested', 'pending', 'succeeded', 'failed'] a
 export type RefundStatus = (typeof REFUND_STATUSES)[number];
 
 /** The graphs a status belongs to; a badge says which one it shows. */
-export type StatusKind = 'order' | 'payment' | 'escrow' | 'refund';
+export type StatusKind = 'order' | 'payment' | 'escrow' | 'refund' | 'delivery';
 
 /** The happy path, in order; used for the progress bar. */
 export const ORDER_FLOW: OrderStatus[] = ['pending_payment', 'paid', 'shipping', 'delivered', 'confirmed'];
@@ -35,13 +35,14 @@ const TONES: Record<string, Tone> = {
   inactive: 'neutral', pending: 'warning', held: 'info', released: 'success', returned: 'neutral',
 };
 
-/** A refund's `pending` is money on its way, not an escrow awaiting payment: its own tones. */
+/** A refund's (and a webhook delivery's) `pending` is on its way, not an escrow awaiting
+ * payment: their own tones. */
 const REFUND_TONES: Record<string, Tone> = {
   requested: 'warning', pending: 'progress', succeeded: 'success', failed: 'danger',
 };
 
 export function toneOf(status: string | null | undefined, kind?: StatusKind): Tone {
-  const tones = kind === 'refund' ? REFUND_TONES : TONES;
+  const tones = kind === 'refund' || kind === 'delivery' ? REFUND_TONES : TONES;
   return (status && tones[status]) || 'neutral';
 }
 

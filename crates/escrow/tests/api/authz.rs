@@ -54,6 +54,12 @@ fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
         ("post", "/payments/{payment_id}/refund") => &[Buyer, Seller, Admin],
         ("post", "/payments/{payment_id}/resolve") => &[Admin],
         ("get", "/admin/ledger" | "/admin/disputes") | ("post", "/admin/reconcile") => &[Admin],
+        ("get" | "post", "/admin/webhook-endpoints")
+        | ("delete", "/admin/webhook-endpoints/{endpoint_id}")
+        | ("get", "/admin/webhook-endpoints/{endpoint_id}/deliveries")
+        | ("post", "/admin/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend") => {
+            &[Admin]
+        }
         _ => return None,
     })
 }
@@ -96,6 +102,7 @@ on_both_databases! {
                 ("post", "/payments/{payment_id}/refund") => json!({"reason": "r", "amount": 100}),
                 ("post", "/payments/{payment_id}/dispute" | "/payments/{payment_id}/cancel") => json!({"reason": "r"}),
                 ("post", "/payments/{payment_id}/resolve") => json!({"outcome": "release"}),
+                ("post", "/admin/webhook-endpoints") => json!({"url": "http://127.0.0.1:9/hook"}),
                 ("post", "/webhooks/portone") => json!({"imp_uid": paid.imp_uid, "merchant_uid": paid.merchant_uid}),
                 ("post", _) | ("put", _) => json!({}),
                 _ => return None,
@@ -112,7 +119,9 @@ on_both_databases! {
             let path = template
                 .replace("{product_id}", &paid.product_id.to_string())
                 .replace("{order_id}", &paid.order_id.to_string())
-                .replace("{payment_id}", &paid.payment_id.to_string());
+                .replace("{payment_id}", &paid.payment_id.to_string())
+                .replace("{endpoint_id}", "1")
+                .replace("{delivery_id}", "1");
             let method_value = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             // Refusals first: an allowed call may change the state the others see.
             let mut order: Vec<Who> = EVERYONE.iter().copied().filter(|w| !allowed.contains(w)).collect();

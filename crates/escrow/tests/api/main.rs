@@ -25,3 +25,4 @@ mod products;
 mod races;
 mod refund_crash;
 mod system;
+mod webhooks;

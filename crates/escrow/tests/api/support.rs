@@ -248,6 +248,17 @@ impl TestApp {
         }
     }
 
+    /// A handle on a service running elsewhere (a process of its own) at `base`.
+    pub fn attach(base: String, config: Config, database: TestDatabase) -> Self {
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            config,
+            database,
+            server: tokio::spawn(async {}),
+        }
+    }
+
     pub async fn request(
         &self,
         method: Method,
