@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod member;
 pub mod money;
+pub mod settlement;
 pub mod validation;
 
 pub use duration::parse_duration;
