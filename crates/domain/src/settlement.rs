@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 use time::macros::{format_description, offset};
-use time::{Date, Duration, OffsetDateTime, Weekday};
+use time::{Duration, OffsetDateTime, Weekday};
+
+pub use time::Date;
 
 #[cfg(test)]
 mod tests;

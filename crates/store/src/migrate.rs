@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "money core",
         include_str!("../../../migrations/0003_money_core.sql"),
     ),
+    (
+        7,
+        "settlements and payouts",
+        include_str!("../../../migrations/0007_settlements_payouts.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -22,4 +22,5 @@ mod outage;
 mod products;
 mod races;
 mod refund_crash;
+mod settlements;
 mod system;
