@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         crate::payments::list_settlements,
         crate::payments::get_bank_account,
         crate::payments::put_bank_account,
+        crate::payments::list_overdue_settlements,
         crate::payments::list_payouts,
         crate::payments::create_payout,
         crate::payments::get_payout,

@@ -64,6 +64,7 @@ route_table! {
     get "/settlements" => payments::list_settlements,
     get "/sellers/me/bank-account" => payments::get_bank_account,
     put "/sellers/me/bank-account" => payments::put_bank_account,
+    get "/admin/settlements/overdue" => payments::list_overdue_settlements,
     get "/admin/payouts" => payments::list_payouts,
     post "/admin/payouts" => payments::create_payout,
     get "/admin/payouts/{payout_id}" => payments::get_payout,

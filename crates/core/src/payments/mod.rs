@@ -4,7 +4,8 @@
 //! - `fulfilment`: shipment, delivery, confirmation and release;
 //! - `refunds`: cancels and refunds, recorded as intents before the gateway is asked;
 //! - `disputes`, `ledger` (the ledger report), `sweeps` (the jobs' bodies);
-//! - `settlements` (lines, balances, chargebacks), `payouts` (bank accounts, batches);
+//! - `settlements` (lines, balances, chargebacks), `payouts` (bank accounts, batches),
+//!   `overdue` (the settlement deadline);
 //! - `steps` and `transitions`: how a flow makes a transition of the lifecycle in
 //!   `escrow_domain::lifecycle`, and the one writer of statuses;
 //! - `rows`, `model`: reads and public types.
@@ -15,6 +16,7 @@ mod fulfilment;
 mod gateway;
 mod ledger;
 mod model;
+mod overdue;
 mod payouts;
 mod refunds;
 mod rows;

@@ -269,3 +269,16 @@ pub enum PayoutOutcome {
     Paid,
     Failed { reason: String },
 }
+
+/// Released money not paid out within the settlement deadline.
+#[derive(Debug, Clone)]
+pub struct OverdueSettlement {
+    pub payment_id: i64,
+    pub order_id: i64,
+    pub seller_id: i64,
+    pub net_amount: i64,
+    /// The part of the line not paid out yet (payouts pay the oldest lines first).
+    pub unpaid_amount: i64,
+    pub released_at: i64,
+    pub due_at: i64,
+}

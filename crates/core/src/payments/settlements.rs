@@ -117,7 +117,7 @@ impl BalanceQueries {
         Ok(BalanceSheet::from_sums(rows))
     }
 
-    async fn run(&self, payments: &Payments) -> AppResult<BalanceSheet> {
+    pub(super) async fn run(&self, payments: &Payments) -> AppResult<BalanceSheet> {
         let mut rows = Vec::new();
         for (sql, params) in &self.statements {
             let mut query = escrow_store::sqlx::query(sql);

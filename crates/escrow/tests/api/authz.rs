@@ -41,7 +41,8 @@ fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
             "get",
             "/admin/payouts"
             | "/admin/payouts/{payout_id}"
-            | "/admin/payouts/{payout_id}/transfer.csv",
+            | "/admin/payouts/{payout_id}/transfer.csv"
+            | "/admin/settlements/overdue",
         ) => &[Admin],
         (
             "post",

@@ -233,6 +233,10 @@ on_both_databases_with! { same_day =>
             .map(|p| p["payout_id"].as_i64().unwrap()).collect();
         assert_eq!(listed, vec![next["payout_id"].as_i64().unwrap(), payout_id]);
         assert_books(&app, &admin, &[&paid, &refused, &small, &no_account]).await;
+        for (event, expected) in [("payout.created", 2), ("payout.paid", 1), ("payout.failed", 1)] {
+            let count = app.count(&format!("outbox_events WHERE event_type = '{event}'")).await;
+            assert_eq!(count, expected, "{event}");
+        }
     }
 
     async fn a_chargeback_takes_back_and_is_recovered_before_the_next_payout(app: TestApp) {
@@ -295,6 +299,43 @@ on_both_databases_with! { same_day =>
             (Some("090"), Some("카카오뱅크"), Some("3333012345678")));
         app.put("/sellers/me/bank-account", Some(&buyer.token),
             json!({"bank_code": "004", "account_number": "123456789012", "holder": "김"})).await.assert_problem(403, "forbidden");
+    }
+}
+
+/// Every release is overdue at once unless paid out.
+fn due_at_once(config: &mut Config) {
+    config.settlement_delay = 0;
+    config.settlement_deadline = std::time::Duration::ZERO;
+}
+
+on_both_databases_with! { due_at_once =>
+    async fn money_not_paid_out_by_the_deadline_is_overdue_once(app: TestApp) {
+        let (buyer, admin) = (app.buyer().await, app.admin().await);
+        let (paid, waiting) = (app.seller().await, app.seller().await);
+        bank_account(&app, &paid, "110123456789").await;
+        let first = released(&app, &buyer, &paid, 20_000).await;
+        let second = released(&app, &buyer, &paid, 10_000).await;
+        let late = released(&app, &buyer, &waiting, 5_000).await;
+        let overdue = |answer: Answer| -> Vec<(i64, i64)> {
+            answer.assert_status(200)["items"].as_array().unwrap().iter()
+                .map(|l| (l["payment_id"].as_i64().unwrap(), l["unpaid_amount"].as_i64().unwrap())).collect()
+        };
+        let path = "/admin/settlements/overdue";
+        assert_eq!(overdue(app.get(path, Some(&admin.token)).await), vec![(first, 20_000), (second, 10_000), (late, 5_000)]);
+        app.get(path, Some(&paid.token)).await.assert_problem(403, "forbidden");
+
+        // Batched but not paid is still overdue; paid is not.
+        let batch = create_payout(&app, &admin, json!({})).await.assert_status(201).clone();
+        assert_eq!(overdue(app.get(path, Some(&admin.token)).await).len(), 3);
+        let payout_id = batch["payout_id"].as_i64().unwrap();
+        app.post(&format!("/admin/payouts/{payout_id}/items/{}/paid", paid.id), Some(&admin.token), json!({})).await.assert_status(200);
+        assert_eq!(overdue(app.get(path, Some(&admin.token)).await), vec![(late, 5_000)]);
+        let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.lines().any(|l| l == "escrow_settlements_overdue 1"), "{metrics}");
+        // Announced once per line, however often it is found.
+        let events = app.count("outbox_events WHERE event_type = 'settlement.overdue'").await;
+        assert_eq!(events, 3);
+        assert_books(&app, &admin, &[&paid, &waiting]).await;
     }
 }
 

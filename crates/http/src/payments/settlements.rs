@@ -147,3 +147,46 @@ pub async fn chargeback_payment(
         .await?;
     Ok(Json(line.into()))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueBody {
+    pub payment_id: i64,
+    pub order_id: i64,
+    pub seller_id: i64,
+    pub net_amount: i64,
+    /// The part not paid out yet (payouts pay the oldest lines first).
+    pub unpaid_amount: i64,
+    pub released_at: String,
+    /// `released_at` plus `ESCROW_SETTLEMENT_DEADLINE`.
+    pub due_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueListBody {
+    /// Oldest release first.
+    pub items: Vec<OverdueBody>,
+}
+
+/// Released money not paid out within the settlement deadline of its release.
+#[utoipa::path(get, path = "/admin/settlements/overdue", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = OverdueListBody), (status = 403, body = crate::error::Problem)))]
+pub async fn list_overdue_settlements(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<OverdueListBody>, ApiError> {
+    let lines = state.payments.overdue_settlements(caller).await?;
+    Ok(Json(OverdueListBody {
+        items: lines
+            .into_iter()
+            .map(|line| OverdueBody {
+                payment_id: line.payment_id,
+                order_id: line.order_id,
+                seller_id: line.seller_id,
+                net_amount: line.net_amount,
+                unpaid_amount: line.unpaid_amount,
+                released_at: rfc3339(line.released_at),
+                due_at: rfc3339(line.due_at),
+            })
+            .collect(),
+    }))
+}
