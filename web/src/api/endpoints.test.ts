@@ -29,9 +29,12 @@ describe('the typed client against openapi.json', () => {
       api.payments.shipment(1, { courier: 'CJGLS', invoice_number: '1' }), api.payments.delivered(1),
       api.payments.confirm(1), api.payments.cancel(1), api.payments.refund(1, 'r', 100), api.payments.refunds(1), api.payments.dispute(1, 'r'),
       api.payments.resolve(1, { outcome: 'release' }), api.settlements.list(), api.admin.ledger(), api.admin.reconcile(),
-      api.admin.disputes(),
+      api.admin.disputes(), api.settlements.bankAccount(),
+      api.settlements.setBankAccount({ bank_code: '004', account_number: '123456789012', holder: '김' }),
+      api.payouts.list(), api.payouts.create(), api.payouts.get(1), api.payouts.paid(1, 2), api.payouts.failed(1, 2, 'r'),
+      api.payouts.overdue(), api.payouts.chargeback(1, 100, 'r'), api.payouts.transferFile(1),
     ]);
-    expect(calls).toHaveLength(29);
+    expect(calls).toHaveLength(39);
     expect(calls.filter((c) => !documented.has(c))).toEqual([]);
   });
 });
