@@ -58,6 +58,8 @@ const env = {
   ESCROW_DATABASE_URL: `sqlite://${dbFile}`,
   ESCROW_WEB_DIR: distDir,
   ESCROW_LOG: process.env.ESCROW_LOG ?? 'warn',
+  // Released money is available the same day, so a scenario can pay it out.
+  ESCROW_SETTLEMENT_DELAY: process.env.ESCROW_SETTLEMENT_DELAY ?? '0',
 };
 let serviceLog = '';
 let serviceExited = false;

@@ -115,7 +115,7 @@ export const ko: Messages = {
   'settlements.title': '정산', 'settlements.gross': '결제 금액', 'settlements.fee': '수수료',
   'settlements.feeVat': '수수료 부가세',
   'settlements.net': '정산 금액', 'settlements.none': '아직 정산된 결제가 없습니다.',
-  'settlements.payment': '결제', 'settlements.releasedAt': '지급일',
+  'settlements.payment': '결제', 'settlements.releasedAt': '정산 확정일',
 
   'settlements.availableOn': '지급 가능일', 'settlements.upcoming': '지급 예정', 'settlements.chargeback': '차지백',
   'balance.pending': '정산 대기', 'balance.available': '지급 가능', 'balance.inPayout': '지급 처리 중', 'balance.paidOut': '지급 완료',
