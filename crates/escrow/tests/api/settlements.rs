@@ -15,6 +15,12 @@ fn same_day(config: &mut Config) {
     config.settlement_delay = 0;
 }
 
+/// A fee whose shares rarely come out even: 3.33 %, and 10 % VAT on it.
+fn awkward_fee(config: &mut Config) {
+    config.fee_bps = 333;
+    config.settlement_delay = 0;
+}
+
 /// One business day, and the next twelve calendar days are holidays.
 fn holidays_ahead(config: &mut Config) {
     config.settlement_delay = 1;
@@ -302,6 +308,37 @@ on_both_databases_with! { same_day =>
     }
 }
 
+on_both_databases_with! { awkward_fee =>
+    async fn fees_round_down_line_by_line_over_many_lines(app: TestApp) {
+        let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
+        bank_account(&app, &seller, "110123456789").await;
+        let prices: Vec<i64> = (0..24).map(|i| 1_001 + i * 3_337 + (i % 7) * 13).collect();
+        let (mut gross, mut fee, mut vat) = (0, 0, 0);
+        for price in &prices {
+            released(&app, &buyer, &seller, *price).await;
+            let line_fee = price * 333 / 10_000;
+            gross += price;
+            fee += line_fee;
+            vat += line_fee / 10;
+        }
+        let body = settlements(&app, &seller).await;
+        assert_eq!(
+            (body["total_gross"].as_i64(), body["total_fee"].as_i64(), body["total_fee_vat"].as_i64(), body["total_net"].as_i64()),
+            (Some(gross), Some(fee), Some(vat), Some(gross - fee - vat)),
+            "{body:#}"
+        );
+        // Rounding per line takes less than rounding the sum would.
+        assert!(fee <= gross * 333 / 10_000);
+        assert_eq!(balance(&app, &seller).await, (0, gross - fee - vat, 0, 0));
+        let ledger = app.assert_ledger_balanced(&admin).await;
+        assert_eq!(ledger["accounts"]["platform_fee"].as_i64(), Some(fee), "{ledger:#}");
+        assert_eq!(ledger["accounts"]["fee_vat"].as_i64(), Some(vat), "{ledger:#}");
+        let batch = create_payout(&app, &admin, json!({})).await.assert_status(201).clone();
+        assert_eq!(batch["total"], gross - fee - vat);
+        assert_books(&app, &admin, &[&seller]).await;
+    }
+}
+
 /// Every release is overdue at once unless paid out.
 fn due_at_once(config: &mut Config) {
     config.settlement_delay = 0;
@@ -376,7 +413,7 @@ async fn two_instances_make_one_batch(backend: Backend) {
         first.admin().await,
     );
     bank_account(&first, &seller, "110123456789").await;
-    let mut paid_out = 0;
+    let (mut paid_out, mut returned) = (0, 0);
     for round in 0..6 {
         let price = 10_000 + round * 1_000;
         released(&first, &buyer, &seller, price).await;
@@ -398,15 +435,57 @@ async fn two_instances_make_one_batch(backend: Backend) {
         } else {
             &b.body
         };
-        assert_eq!(batch["total"], price, "{batch:#}");
-        paid_out += price;
+        // A failed item's money is paid again in the next batch.
+        let total = price + returned;
+        assert_eq!(batch["total"], total, "{batch:#}");
+        // Two admins settle the same item at once, one as paid and one as failed: one wins.
+        let item = format!("/admin/payouts/{}/items/{}", batch["payout_id"], seller.id);
+        let (paid_path, failed_path) = (format!("{item}/paid"), format!("{item}/failed"));
+        let (paid, failed) = tokio::join!(
+            first.post(&paid_path, Some(&admin.token), json!({})),
+            second.post(
+                &failed_path,
+                Some(&other_admin.token),
+                json!({"reason": "거절"})
+            ),
+        );
+        let mut statuses = [paid.status.as_u16(), failed.status.as_u16()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [200, 409],
+            "round {round}: {:#} {:#}",
+            paid.body,
+            failed.body
+        );
+        if paid.status.as_u16() == 200 {
+            paid_out += total;
+            returned = 0;
+        } else {
+            returned = total;
+        }
+        assert_books(&first, &admin, &[&seller]).await;
     }
-    let (_, available, in_payout, _) = balance(&second, &seller).await;
-    assert_eq!((available, in_payout), (0, paid_out));
+    let (_, available, in_payout, paid) = balance(&second, &seller).await;
+    assert_eq!((available, in_payout, paid), (returned, 0, paid_out));
+    // A retried request (same Idempotency-Key) answers the batch it made, and makes no other.
+    released(&first, &buyer, &seller, 3_000).await;
+    let key = crate::escrow_support::new_key();
+    let made = first
+        .post_with_key("/admin/payouts", &admin.token, &key, json!({}))
+        .await;
+    let again = second
+        .post_with_key("/admin/payouts", &admin.token, &key, json!({}))
+        .await;
+    assert_eq!(
+        made.assert_status(201)["payout_id"],
+        again.assert_status(201)["payout_id"]
+    );
+    assert_eq!(made.body["total"], returned + 3_000);
     let listed = first.get("/admin/payouts", Some(&admin.token)).await;
     assert_eq!(
         listed.assert_status(200)["items"].as_array().unwrap().len(),
-        6
+        7
     );
     assert_books(&first, &admin, &[&seller]).await;
 }
