@@ -60,6 +60,8 @@ const env = {
   ESCROW_LOG: process.env.ESCROW_LOG ?? 'warn',
   // Every scenario signs its members up from this one address.
   ESCROW_SIGNUP_LIMIT: process.env.ESCROW_SIGNUP_LIMIT ?? '1000',
+  // Released money is available the same day, so a scenario can pay it out.
+  ESCROW_SETTLEMENT_DELAY: process.env.ESCROW_SETTLEMENT_DELAY ?? '0',
 };
 let serviceLog = '';
 let serviceExited = false;

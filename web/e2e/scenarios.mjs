@@ -1,5 +1,6 @@
 // The browser scenarios, in order. Each gets a context with `browser`, `apiBase`, `appBase`,
 // `shots`, `defer(fn)` for cleanup.
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import {
   app, assert, createAdmin, loginAs, member, newPage, PASSWORD, PHONE, product, shot, uiLogin, uniqueEmail,
@@ -554,6 +555,66 @@ export const scenarios = [
       const after = await admin.client.ok('GET', '/admin/webhook-endpoints');
       assert(after.items.length === 0, `deleted: ${JSON.stringify(after)}`);
       assert(page.jsErrors.length === 0, `no page errors: ${page.jsErrors.join('; ')}`);
+    },
+  },
+  {
+    name: 'payouts: a seller sees a release available, an admin pays it out, the seller sees it paid out',
+    async run(ctx) {
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '무쇠 주물 팬', price: 43000 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const bp = await newPage(ctx, { token: buyer.token });
+      const orderId = await buyThroughUi(ctx, bp, p.product_id);
+      const paymentId = await paymentIdOf(buyer, orderId);
+      await seller.client.ok('POST', `/payments/${paymentId}/shipment`, { courier: 'HANJIN', invoice_number: '777888999' });
+      await seller.client.ok('POST', `/payments/${paymentId}/delivered`);
+      await buyer.client.ok('POST', `/payments/${paymentId}/confirm`);
+
+      // The seller: the release is available; they give the account to pay it to.
+      const sp = await newPage(ctx, { token: seller.token });
+      await sp.goto(app(ctx, 'seller/settlements'));
+      await sp.waitForSelector('[data-testid=balance-available]:has-text("43,000")');
+      await sp.waitForSelector('[data-testid=settlement-row] [data-testid=available-on]');
+      await sp.selectOption('[data-testid=bank-code]', '088');
+      await sp.fill('[data-testid=bank-number]', '12');
+      await sp.fill('[data-testid=bank-holder]', '김판매');
+      await sp.click('[data-testid=bank-save]');
+      await sp.waitForSelector('[data-testid=field-error]');
+      await sp.fill('[data-testid=bank-number]', '110-123-456789');
+      await sp.click('[data-testid=bank-save]');
+      await sp.waitForSelector('[data-testid=bank-current]:has-text("신한은행")');
+      await shot(ctx, sp, 'settlements-available');
+
+      // An admin makes a batch, downloads the transfer file and marks the item paid.
+      const adminEmail = uniqueEmail('admin');
+      await createAdmin(ctx, adminEmail);
+      const page = await newPage(ctx);
+      await uiLogin(ctx, page, adminEmail);
+      await page.goto(app(ctx, 'admin'));
+      await page.click('[data-testid=tab-payouts]');
+      await page.fill('[data-testid=payout-min]', '1000');
+      await page.click('[data-testid=payout-create]');
+      const item = `[data-testid=payout-item][data-seller="${seller.user_id}"]`;
+      await page.waitForSelector(`${item}[data-status=created]`);
+      const batch = page.locator('[data-testid=payout]', { has: page.locator(item) });
+      const [download] = await Promise.all([page.waitForEvent('download'), batch.locator('[data-testid=payout-download]').click()]);
+      const file = await readFile(await download.path(), 'utf8');
+      assert(file.includes('bank_code,account_number,holder,amount,memo'), `the transfer file has its header: ${file}`);
+      assert(file.includes('088,110123456789,김판매,43000,'), `the transfer file pays the seller: ${file}`);
+      await shot(ctx, page, 'admin-payout-created');
+      await page.click(`${item} [data-testid=item-paid]`);
+      await page.waitForSelector(`${item}[data-status=paid]`);
+      await shot(ctx, page, 'admin-payout-paid');
+      await page.click('[data-testid=tab-overdue]');
+      await page.waitForSelector('[data-testid=no-overdue]');
+
+      // The seller sees it paid out.
+      await sp.reload();
+      await sp.waitForSelector('[data-testid=balance-paid-out]:has-text("43,000")');
+      const available = await sp.textContent('[data-testid=balance-available]');
+      assert(/^0\D*$/.test(available.trim()), `nothing is left available: ${available}`);
+      await shot(ctx, sp, 'settlements-paid-out');
+      assert(page.jsErrors.length === 0 && sp.jsErrors.length === 0, `no page errors: ${[...page.jsErrors, ...sp.jsErrors].join('; ')}`);
     },
   },
 ];

@@ -1,8 +1,9 @@
 //! Background work: settling refunds whose answer was lost, expiring unpaid orders, automatic
-//! confirmation, reconciliation with the gateway, and forgetting old idempotency keys,
-//! published events and settled webhook deliveries. Every instance runs it; each change is a
-//! conditional transition (a sweep deletes only what is old enough), so two instances never do
-//! the same job twice and a dead instance's work is simply picked up on the next tick by another.
+//! confirmation, reconciliation with the gateway, overdue settlements, and forgetting old
+//! idempotency keys, published events and settled webhook deliveries. Every instance runs it;
+//! each change is a conditional transition (a sweep deletes only what is old enough), so two
+//! instances never do the same job twice and a dead instance's work is simply picked up on the
+//! next tick by another.
 
 use crate::payments::Payments;
 use crate::{idempotency, outbox, webhooks, Db};
@@ -62,6 +63,9 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
                 }
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "reconciliation failed"),
+            }
+            if let Err(err) = payments.check_overdue().await {
+                tracing::warn!(error = %err, "checking overdue settlements failed");
             }
         }
     }

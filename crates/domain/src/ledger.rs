@@ -2,7 +2,9 @@
 //!
 //! An account's balance is what it holds: money moved in minus money moved out. `gateway` is
 //! the outside source (it goes negative as buyers pay), `refunds` and `payouts` are where money
-//! leaves us; `escrow` holds buyers' money until release; `seller:<id>` is what we owe a seller.
+//! leaves us; `escrow` holds buyers' money until release; `seller:<id>` is what we owe a seller;
+//! `in_payout:<id>` is the seller's money in a payout batch not yet paid; `chargebacks` is what
+//! card networks took back after release.
 
 use crate::money::{MoneyError, Won};
 use std::fmt;
@@ -16,6 +18,8 @@ pub enum Account {
     FeeVat,
     Refunds,
     Payouts,
+    InPayout(i64),
+    Chargebacks,
 }
 
 impl Account {
@@ -27,10 +31,15 @@ impl Account {
             "fee_vat" => Account::FeeVat,
             "refunds" => Account::Refunds,
             "payouts" => Account::Payouts,
-            other => match other.strip_prefix("seller:").map(str::parse) {
-                Some(Ok(id)) => Account::Seller(id),
-                _ => return Err(format!("unknown ledger account `{other}`")),
-            },
+            "chargebacks" => Account::Chargebacks,
+            other => {
+                let seller = |prefix: &str| other.strip_prefix(prefix).map(str::parse::<i64>);
+                match (seller("seller:"), seller("in_payout:")) {
+                    (Some(Ok(id)), _) => Account::Seller(id),
+                    (_, Some(Ok(id))) => Account::InPayout(id),
+                    _ => return Err(format!("unknown ledger account `{other}`")),
+                }
+            }
         })
     }
 }
@@ -45,6 +54,8 @@ impl fmt::Display for Account {
             Account::FeeVat => f.write_str("fee_vat"),
             Account::Refunds => f.write_str("refunds"),
             Account::Payouts => f.write_str("payouts"),
+            Account::InPayout(id) => write!(f, "in_payout:{id}"),
+            Account::Chargebacks => f.write_str("chargebacks"),
         }
     }
 }
@@ -55,6 +66,11 @@ pub enum JournalKind {
     Capture,
     Refund,
     Release,
+    Chargeback,
+    /// A seller's available money put in a payout batch.
+    Payout,
+    PayoutPaid,
+    PayoutFailed,
 }
 
 impl JournalKind {
@@ -63,6 +79,10 @@ impl JournalKind {
             JournalKind::Capture => "capture",
             JournalKind::Refund => "refund",
             JournalKind::Release => "release",
+            JournalKind::Chargeback => "chargeback",
+            JournalKind::Payout => "payout",
+            JournalKind::PayoutPaid => "payout_paid",
+            JournalKind::PayoutFailed => "payout_failed",
         }
     }
 }
@@ -176,10 +196,12 @@ mod tests {
             Account::FeeVat,
             Account::Refunds,
             Account::Payouts,
+            Account::InPayout(42),
+            Account::Chargebacks,
         ] {
             assert_eq!(Account::parse(&account.to_string()), Ok(account));
         }
-        for bad in ["", "seller:", "seller:x", "buyer", "Escrow"] {
+        for bad in ["", "seller:", "seller:x", "in_payout:", "buyer", "Escrow"] {
             assert!(Account::parse(bad).is_err(), "{bad}");
         }
     }

@@ -3,8 +3,18 @@
 
 use clap::Args;
 use escrow_domain::parse_duration;
+use escrow_domain::settlement::Date;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// The dates of `ESCROW_HOLIDAYS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holidays(pub BTreeSet<Date>);
+
+fn parse_holidays(list: &str) -> Result<Holidays, String> {
+    escrow_domain::settlement::parse_holidays(list).map(Holidays)
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -118,6 +128,19 @@ pub struct Config {
     /// VAT on the platform fee, in basis points of the fee (0 to 10000), also charged to the seller.
     #[arg(long = "fee-vat-bps", env = "ESCROW_FEE_VAT_BPS", value_name = "ESCROW_FEE_VAT_BPS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(0..=10_000), global = true)]
     pub fee_vat_bps: u32,
+
+    /// Business days after a release's date (Korean time) before its money can be paid out;
+    /// 0: the release date itself.
+    #[arg(long = "settlement-delay", env = "ESCROW_SETTLEMENT_DELAY", value_name = "ESCROW_SETTLEMENT_DELAY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=60), global = true)]
+    pub settlement_delay: u32,
+
+    /// Dates that are not business days besides weekends: comma-separated YYYY-MM-DD.
+    #[arg(long = "holidays", env = "ESCROW_HOLIDAYS", value_name = "ESCROW_HOLIDAYS", default_value = "", value_parser = parse_holidays, global = true)]
+    pub holidays: Holidays,
+
+    /// Released money not paid out this long after release is overdue: 500ms, 30s, 10m, 2h, 20d.
+    #[arg(long = "settlement-deadline", env = "ESCROW_SETTLEMENT_DEADLINE", value_name = "ESCROW_SETTLEMENT_DEADLINE", default_value = "20d", value_parser = parse_duration, global = true)]
+    pub settlement_deadline: Duration,
 
     /// NATS server for domain events, e.g. nats://127.0.0.1:4222. Unset: events stay in the outbox.
     #[arg(
@@ -328,6 +351,9 @@ impl Config {
             max_unpaid_units: 1_000_000,
             fee_bps: 0,
             fee_vat_bps: 1_000,
+            settlement_delay: 1,
+            holidays: Holidays::default(),
+            settlement_deadline: Duration::from_secs(20 * 86400),
             nats_url: None,
             nats_max_age: Duration::from_secs(7 * 86400),
             log_format: "text".into(),

@@ -18,6 +18,7 @@ use escrow_core::webhooks::address::UrlPolicy;
 use escrow_core::webhooks::{WebhookSettings, Webhooks};
 use escrow_core::Db;
 use escrow_domain::lifecycle::Rules;
+use escrow_domain::settlement::Calendar;
 use escrow_domain::Bps;
 use escrow_http::{AppState, BrowserConfig, Services, WebhookSources};
 use escrow_store::DbConfig;
@@ -110,6 +111,8 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
             fee: Bps::new(config.fee_bps)?,
             fee_vat: Bps::new(config.fee_vat_bps)?,
         },
+        calendar: Calendar::new(config.settlement_delay, config.holidays.0.clone()),
+        settlement_deadline: config.settlement_deadline,
         auto_confirm_after: config.auto_confirm_after,
         gateway_timeout: config.gateway_timeout,
     };

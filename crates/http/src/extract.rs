@@ -223,6 +223,32 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     }
 }
 
+/// Two positive integer ids of a path, in the order they appear.
+pub struct PathIds(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError(AppError::NotFound("no such resource".into())))?;
+        let mut ids = Vec::with_capacity(2);
+        for (name, value) in params.iter() {
+            let id = value
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ApiError(AppError::field(name, "must be a positive integer id")))?;
+            ids.push(id);
+        }
+        match ids[..] {
+            [first, second] => Ok(PathIds(first, second)),
+            _ => Err(ApiError(AppError::NotFound("no such resource".into()))),
+        }
+    }
+}
+
 /// The signed-in caller, from `Authorization: Bearer <token>`.
 pub struct Auth(pub Caller);
 

@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outgoing webhooks",
         include_str!("../../../migrations/0005_webhooks.sql"),
     ),
+    (
+        7,
+        "settlements and payouts",
+        include_str!("../../../migrations/0007_settlements_payouts.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

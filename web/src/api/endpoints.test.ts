@@ -32,8 +32,12 @@ describe('the typed client against openapi.json', () => {
       api.admin.disputes(),
       api.webhooks.list(), api.webhooks.create({ url: 'https://example.com/hook' }), api.webhooks.remove(1),
       api.webhooks.deliveries(1, 'c'), api.webhooks.resend(1, 2),
+      api.settlements.bankAccount(),
+      api.settlements.setBankAccount({ bank_code: '004', account_number: '123456789012', holder: '김' }),
+      api.payouts.list(), api.payouts.create(), api.payouts.get(1), api.payouts.paid(1, 2), api.payouts.failed(1, 2, 'r'),
+      api.payouts.overdue(), api.payouts.chargeback(1, 100, 'r'), api.payouts.transferFile(1),
     ]);
-    expect(calls).toHaveLength(34);
+    expect(calls).toHaveLength(44);
     expect(calls.filter((c) => !documented.has(c))).toEqual([]);
   });
 });

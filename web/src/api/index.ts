@@ -1,5 +1,6 @@
 /** Typed calls of the escrow API, one function per endpoint of the contract. */
-import { http } from './client';
+import { http, tokenStore } from './client';
+import { parseProblem, toApiError } from '../lib/problem';
 import { listQuery } from '../lib/paging';
 import type * as C from './contract';
 
@@ -51,7 +52,47 @@ export const payments = {
 };
 
 export const settlements = {
-  list: (cursor?: string | null) => http.get<C.SettlementList>(`/settlements${listQuery({ cursor })}`),
+  list: (cursor?: string | null, limit = 20) => http.get<C.SettlementList>(`/settlements${listQuery({ cursor, limit })}`),
+  bankAccount: () => http.get<C.BankAccount>('/sellers/me/bank-account'),
+  setBankAccount: (body: C.BankAccountRequest) => http.put<C.BankAccount>('/sellers/me/bank-account', body),
+};
+
+/** A text file of the API (the payout transfer file), with the caller's token. */
+async function textFile(path: string): Promise<string> {
+  const headers: Record<string, string> = {};
+  const token = tokenStore.get();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(path, { method: 'GET', headers });
+  } catch (err) {
+    throw toApiError(err);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* not a problem document */
+    }
+    throw parseProblem(res.status, body);
+  }
+  return text;
+}
+
+const po = (id: C.Id) => `/admin/payouts/${enc(String(id))}`;
+export const payouts = {
+  list: () => http.get<C.PayoutList>('/admin/payouts'),
+  create: (minAmount?: number) => http.post<C.Payout>('/admin/payouts', minAmount ? { min_amount: minAmount } : {}),
+  get: (id: C.Id) => http.get<C.Payout>(po(id)),
+  transferFile: (id: C.Id) => textFile(`${po(id)}/transfer.csv`),
+  paid: (id: C.Id, sellerId: C.Id) => http.post<C.Payout>(`${po(id)}/items/${enc(String(sellerId))}/paid`),
+  failed: (id: C.Id, sellerId: C.Id, reason: string) =>
+    http.post<C.Payout>(`${po(id)}/items/${enc(String(sellerId))}/failed`, { reason }),
+  overdue: () => http.get<C.OverdueList>('/admin/settlements/overdue'),
+  chargeback: (paymentId: C.Id, amount: number, reason: string) =>
+    http.post<C.Settlement>(`${p(paymentId)}/chargeback`, { amount, reason }),
 };
 
 export const admin = {

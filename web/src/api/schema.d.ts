@@ -38,6 +38,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest payout batches. */
+        get: operations["list_payouts"];
+        put?: never;
+        /**
+         * An admin makes one payout batch of every available balance of at least `min_amount` whose
+         *     seller has a bank account. The body may be empty or `null`.
+         */
+        post: operations["create_payout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payouts/{payout_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One payout batch. */
+        get: operations["get_payout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payouts/{payout_id}/items/{seller_id}/failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The bank refused this item: its money returns to the seller's available balance. */
+        post: operations["mark_payout_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payouts/{payout_id}/items/{seller_id}/paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The bank paid this item. */
+        post: operations["mark_payout_paid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payouts/{payout_id}/transfer.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The batch as a bank's bulk-transfer file: a header row, then bank_code, account_number,
+         *     holder, amount, memo per item (UTF-8, CRLF).
+         */
+        get: operations["get_transfer_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/reconcile": {
         parameters: {
             query?: never;
@@ -49,6 +141,23 @@ export interface paths {
         put?: never;
         /** Compares what is open or changed with the gateway and repairs ours (admins). */
         post: operations["run_reconcile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/settlements/overdue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Released money not paid out within the settlement deadline of its release. */
+        get: operations["list_overdue_settlements"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -336,6 +445,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/payments/{payment_id}/chargeback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An admin records a chargeback after release: a negative line, recovered before any payout. */
+        post: operations["chargeback_payment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments/{payment_id}/complete": {
         parameters: {
             query?: never;
@@ -549,6 +675,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sellers/me/bank-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The seller's bank account; 404 until one is set. */
+        get: operations["get_bank_account"];
+        /** The seller sets the account payouts go to. */
+        put: operations["put_bank_account"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/settlements": {
         parameters: {
             query?: never;
@@ -556,7 +700,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The seller's released payments, less the platform fee. */
+        /** The seller's settlement lines, newest first, with the balance. */
         get: operations["list_settlements"];
         put?: never;
         post?: never;
@@ -590,6 +734,40 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The seller's money, from the ledger. */
+        BalanceBody: {
+            /**
+             * Format: int64
+             * @description May be paid out; below zero after a chargeback, recovered before any payout.
+             */
+            available: number;
+            /**
+             * Format: int64
+             * @description In a payout batch not yet marked paid: neither available nor paid out.
+             */
+            in_payout: number;
+            /** Format: int64 */
+            paid_out: number;
+            /**
+             * Format: int64
+             * @description Released, not available yet.
+             */
+            pending: number;
+        };
+        BankAccountBody: {
+            account_number: string;
+            bank_code: string;
+            bank_name: string;
+            holder: string;
+            updated_at: string;
+        };
+        BankAccountRequest: {
+            /** @description 10 to 16 digits; hyphens are dropped. */
+            account_number: string;
+            /** @description The KFTC 3-digit bank code, e.g. `004` (KB국민), `088` (신한), `090` (카카오뱅크). */
+            bank_code: string;
+            holder: string;
+        };
         CartBody: {
             items: components["schemas"]["CartLineBody"][];
             /** Format: int64 */
@@ -610,6 +788,14 @@ export interface components {
             product_id: number;
             /** Format: int64 */
             quantity: number;
+        };
+        ChargebackRequest: {
+            /**
+             * Format: int64
+             * @description Won taken back from the seller.
+             */
+            amount: number;
+            reason: string;
         };
         CheckoutBody: {
             /** Format: int64 */
@@ -810,6 +996,28 @@ export interface components {
         };
         /** @enum {string} */
         Outcome: "release" | "refund";
+        OverdueBody: {
+            /** @description `released_at` plus `ESCROW_SETTLEMENT_DEADLINE`. */
+            due_at: string;
+            /** Format: int64 */
+            net_amount: number;
+            /** Format: int64 */
+            order_id: number;
+            /** Format: int64 */
+            payment_id: number;
+            released_at: string;
+            /** Format: int64 */
+            seller_id: number;
+            /**
+             * Format: int64
+             * @description The part not paid out yet (payouts pay the oldest lines first).
+             */
+            unpaid_amount: number;
+        };
+        OverdueListBody: {
+            /** @description Oldest release first. */
+            items: components["schemas"]["OverdueBody"][];
+        };
         PaymentChanged: {
             escrow_status: string;
             message: string;
@@ -864,6 +1072,45 @@ export interface components {
             shipment?: null | components["schemas"]["ShipmentBody"];
             /** @description ready, paid, partially_refunded, refunded, cancelled, failed */
             status: string;
+        };
+        PayoutBody: {
+            created_at: string;
+            items: components["schemas"]["PayoutItemBody"][];
+            /** Format: int64 */
+            min_amount: number;
+            /** Format: int64 */
+            payout_id: number;
+            /** @description `created` while an item is neither paid nor failed, then `settled`. */
+            status: string;
+            /** Format: int64 */
+            total: number;
+        };
+        PayoutFailedRequest: {
+            reason: string;
+        };
+        PayoutItemBody: {
+            account_number: string;
+            /** Format: int64 */
+            amount: number;
+            bank_code: string;
+            failure?: string | null;
+            holder: string;
+            /** Format: int64 */
+            seller_id: number;
+            settled_at?: string | null;
+            /** @description `created`, `paid` or `failed`. */
+            status: string;
+        };
+        PayoutRequest: {
+            /**
+             * Format: int64
+             * @description Only balances of at least this many won are paid (default 1000).
+             */
+            min_amount?: number | null;
+        };
+        PayoutsBody: {
+            /** @description The latest batches, newest first. */
+            items: components["schemas"]["PayoutBody"][];
         };
         /** @description An error response body. */
         Problem: {
@@ -1005,6 +1252,8 @@ export interface components {
             outcome: components["schemas"]["Outcome"];
         };
         SettlementBody: {
+            /** @description `YYYY-MM-DD` (Korean time): from this date the net amount can be paid out. */
+            available_on: string;
             /** Format: int64 */
             fee_amount: number;
             /**
@@ -1014,24 +1263,37 @@ export interface components {
             fee_vat_amount: number;
             /** Format: int64 */
             gross_amount: number;
+            /** @description `release`, or `chargeback` (negative amounts). */
+            kind: string;
+            /** Format: int64 */
+            line_id: number;
             /** Format: int64 */
             net_amount: number;
             /** Format: int64 */
             order_id: number;
             /** Format: int64 */
             payment_id: number;
+            reason?: string | null;
             released_at: string;
         };
         SettlementsBody: {
+            balance: components["schemas"]["BalanceBody"];
+            /** @description Newest first. */
             items: components["schemas"]["SettlementBody"][];
+            next_cursor?: string | null;
             /** Format: int64 */
             total_fee: number;
             /** Format: int64 */
             total_fee_vat: number;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Sums over all the seller's lines, not only this page.
+             */
             total_gross: number;
             /** Format: int64 */
             total_net: number;
+            /** @description Pending money by the date it becomes available, soonest first. */
+            upcoming: components["schemas"]["UpcomingBody"][];
         };
         ShipmentBody: {
             courier: string;
@@ -1071,6 +1333,11 @@ export interface components {
          * @enum {string}
          */
         SignupRole: "buyer" | "seller";
+        UpcomingBody: {
+            /** Format: int64 */
+            amount: number;
+            available_on: string;
+        };
         WebhookBody: {
             imp_uid: string;
             merchant_uid: string;
@@ -1190,6 +1457,213 @@ export interface operations {
             };
         };
     };
+    list_payouts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutsBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_payout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PayoutRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state: nothing to pay out */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_payout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mark_payout_failed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: number;
+                seller_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PayoutFailedRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state: already paid or failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mark_payout_paid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: number;
+                seller_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state: already paid or failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_transfer_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     run_reconcile: {
         parameters: {
             query?: never;
@@ -1205,6 +1679,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReconcileBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_overdue_settlements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverdueListBody"];
                 };
             };
             403: {
@@ -1855,6 +2356,56 @@ export interface operations {
             };
         };
     };
+    chargeback_payment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChargebackRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettlementBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state: not released */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     complete_payment: {
         parameters: {
             query?: never;
@@ -2379,7 +2930,7 @@ export interface operations {
             };
         };
     };
-    list_settlements: {
+    get_bank_account: {
         parameters: {
             query?: never;
             header?: never;
@@ -2393,7 +2944,92 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["BankAccountBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_bank_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BankAccountRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankAccountBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_settlements: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/json": components["schemas"]["SettlementsBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -3,8 +3,8 @@
  * name and one fixed order, money's path from the gateway to its ends.
  */
 
-/** Accounts by kind; a seller's account is `seller:<id>`, one per seller. */
-export const ACCOUNT_KINDS = ['gateway', 'escrow', 'seller', 'platform_fee', 'fee_vat', 'refunds', 'payouts'] as const;
+/** Accounts by kind; `seller:<id>` and `in_payout:<id>` are one per seller. */
+export const ACCOUNT_KINDS = ['gateway', 'escrow', 'seller', 'in_payout', 'platform_fee', 'fee_vat', 'refunds', 'chargebacks', 'payouts'] as const;
 export type AccountKind = (typeof ACCOUNT_KINDS)[number];
 
 export interface AccountName {
@@ -15,9 +15,10 @@ export interface AccountName {
 }
 
 export function parseAccount(name: string): AccountName {
-  const seller = /^seller:(\d+)$/.exec(name);
-  if (seller) return { kind: 'seller', sellerId: seller[1] };
-  const kind = (ACCOUNT_KINDS as readonly string[]).includes(name) && name !== 'seller' ? (name as AccountKind) : null;
+  const seller = /^(seller|in_payout):(\d+)$/.exec(name);
+  if (seller) return { kind: seller[1] as AccountKind, sellerId: seller[2] };
+  const perSeller = name === 'seller' || name === 'in_payout';
+  const kind = (ACCOUNT_KINDS as readonly string[]).includes(name) && !perSeller ? (name as AccountKind) : null;
   return { kind, sellerId: null };
 }
 

@@ -1,12 +1,11 @@
-//! Settlements and the ledger report: account balances from the journals, checked against
+//! The ledger report: account balances from the journals, checked against
 //! the payments table, and the divergences found there or at the gateway.
 
-use super::model::{Divergence, Ledger, Settlement};
+use super::model::{Divergence, Ledger};
 use super::{only, Payments};
 use crate::auth::Caller;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use escrow_domain::ledger::{Account, JournalKind};
-use escrow_domain::Won;
 use escrow_store::{now_millis, DbErrorKind};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,36 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 const JOURNAL_MISMATCH: &str = "journal_mismatch";
 const UNBALANCED_JOURNAL: &str = "unbalanced_journal";
 
-fn won(amount: i64, what: &str) -> AppResult<Won> {
-    Won::new(amount).map_err(|e| AppError::internal(what, e))
-}
-
 impl Payments {
-    pub async fn settlements(&self, caller: Caller) -> AppResult<Vec<Settlement>> {
-        only(caller.role == escrow_domain::Role::Seller, "sellers")?;
-        let rows = sqlx::query(
-            "SELECT s.payment_id, p.order_id, s.gross_amount, s.fee_amount, s.fee_vat_amount, \
-             s.net_amount, s.released_at FROM settlements s JOIN payments p ON p.id = s.payment_id \
-             WHERE s.seller_id = ? ORDER BY s.payment_id DESC",
-        )
-        .bind(caller.user_id)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Settlement {
-                    payment_id: row.try_get("payment_id")?,
-                    order_id: row.try_get("order_id")?,
-                    gross_amount: won(row.try_get("gross_amount")?, "gross")?,
-                    fee_amount: won(row.try_get("fee_amount")?, "fee")?,
-                    fee_vat_amount: won(row.try_get("fee_vat_amount")?, "fee vat")?,
-                    net_amount: won(row.try_get("net_amount")?, "net")?,
-                    released_at: row.try_get("released_at")?,
-                })
-            })
-            .collect()
-    }
-
     /// `GET /admin/ledger`: balances by account, whether the books balance against the
     /// payments table, and what diverges.
     pub async fn ledger(&self, caller: Caller) -> AppResult<Ledger> {

@@ -3,7 +3,9 @@
 //! - `gateway`: the gateway's record turned into ours;
 //! - `fulfilment`: shipment, delivery, confirmation and release;
 //! - `refunds`: cancels and refunds, recorded as intents before the gateway is asked;
-//! - `disputes`, `ledger` (settlements, the ledger report), `sweeps` (the jobs' bodies);
+//! - `disputes`, `ledger` (the ledger report), `sweeps` (the jobs' bodies);
+//! - `settlements` (lines, balances, chargebacks), `payouts` (bank accounts, batches),
+//!   `overdue` (the settlement deadline);
 //! - `steps` and `transitions`: how a flow makes a transition of the lifecycle in
 //!   `escrow_domain::lifecycle`, and the one writer of statuses;
 //! - `rows`, `model`: reads and public types.
@@ -14,16 +16,22 @@ mod fulfilment;
 mod gateway;
 mod ledger;
 mod model;
+mod overdue;
+mod payouts;
 mod refunds;
 mod rows;
+mod settlements;
 mod steps;
 mod sweeps;
 mod transitions;
 
 pub use model::{
-    Checkout, Divergence, HistoryEntry, Ledger, PaymentCreated, PaymentRecord, PaymentSettings,
-    PaymentStatusView, ReconcileReport, Refund, Refunded, Resolution, SeedPayment, Settlement,
+    Balance, BankAccountRecord, Checkout, Divergence, HistoryEntry, Ledger, PaymentCreated,
+    PaymentRecord, PaymentSettings, PaymentStatusView, Payout, PayoutItem, PayoutOutcome,
+    ReconcileReport, Refund, Refunded, Resolution, SeedPayment, Settlement, SettlementTotals,
+    SettlementsView,
 };
+pub use payouts::DEFAULT_MIN_PAYOUT;
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};

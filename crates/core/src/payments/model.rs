@@ -14,6 +14,10 @@ pub struct PaymentSettings {
     /// Where the gateway sends webhooks: `<public url>/webhooks/portone`.
     pub notice_url: String,
     pub rules: Rules,
+    /// When released money becomes available to pay out.
+    pub calendar: escrow_domain::settlement::Calendar,
+    /// Released money not paid out this long after release is overdue.
+    pub settlement_deadline: Duration,
     pub auto_confirm_after: Duration,
     /// How long one gateway call may take: a refund intent younger than this may still be
     /// waiting for its answer, so nobody else settles it.
@@ -149,15 +153,51 @@ pub enum Resolution {
     Refund,
 }
 
+/// A settlement line: what a release owes the seller, or (negative) what a chargeback
+/// takes back.
 #[derive(Debug, Clone)]
 pub struct Settlement {
+    pub id: i64,
     pub payment_id: i64,
     pub order_id: i64,
-    pub gross_amount: Won,
-    pub fee_amount: Won,
-    pub fee_vat_amount: Won,
-    pub net_amount: Won,
+    /// `release` or `chargeback`.
+    pub kind: String,
+    pub gross_amount: i64,
+    pub fee_amount: i64,
+    pub fee_vat_amount: i64,
+    pub net_amount: i64,
     pub released_at: i64,
+    /// `YYYY-MM-DD`, Korean time.
+    pub available_on: String,
+    pub reason: Option<String>,
+}
+
+/// A seller's money, from the ledger: `pending` until its lines' dates, then `available`;
+/// `in_payout` while in a batch not yet paid; `paid_out` once paid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Balance {
+    pub pending: i64,
+    pub available: i64,
+    pub in_payout: i64,
+    pub paid_out: i64,
+}
+
+/// Sums over all of a seller's lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettlementTotals {
+    pub gross: i64,
+    pub fee: i64,
+    pub fee_vat: i64,
+    pub net: i64,
+}
+
+/// `GET /settlements`: a page of lines, the balance, and the pending money by date.
+#[derive(Debug, Clone)]
+pub struct SettlementsView {
+    pub lines: crate::page::Page<Settlement>,
+    pub balance: Balance,
+    pub totals: SettlementTotals,
+    pub upcoming: Vec<(String, i64)>,
 }
 
 /// A payment whose record disagrees with its journals or with the gateway.
@@ -187,4 +227,58 @@ pub struct Ledger {
 pub struct ReconcileReport {
     pub checked: u64,
     pub repaired: u64,
+}
+
+/// Where a seller's payouts go.
+#[derive(Debug, Clone)]
+pub struct BankAccountRecord {
+    pub bank_code: String,
+    pub bank_name: String,
+    pub account_number: String,
+    pub holder: String,
+    pub updated_at: i64,
+}
+
+/// One seller's money in a payout batch: `created`, then `paid` or `failed`.
+#[derive(Debug, Clone)]
+pub struct PayoutItem {
+    pub seller_id: i64,
+    pub amount: i64,
+    pub bank_code: String,
+    pub account_number: String,
+    pub holder: String,
+    pub status: String,
+    pub failure: Option<String>,
+    pub settled_at: Option<i64>,
+}
+
+/// A payout batch: `created` while any item is neither paid nor failed, then `settled`.
+#[derive(Debug, Clone)]
+pub struct Payout {
+    pub id: i64,
+    pub status: &'static str,
+    pub min_amount: i64,
+    pub created_at: i64,
+    pub total: i64,
+    pub items: Vec<PayoutItem>,
+}
+
+/// What became of a payout item at the bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayoutOutcome {
+    Paid,
+    Failed { reason: String },
+}
+
+/// Released money not paid out within the settlement deadline.
+#[derive(Debug, Clone)]
+pub struct OverdueSettlement {
+    pub payment_id: i64,
+    pub order_id: i64,
+    pub seller_id: i64,
+    pub net_amount: i64,
+    /// The part of the line not paid out yet (payouts pay the oldest lines first).
+    pub unpaid_amount: i64,
+    pub released_at: i64,
+    pub due_at: i64,
 }

@@ -62,7 +62,16 @@ impl Payments {
             let plan = plan(&subject.snapshot(), step.transition, &self.settings.rules)
                 .map_err(refused)?;
             let mut tx = self.db.begin().await?;
-            match apply(&mut tx, &subject, &plan, &step, actor).await {
+            match apply(
+                &mut tx,
+                &subject,
+                &plan,
+                &step,
+                actor,
+                &self.settings.calendar,
+            )
+            .await
+            {
                 Ok(refund_id) => match tx.commit().await {
                     Ok(()) => {
                         return Ok(Stepped::Applied(Box::new(Applied {

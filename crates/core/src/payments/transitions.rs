@@ -6,7 +6,9 @@ use super::model::PaymentRecord;
 use crate::error::AppError;
 use crate::orders::return_stock;
 use crate::records::{self, Actor};
+use escrow_domain::ledger::JournalKind;
 use escrow_domain::lifecycle::{Plan, Refusal, Snapshot};
+use escrow_domain::settlement::{format_date, korean_date, Calendar};
 use escrow_domain::{OrderStatus, RefundStatus, Won};
 use escrow_store::{now_millis, Param, Tx};
 
@@ -141,6 +143,7 @@ pub(crate) async fn apply(
     plan: &Plan,
     step: &Step,
     actor: &Actor,
+    calendar: &Calendar,
 ) -> Result<Option<i64>, NotApplied> {
     let now = now_millis();
     let reason = step.reason.as_deref();
@@ -220,16 +223,19 @@ pub(crate) async fn apply(
     }
     if let (Some(line), Some(p)) = (plan.settlement, &subject.payment) {
         tx.execute(
-            "INSERT INTO settlements (payment_id, seller_id, gross_amount, fee_amount, \
-             fee_vat_amount, net_amount, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO settlements (payment_id, seller_id, kind, gross_amount, fee_amount, \
+             fee_vat_amount, net_amount, released_at, available_on) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
                 p.id.into(),
                 p.seller_id.into(),
+                JournalKind::Release.as_str().into(),
                 line.gross.get().into(),
                 line.fee.get().into(),
                 line.fee_vat.get().into(),
                 line.net.get().into(),
                 now.into(),
+                format_date(calendar.available_on(korean_date(now))).into(),
             ],
         )
         .await?;

@@ -36,6 +36,21 @@ fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
         ("post", "/orders") => SIGNED_IN,
         ("post", "/products") => &[Seller, OtherSeller],
         ("get", "/settlements") => &[Seller, OtherSeller],
+        ("get" | "put", "/sellers/me/bank-account") => &[Seller, OtherSeller],
+        ("post", "/payments/{payment_id}/chargeback") => &[Admin],
+        (
+            "get",
+            "/admin/payouts"
+            | "/admin/payouts/{payout_id}"
+            | "/admin/payouts/{payout_id}/transfer.csv"
+            | "/admin/settlements/overdue",
+        ) => &[Admin],
+        (
+            "post",
+            "/admin/payouts"
+            | "/admin/payouts/{payout_id}/items/{seller_id}/paid"
+            | "/admin/payouts/{payout_id}/items/{seller_id}/failed",
+        ) => &[Admin],
         ("put" | "delete", "/products/{product_id}") => &[Seller],
         (
             "get",
@@ -103,6 +118,9 @@ on_both_databases! {
                 ("post", "/payments/{payment_id}/dispute" | "/payments/{payment_id}/cancel") => json!({"reason": "r"}),
                 ("post", "/payments/{payment_id}/resolve") => json!({"outcome": "release"}),
                 ("post", "/admin/webhook-endpoints") => json!({"url": "http://127.0.0.1:9/hook"}),
+                ("post", "/payments/{payment_id}/chargeback") => json!({"amount": 100, "reason": "r"}),
+                ("put", "/sellers/me/bank-account") => json!({"bank_code": "004", "account_number": "123456789012", "holder": "김판매"}),
+                ("post", "/admin/payouts/{payout_id}/items/{seller_id}/failed") => json!({"reason": "r"}),
                 ("post", "/webhooks/portone") => json!({"imp_uid": paid.imp_uid, "merchant_uid": paid.merchant_uid}),
                 ("post", _) | ("put", _) => json!({}),
                 _ => return None,
@@ -121,7 +139,9 @@ on_both_databases! {
                 .replace("{order_id}", &paid.order_id.to_string())
                 .replace("{payment_id}", &paid.payment_id.to_string())
                 .replace("{endpoint_id}", "1")
-                .replace("{delivery_id}", "1");
+                .replace("{delivery_id}", "1")
+                .replace("{payout_id}", "1")
+                .replace("{seller_id}", &seller.id.to_string());
             let method_value = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             // Refusals first: an allowed call may change the state the others see.
             let mut order: Vec<Who> = EVERYONE.iter().copied().filter(|w| !allowed.contains(w)).collect();

@@ -24,5 +24,6 @@ mod outage;
 mod products;
 mod races;
 mod refund_crash;
+mod settlements;
 mod system;
 mod webhooks;

@@ -3,11 +3,13 @@
 
 mod admin;
 mod handlers;
+mod payouts;
 mod settlements;
 mod webhooks;
 mod wire;
 
 pub use admin::*;
 pub use handlers::*;
+pub use payouts::*;
 pub use settlements::*;
 pub use webhooks::*;
