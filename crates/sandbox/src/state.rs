@@ -12,8 +12,10 @@ use crate::faults::{Fault, FaultTarget};
 use crate::webhooks::WebhookAttempt;
 
 mod listing;
+mod vbank;
 
 pub(crate) use listing::{BatchQuery, ListQuery};
+pub(crate) use vbank::{kftc_of, RefundAccount, VbankAsk};
 
 /// Unix time in milliseconds (sandbox-internal precision; the wire uses seconds).
 pub(crate) fn now_ms() -> i64 {
@@ -146,6 +148,8 @@ pub(crate) struct NewPayment {
     pub user_agent: Option<String>,
     /// When the checkout happened (unix seconds, not in the future); now when `None`.
     pub at: Option<i64>,
+    /// For `pay_method: "vbank"`: the account to issue.
+    pub vbank: VbankAsk,
 }
 
 /// Escrow delivery party; which fields are required depends on the PG.
@@ -433,9 +437,12 @@ impl State {
                 ))
             }
         };
+        let pay_method = new.pay_method.unwrap_or_else(|| "card".into());
+        if pay_method == "vbank" {
+            vbank::check_ask(&new.vbank, now)?;
+        }
         self.seq += 1;
         let imp_uid = format!("imp_{}", digits(12));
-        let pay_method = new.pay_method.unwrap_or_else(|| "card".into());
         let pg_provider = new
             .pg_provider
             .map(|pg| pg.split('.').next().unwrap_or_default().to_owned())
@@ -475,7 +482,7 @@ impl State {
         };
         let paid = fail_reason.is_none();
         let pg_tid = format!("StdpayCARDINIpayTest{}", digits(16));
-        let record = PaymentRecord {
+        let mut record = PaymentRecord {
             imp_uid: imp_uid.clone(),
             merchant_uid: new.merchant_uid,
             pay_method,
@@ -529,6 +536,9 @@ impl State {
             seq: self.seq,
             updated_at,
         };
+        if paid && record.pay_method == "vbank" {
+            vbank::issue(&mut record, &new.vbank, now);
+        }
         let index = self.payments.len();
         self.by_status_time.insert(&record, index);
         self.by_imp_uid.insert(imp_uid, index);
@@ -548,6 +558,7 @@ impl State {
         amount: Option<i64>,
         checksum: Option<i64>,
         reason: Option<String>,
+        refund: &RefundAccount,
     ) -> Result<Cancelled, Refusal> {
         let index = match (imp_uid.filter(|s| !s.is_empty()), merchant_uid) {
             (Some(imp_uid), _) => self.by_imp_uid.get(imp_uid).copied(),
@@ -577,6 +588,9 @@ impl State {
                     "결제완료 상태가 아닌 주문은 취소할 수 없습니다.",
                 ))
             }
+        }
+        if payment.pay_method == "vbank" {
+            vbank::check_refund_account(&payment.pg_provider, refund)?;
         }
         let left = payment.amount - payment.cancel_amount;
         if let Some(checksum) = checksum {
@@ -780,13 +794,37 @@ mod tests {
             (Some(imp_uid.as_str()), None, Some(100), Some(999)),
         ];
         for (imp, mid, amount, checksum) in cases {
-            let r = refusal(state.cancel(imp, mid, amount, checksum, None));
+            let r =
+                refusal(state.cancel(imp, mid, amount, checksum, None, &RefundAccount::default()));
             assert_eq!((r.status, r.code), (200, 1), "{r:?}");
         }
-        let unknown = refusal(state.cancel(Some("nothing"), None, None, None, None));
+        let unknown = refusal(state.cancel(
+            Some("nothing"),
+            None,
+            None,
+            None,
+            None,
+            &RefundAccount::default(),
+        ));
         assert_eq!(unknown.message, "취소할 결제건이 존재하지 않습니다.");
-        assert!(state.cancel(Some(&imp_uid), None, None, None, None).is_ok());
-        let again = refusal(state.cancel(Some(&imp_uid), None, None, None, None));
+        assert!(state
+            .cancel(
+                Some(&imp_uid),
+                None,
+                None,
+                None,
+                None,
+                &RefundAccount::default()
+            )
+            .is_ok());
+        let again = refusal(state.cancel(
+            Some(&imp_uid),
+            None,
+            None,
+            None,
+            None,
+            &RefundAccount::default(),
+        ));
         assert_eq!(
             (again.status, again.code, again.message.as_str()),
             (200, 1, "이미 전액취소된 주문입니다.")
