@@ -105,6 +105,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
             fee_vat: Bps::new(config.fee_vat_bps)?,
         },
         auto_confirm_after: config.auto_confirm_after,
+        vbank_due: config.vbank_due,
         gateway_timeout: config.gateway_timeout,
     };
     let products = Products::new(db.clone(), i64::from(config.search_window));

@@ -60,6 +60,7 @@ route_table! {
     post "/payments/{payment_id}/dispute" => payments::dispute_payment,
     post "/payments/{payment_id}/resolve" => payments::resolve_payment,
     post "/webhooks/portone" => payments::receive_webhook,
+    get "/banks" => payments::list_banks,
     get "/settlements" => payments::list_settlements,
     get "/admin/ledger" => payments::get_ledger,
     get "/admin/disputes" => orders::list_disputes,

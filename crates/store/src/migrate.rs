@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "money core",
         include_str!("../../../migrations/0003_money_core.sql"),
     ),
+    (
+        6,
+        "virtual accounts",
+        include_str!("../../../migrations/0006_vbank.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -71,6 +71,7 @@ impl Payments {
                         Party::Admin,
                         amount,
                         "dispute resolved: refunded",
+                        None,
                         &actor,
                     )
                     .await?;

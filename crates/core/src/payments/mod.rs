@@ -3,6 +3,7 @@
 //! - `gateway`: the gateway's record turned into ours;
 //! - `fulfilment`: shipment, delivery, confirmation and release;
 //! - `refunds`: cancels and refunds, recorded as intents before the gateway is asked;
+//! - `vbank`: virtual accounts (revoking one at expiry or cancel, the refund account);
 //! - `disputes`, `ledger` (settlements, the ledger report), `sweeps` (the jobs' bodies);
 //! - `steps` and `transitions`: how a flow makes a transition of the lifecycle in
 //!   `escrow_domain::lifecycle`, and the one writer of statuses;
@@ -19,10 +20,12 @@ mod rows;
 mod steps;
 mod sweeps;
 mod transitions;
+mod vbank;
 
 pub use model::{
-    Checkout, Divergence, HistoryEntry, Ledger, PaymentCreated, PaymentRecord, PaymentSettings,
-    PaymentStatusView, ReconcileReport, Refund, Refunded, Resolution, SeedPayment, Settlement,
+    Checkout, Divergence, HistoryEntry, Ledger, PayMethod, PaymentCreated, PaymentRecord,
+    PaymentSettings, PaymentStatusView, ReconcileReport, Refund, Refunded, Resolution, SeedPayment,
+    Settlement, VbankAccount,
 };
 
 use crate::auth::Caller;

@@ -23,3 +23,4 @@ mod products;
 mod races;
 mod refund_crash;
 mod system;
+mod vbank;

@@ -4,10 +4,12 @@
 mod admin;
 mod handlers;
 mod settlements;
+mod vbank;
 mod webhooks;
 mod wire;
 
 pub use admin::*;
 pub use handlers::*;
 pub use settlements::*;
+pub use vbank::{__path_list_banks, list_banks};
 pub use webhooks::*;
