@@ -24,3 +24,4 @@ mod races;
 mod refund_crash;
 mod system;
 mod vbank;
+mod vbank_races;
