@@ -107,7 +107,10 @@ impl Payments {
         };
         let gw = if gw.status == Gw::Ready {
             match self.gateway.revoke_vbank(&gw.imp_uid).await {
-                Ok(_) => return Ok(AccountClosed::Closed),
+                Ok(_) => {
+                    crate::chaos::crash_point("after-gateway-revoke");
+                    return Ok(AccountClosed::Closed);
+                }
                 // Refused (no longer `ready`: paid or revoked meanwhile), or an unknown
                 // outcome: the gateway's record says which.
                 Err(PortOneError::NotFound { .. }) => return Ok(AccountClosed::Closed),
