@@ -957,6 +957,7 @@ export interface components {
              */
             amount?: number | null;
             outcome: components["schemas"]["Outcome"];
+            refund_account?: null | components["schemas"]["RefundAccountBody"];
         };
         SettlementBody: {
             /** Format: int64 */

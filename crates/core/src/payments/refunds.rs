@@ -44,7 +44,10 @@ struct Intent {
 
 /// A virtual-account payment is refunded by bank transfer to the buyer's own account,
 /// which only the caller can name.
-fn needs_account(payment: &PaymentRecord, account: Option<&RefundAccount>) -> AppResult<()> {
+pub(super) fn needs_account(
+    payment: &PaymentRecord,
+    account: Option<&RefundAccount>,
+) -> AppResult<()> {
     if payment.is_vbank() && account.is_none() {
         return Err(AppError::field(
             "refund_account",

@@ -275,6 +275,37 @@ on_both_databases! {
         app.assert_ledger_balanced(&admin).await;
     }
 
+    async fn a_dispute_refund_of_a_vbank_payment_goes_to_the_buyers_account(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let admin = app.admin().await;
+        let (_, account) = app.awaiting(&buyer, &seller, 20_000).await;
+        app.deposit_paid(&buyer, &account).await;
+        let id = account.checkout.payment_id;
+        app.ship(&seller, id, "123456789").await;
+        app.act(Some(&buyer), id, "dispute", json!({"reason": "파손"}))
+            .await
+            .assert_status(200);
+        let without = app
+            .act(Some(&admin), id, "resolve", json!({"outcome": "refund", "amount": 5_000}))
+            .await;
+        without.assert_problem(422, "validation_failed");
+        assert_eq!(without.body["errors"][0]["field"], "refund_account");
+        app.act(
+            Some(&admin),
+            id,
+            "resolve",
+            json!({"outcome": "refund", "amount": 5_000, "refund_account": refund_account()}),
+        )
+        .await
+        .assert_status(200);
+        let status = app.status(id, &buyer.token).await;
+        assert_eq!(status["refunded_amount"], 5_000, "{status:#}");
+        assert_eq!(status["order_status"], "confirmed", "{status:#}");
+        assert_eq!(app.gateway_payment(&account.imp_uid).await["cancel_amount"], 5_000);
+        app.assert_ledger_balanced(&admin).await;
+    }
+
     async fn ready_and_paid_webhooks_twice_or_out_of_order_change_nothing_more(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;

@@ -277,7 +277,13 @@ pub async fn resolve_payment(
     };
     let payment = state
         .payments
-        .resolve(caller, payment_id, outcome, body.amount)
+        .resolve(
+            caller,
+            payment_id,
+            outcome,
+            body.amount,
+            refund_account(body.refund_account.as_ref())?,
+        )
         .await?;
     Ok(Json(PaymentChanged::new("dispute resolved", payment)))
 }

@@ -302,6 +302,8 @@ pub struct ResolveRequest {
     pub outcome: Outcome,
     /// For `refund`: won to refund (the rest is released); all when omitted.
     pub amount: Option<i64>,
+    /// For `refund` of a virtual-account payment: the buyer's account the money goes to.
+    pub refund_account: Option<RefundAccountBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
