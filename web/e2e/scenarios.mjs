@@ -617,4 +617,78 @@ export const scenarios = [
       assert(page.jsErrors.length === 0 && sp.jsErrors.length === 0, `no page errors: ${[...page.jsErrors, ...sp.jsErrors].join('; ')}`);
     },
   },
+  {
+    name: 'buyer: pay by virtual account through the UI, transfer through the sandbox, see it paid, cancel to an account',
+    async run(ctx) {
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '유기농 현미 10kg', price: 45000 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { token: buyer.token });
+      await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+      await page.goto(app(ctx, `products/${p.product_id}`));
+      await page.click('[data-testid=buy-now]');
+      await page.waitForSelector('[data-testid=place-order]');
+      await page.fill('#address', '부산광역시 해운대구 센텀중앙로 79');
+      await page.fill('#postcode', '48058');
+      await page.check('[data-testid=pay-method-vbank]');
+      await page.waitForSelector('[data-testid=place-order]:has-text("가상계좌 발급")');
+      await shot(ctx, page, 'vbank-checkout-form');
+      await page.click('[data-testid=place-order]');
+      const frame = page.frameLocator('#portone-sandbox-checkout');
+      await frame.locator('#pay-button:has-text("가상계좌 발급")').waitFor();
+      await frame.locator('#pay-button').click();
+      await page.waitForSelector('[data-testid=vbank-issued] [data-testid=vbank-number]', { timeout: 20_000 });
+      await page.waitForSelector('[data-testid=vbank-remaining]:has-text(":")');
+      await shot(ctx, page, 'vbank-account-desktop');
+
+      const orderId = (await page.getAttribute('[data-testid=view-order]', 'href')).split('/').pop();
+      const paymentId = await paymentIdOf(buyer, orderId);
+      const status = await buyer.client.ok('GET', `/payments/${paymentId}/status`);
+      assert(status.status === 'awaiting_deposit', `the payment awaits its deposit: ${JSON.stringify(status)}`);
+      const shown = (await page.textContent('[data-testid=vbank-number]')).trim();
+      assert(shown === status.vbank.account_number, `the page shows the issued account (${shown})`);
+      assert((await page.textContent('[data-testid=vbank-amount]')).trim() === '45,000원', 'the exact amount is shown');
+      await page.click('[data-testid=copy-account]');
+      await page.waitForSelector('[data-testid=copy-account]:has-text("복사됨")');
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      assert(copied === status.vbank.account_number.replace(/\D/g, ''), `the account number is copied (${copied})`);
+
+      // The order page at phone width, waiting for the transfer.
+      const phone = await newPage(ctx, { viewport: PHONE, token: buyer.token });
+      await phone.goto(app(ctx, `orders/${orderId}`));
+      await phone.waitForSelector('[data-testid=vbank-account] [data-testid=vbank-remaining]:has-text(":")');
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, `no horizontal scrolling at 375px (overflow ${overflow}px)`);
+      assert((await phone.locator('[data-testid=action-pay]').count()) === 0, 'no second payment while the account waits');
+      await shot(ctx, phone, 'vbank-account-phone');
+
+      // Another amount is refused by the bank; the exact one pays, and the open page shows it.
+      const deposit = (amount) => fetch(`${ctx.apiBase}/sandbox/portone/_sandbox/vbanks/${status.imp_uid}/deposit`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ amount }),
+      });
+      assert((await deposit(44000)).status === 409, 'a transfer of another amount is refused');
+      assert((await deposit(45000)).status === 200, 'the exact transfer is accepted');
+      await expectStatus(phone, 'paid');
+      await phone.waitForSelector('[data-testid=escrow-status][data-status=held]');
+      assert((await phone.locator('[data-testid=vbank-account]').count()) === 0, 'the account is no longer shown');
+      await shot(ctx, phone, 'vbank-paid-phone');
+
+      // Cancelling before shipment asks where the money goes back.
+      await phone.click('[data-testid=action-cancel]');
+      await phone.waitForSelector('[data-testid=refund-account]');
+      await phone.waitForSelector('[data-testid=refund-bank] option[value="088"]', { state: 'attached' });
+      await phone.click('[data-testid=action-submit]');
+      await phone.waitForSelector('.error-box');
+      await phone.selectOption('[data-testid=refund-bank]', '088');
+      await phone.fill('[data-testid=refund-number]', '110-123-456789');
+      await phone.fill('[data-testid=refund-holder]', '이구매');
+      await shot(ctx, phone, 'vbank-refund-account-phone');
+      await phone.click('[data-testid=action-submit]');
+      await phone.waitForSelector('[data-testid=action-done]');
+      await expectStatus(phone, 'cancelled');
+      const after = await buyer.client.ok('GET', `/payments/${paymentId}/status`);
+      assert(after.status === 'cancelled' && after.refunded_amount === 45000, `refunded in full: ${JSON.stringify(after)}`);
+      assert(page.jsErrors.length === 0 && phone.jsErrors.length === 0, `no page errors: ${[...page.jsErrors, ...phone.jsErrors].join('; ')}`);
+    },
+  },
 ];

@@ -48,9 +48,11 @@ states! {
 }
 
 states! {
-    /// Where a payment is at the gateway, as we record it.
+    /// Where a payment is at the gateway, as we record it (`awaiting_deposit`: a virtual
+    /// account was issued and the buyer's bank transfer has not arrived).
     PaymentStatus {
         Ready => "ready",
+        AwaitingDeposit => "awaiting_deposit",
         Paid => "paid",
         PartiallyRefunded => "partially_refunded",
         Refunded => "refunded",
@@ -135,7 +137,8 @@ impl PaymentStatus {
         use PaymentStatus::*;
         matches!(
             (self, next),
-            (Ready, Paid | Cancelled | Failed)
+            (Ready, AwaitingDeposit | Paid | Cancelled | Failed)
+                | (AwaitingDeposit, Paid | Cancelled | Failed)
                 | (Paid, PartiallyRefunded | Refunded | Cancelled)
                 | (PartiallyRefunded, PartiallyRefunded | Refunded)
         )
@@ -206,6 +209,12 @@ mod tests {
     fn payment_and_escrow_graphs() {
         use PaymentStatus::*;
         assert!(Ready.can_become(Paid));
+        assert!(Ready.can_become(AwaitingDeposit));
+        assert!(AwaitingDeposit.can_become(Paid));
+        assert!(AwaitingDeposit.can_become(Cancelled));
+        assert!(!AwaitingDeposit.can_become(Ready));
+        assert!(!AwaitingDeposit.holds_money());
+        assert!(!Paid.can_become(AwaitingDeposit));
         assert!(PartiallyRefunded.can_become(PartiallyRefunded));
         assert!(!Refunded.can_become(Paid));
         assert!(!Cancelled.can_become(Paid));

@@ -1,7 +1,7 @@
 //! Pure domain types of the escrow service: parsed inputs, money, roles and durations.
 //! Nothing here does I/O; everything is unit-tested beside it.
 
-pub mod bank;
+pub mod banks;
 pub mod duration;
 pub mod escrow;
 pub mod ledger;

@@ -55,6 +55,11 @@ pub enum Party {
 pub enum Transition {
     /// The gateway holds exactly the money the order asked for.
     Pay,
+    /// The gateway issued a virtual account for the order; its deposit is awaited.
+    AwaitDeposit,
+    /// A virtual account's due time passed without its deposit (the account is revoked at
+    /// the gateway first).
+    ExpireDeposit,
     /// The gateway holds money of another amount, currency or escrow flag.
     RefuseMismatch,
     /// The gateway holds money for an order that is no longer payable.
@@ -63,7 +68,7 @@ pub enum Transition {
     Fail,
     /// The buyer or the seller cancels an unpaid order.
     CancelUnpaid,
-    /// An unpaid order's time ran out.
+    /// An unpaid order's time ran out (one awaiting a deposit expires by `ExpireDeposit`).
     Expire,
     Ship,
     Deliver,
@@ -125,6 +130,8 @@ pub struct SettlementLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     PaymentPaid,
+    PaymentVbankIssued,
+    PaymentVbankExpired,
     PaymentFailed,
     PaymentRefused,
     OrderCancelled,
@@ -142,6 +149,8 @@ impl Event {
     pub fn name(self) -> &'static str {
         match self {
             Event::PaymentPaid => "payment.paid",
+            Event::PaymentVbankIssued => "payment.vbank_issued",
+            Event::PaymentVbankExpired => "payment.vbank_expired",
             Event::PaymentFailed => "payment.failed",
             Event::PaymentRefused => "payment.refused",
             Event::OrderCancelled => "order.cancelled",
@@ -199,11 +208,25 @@ pub fn plan(s: &Snapshot, t: Transition, rules: &Rules) -> Result<Plan, Refusal>
     use Transition::*;
     match t {
         Pay => pay(s),
+        AwaitDeposit => await_deposit(s),
+        ExpireDeposit => {
+            awaiting(s)?;
+            end_unpaid(s, OrderStatus::Expired, Event::PaymentVbankExpired)
+        }
         RefuseMismatch => close_ready(s, PaymentStatus::Failed, FailureCode::AmountMismatch),
         RefuseLate => close_ready(s, PaymentStatus::Cancelled, FailureCode::OrderClosed),
         Fail => close_ready(s, PaymentStatus::Failed, FailureCode::GatewayFailed),
         CancelUnpaid => end_unpaid(s, OrderStatus::Cancelled, Event::OrderCancelled),
-        Expire => end_unpaid(s, OrderStatus::Expired, Event::OrderExpired),
+        Expire => {
+            if s.payment
+                .is_some_and(|p| p.status == PaymentStatus::AwaitingDeposit)
+            {
+                return Err(invalid(
+                    "an account awaiting its deposit expires at its due time".to_string(),
+                ));
+            }
+            end_unpaid(s, OrderStatus::Expired, Event::OrderExpired)
+        }
         Ship => {
             let p = holding(s, "shipped")?;
             not_refunding(&p)?;
@@ -374,11 +397,40 @@ fn pay(s: &Snapshot) -> Result<Plan, Refusal> {
     })
 }
 
+/// An unpaid order's payment whose virtual account awaits its deposit.
+fn awaiting(s: &Snapshot) -> Result<PaymentFacts, Refusal> {
+    let p = payment(s)?;
+    if p.status != PaymentStatus::AwaitingDeposit || s.order != OrderStatus::PendingPayment {
+        return Err(invalid(format!(
+            "a {} payment of a {} order awaits no deposit",
+            p.status, s.order
+        )));
+    }
+    Ok(p)
+}
+
+/// The account is issued: the payment waits for the buyer's transfer, the order stays
+/// payable (its expiry is the account's due time).
+fn await_deposit(s: &Snapshot) -> Result<Plan, Refusal> {
+    let p = payment(s)?;
+    let payment = payment_move(&p, PaymentStatus::AwaitingDeposit)?;
+    if s.order != OrderStatus::PendingPayment {
+        return Err(Refusal::OrderClosed);
+    }
+    Ok(Plan {
+        payment: Some(payment),
+        ..quiet(s, Event::PaymentVbankIssued)
+    })
+}
+
 /// A `ready` payment the gateway reported on ends without our holding its money; a mismatch
 /// also cancels the order it was for, which a later payment could no longer trust.
 fn close_ready(s: &Snapshot, to: PaymentStatus, code: FailureCode) -> Result<Plan, Refusal> {
     let p = payment(s)?;
-    if p.status != PaymentStatus::Ready {
+    if !matches!(
+        p.status,
+        PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
+    ) {
         return Err(invalid(format!(
             "a {} payment cannot become {to}",
             p.status
@@ -413,7 +465,12 @@ fn end_unpaid(s: &Snapshot, to: OrderStatus, event: Event) -> Result<Plan, Refus
                 "the order is paid; cancel the payment to refund it".to_string(),
             ))
         }
-        Some(p) if p.status == PaymentStatus::Ready => {
+        Some(p)
+            if matches!(
+                p.status,
+                PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
+            ) =>
+        {
             Some(payment_move(&p, PaymentStatus::Cancelled)?)
         }
         _ => None,

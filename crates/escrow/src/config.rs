@@ -117,6 +117,10 @@ pub struct Config {
     #[arg(long = "auto-confirm-after", env = "ESCROW_AUTO_CONFIRM_AFTER", value_name = "ESCROW_AUTO_CONFIRM_AFTER", default_value = "7d", value_parser = parse_duration, global = true)]
     pub auto_confirm_after: Duration,
 
+    /// How long a virtual account waits for its deposit (the order's expiry is extended to it): 30s, 2h, 24h, 3d.
+    #[arg(long = "vbank-due", env = "ESCROW_VBANK_DUE", value_name = "ESCROW_VBANK_DUE", default_value = "24h", value_parser = parse_duration, global = true)]
+    pub vbank_due: Duration,
+
     /// Unpaid order expiry: 500ms, 30s, 10m, 2h, 7d.
     #[arg(long = "order-ttl", env = "ESCROW_ORDER_TTL", value_name = "ESCROW_ORDER_TTL", default_value = "30m", value_parser = parse_duration, global = true)]
     pub order_ttl: Duration,
@@ -349,6 +353,7 @@ impl Config {
             signup_limit: 1_000_000,
             max_unpaid_per_product: 1_000_000,
             max_unpaid_units: 1_000_000,
+            vbank_due: Duration::from_secs(24 * 3600),
             fee_bps: 0,
             fee_vat_bps: 1_000,
             settlement_delay: 1,

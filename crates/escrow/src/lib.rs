@@ -114,6 +114,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         calendar: Calendar::new(config.settlement_delay, config.holidays.0.clone()),
         settlement_deadline: config.settlement_deadline,
         auto_confirm_after: config.auto_confirm_after,
+        vbank_due: config.vbank_due,
         gateway_timeout: config.gateway_timeout,
     };
     let products = Products::new(db.clone(), i64::from(config.search_window));

@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         crate::payments::cancel_payment,
         crate::payments::refund_payment,
         crate::payments::list_refunds,
+        crate::payments::list_banks,
         crate::payments::dispute_payment,
         crate::payments::resolve_payment,
         crate::payments::chargeback_payment,

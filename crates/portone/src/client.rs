@@ -15,7 +15,7 @@ use crate::config::ClientConfig;
 use crate::error::PortOneError;
 use crate::types::{
     AccessToken, CancelRequest, Envelope, EscrowLogis, EscrowLogisRecord, Payment,
-    PaymentListQuery, PaymentPage, Prepared,
+    PaymentListQuery, PaymentPage, Prepared, VbankRequest,
 };
 
 /// The most imp_uids one `GET /payments` may name.
@@ -57,6 +57,12 @@ pub trait PortOne: Send + Sync {
     ) -> Result<EscrowLogisRecord, PortOneError>;
     /// `GET /escrows/logis/{imp_uid}`.
     async fn get_escrow_logis(&self, imp_uid: &str) -> Result<EscrowLogisRecord, PortOneError>;
+    /// `POST /vbanks`: issue a virtual account by REST.
+    async fn issue_vbank(&self, request: &VbankRequest) -> Result<Payment, PortOneError>;
+    /// `DELETE /vbanks/{imp_uid}`: revoke an account that has had no deposit (refused
+    /// unless the payment is `ready`), so that a late transfer is refused; the payment
+    /// becomes `cancelled`.
+    async fn revoke_vbank(&self, imp_uid: &str) -> Result<Payment, PortOneError>;
     /// Health check: succeeds when a valid access token can be had (credentials and
     /// reachability); uses the cached token when there is one.
     async fn ping(&self) -> Result<(), PortOneError>;
@@ -471,6 +477,29 @@ impl PortOne for PortOneClient {
             &["escrows", "logis", imp_uid],
             None,
             Retry::Idempotent,
+        )
+        .await
+    }
+
+    async fn issue_vbank(&self, request: &VbankRequest) -> Result<Payment, PortOneError> {
+        // A second issue would be a second account: only a never-sent request is retried.
+        self.call(
+            Method::POST,
+            &["vbanks"],
+            json_body(request)?,
+            Retry::ConnectOnly,
+        )
+        .await
+    }
+
+    async fn revoke_vbank(&self, imp_uid: &str) -> Result<Payment, PortOneError> {
+        // A repeat after a lost answer is refused (no longer `ready`): the caller re-reads
+        // the payment instead, so only a never-sent request is retried.
+        self.call(
+            Method::DELETE,
+            &["vbanks", imp_uid],
+            None,
+            Retry::ConnectOnly,
         )
         .await
     }

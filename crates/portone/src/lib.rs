@@ -2,7 +2,7 @@
 //! [`PortOneClient`], its reqwest implementation with a shared access-token cache.
 //!
 //! Calls: `/users/getToken`, `/payments/*` (one payment, a status list by time window, or
-//! many by imp_uid), `/escrows/logis/*`, every answer wrapped in
+//! many by imp_uid), `/escrows/logis/*`, `/vbanks` (issue, revoke), every answer wrapped in
 //! the V1 `{code, message, response}` envelope. Failures are [`PortOneError`]s that say
 //! whether the gateway may have acted ([`PortOneError::outcome_known`]).
 
@@ -18,5 +18,5 @@ pub use error::PortOneError;
 pub use types::{
     AccessToken, CancelHistory, CancelRequest, Envelope, EscrowLogis, EscrowLogisInfo,
     EscrowLogisRecord, EscrowReceiver, EscrowSender, Payment, PaymentListQuery, PaymentPage,
-    PaymentStatus, Prepared, Sorting, StatusFilter,
+    PaymentStatus, Prepared, Sorting, StatusFilter, VbankRequest,
 };

@@ -355,6 +355,31 @@ impl CancelRequest {
     }
 }
 
+/// `POST /vbanks`: issue a virtual account by REST (needs its own PG contract). The
+/// payment is then `ready` and the gateway sends the `ready` webhook.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VbankRequest {
+    pub merchant_uid: String,
+    pub amount: i64,
+    /// The PG's own bank code (KG Inicis: two digits).
+    pub vbank_code: String,
+    /// The due time, unix seconds.
+    pub vbank_due: i64,
+    /// Required by KG Inicis, NICE, Hecto and Smartro.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vbank_holder: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buyer_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buyer_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buyer_tel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice_url: Option<String>,
+}
+
 /// Shipper of an escrow delivery. Which fields are required depends on the PG
 /// (KG Inicis: name, tel, addr, postcode; Daou: relationship too).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::clock::now_ms;
-use crate::state::{BatchQuery, ListQuery, LogisRequest, Refusal};
+use crate::state::{
+    BatchQuery, ListQuery, LogisRequest, NewPayment, RefundAccount, Refusal, VbankAsk,
+};
 use crate::webhooks::Job;
 use crate::Sandbox;
 
@@ -297,6 +299,9 @@ pub(crate) struct CancelBody {
     amount: Option<Won>,
     checksum: Option<Won>,
     reason: Option<String>,
+    refund_holder: Option<String>,
+    refund_bank: Option<String>,
+    refund_account: Option<String>,
 }
 
 /// `POST /payments/cancel`.
@@ -312,6 +317,11 @@ pub(crate) async fn cancel_payment(
         body.amount.map(|w| w.0),
         body.checksum.map(|w| w.0),
         body.reason,
+        &RefundAccount {
+            holder: body.refund_holder,
+            bank: body.refund_bank,
+            account: body.refund_account,
+        },
     )?;
     let payment = cancelled.payment;
     if sandbox.inner.config.webhook_on_cancel {
@@ -368,4 +378,101 @@ pub(crate) async fn get_logis(
     authorize(&sandbox, &headers)?;
     let record = sandbox.inner.state().logis(&imp_uid)?;
     Ok(ok(record))
+}
+
+/// `POST /vbanks` body.
+#[derive(Deserialize)]
+pub(crate) struct IssueVbank {
+    #[serde(default)]
+    merchant_uid: String,
+    amount: Option<Won>,
+    /// The PG's own bank code.
+    vbank_code: Option<String>,
+    /// Unix seconds.
+    vbank_due: Option<i64>,
+    vbank_holder: Option<String>,
+    name: Option<String>,
+    buyer_name: Option<String>,
+    buyer_email: Option<String>,
+    buyer_tel: Option<String>,
+    buyer_addr: Option<String>,
+    buyer_postcode: Option<String>,
+    notice_url: Option<String>,
+    custom_data: Option<String>,
+    pg: Option<String>,
+}
+
+/// `POST /vbanks`: issue a virtual account by REST; the payment is `ready` and the
+/// `ready` webhook is sent.
+pub(crate) async fn issue_vbank(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    JsonOrForm(body): JsonOrForm<IssueVbank>,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let pg = body
+        .pg
+        .clone()
+        .map(|pg| pg.split('.').next().unwrap_or_default().to_owned())
+        .filter(|pg| !pg.is_empty())
+        .unwrap_or_else(|| sandbox.inner.config.pg_provider.clone());
+    let amount = body.amount.map_or(0, |w| w.0);
+    let Some(code) = body.vbank_code.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(Refusal::new(400, "vbank_code 값이 누락되었습니다.").into());
+    };
+    let Some(bank) = crate::state::kftc_of(&pg, code) else {
+        return Err(
+            Refusal::new(400, format!("지원하지 않는 은행코드입니다: {code} ({pg})")).into(),
+        );
+    };
+    let Some(due) = body.vbank_due else {
+        return Err(Refusal::new(400, "vbank_due 값이 누락되었습니다.").into());
+    };
+    if pg.contains("inicis")
+        && body
+            .vbank_holder
+            .as_deref()
+            .is_none_or(|h| h.trim().is_empty())
+    {
+        return Err(Refusal::new(400, format!("vbank_holder 값이 누락되었습니다. ({pg})")).into());
+    }
+    let prepared = sandbox.inner.state().prepared(&body.merchant_uid);
+    if prepared.is_some_and(|p| p != amount) {
+        return Err(Refusal::new(400, "사전 등록된 결제금액과 입금예정금액이 다릅니다.").into());
+    }
+    let new = NewPayment {
+        merchant_uid: body.merchant_uid,
+        amount,
+        pay_method: Some("vbank".into()),
+        pg_provider: Some(pg),
+        escrow: false,
+        notice_url: body.notice_url,
+        name: body.name,
+        buyer_name: body.buyer_name,
+        buyer_email: body.buyer_email,
+        buyer_tel: body.buyer_tel,
+        buyer_addr: body.buyer_addr,
+        buyer_postcode: body.buyer_postcode,
+        custom_data: body.custom_data,
+        channel: "api",
+        vbank: VbankAsk {
+            bank: Some(bank.to_owned()),
+            due: Some(due),
+            holder: body.vbank_holder,
+        },
+        ..NewPayment::default()
+    };
+    let payment = sandbox.finish_checkout(new)?;
+    Ok(ok(payment))
+}
+
+/// `DELETE /vbanks/{imp_uid}`: revoke an account that has had no deposit.
+pub(crate) async fn revoke_vbank(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    Path(imp_uid): Path<String>,
+) -> ApiResult {
+    authorize(&sandbox, &headers)?;
+    let payment = sandbox.inner.state().revoke_vbank(&imp_uid)?;
+    Ok(ok(payment))
 }

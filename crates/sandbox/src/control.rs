@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::api::Won;
 use crate::faults::Fault;
-use crate::state::{NewPayment, PaymentRecord, PaymentStatus, Refusal};
+use crate::state::{NewPayment, PaymentRecord, PaymentStatus, Refusal, VbankAsk};
 use crate::webhooks::Job;
 use crate::Sandbox;
 
@@ -55,20 +55,26 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
 }
 
 impl Sandbox {
-    /// Create a payment as the checkout would, and notify it when paid.
-    fn finish_checkout(&self, new: NewPayment) -> Result<PaymentRecord, Refusal> {
+    /// Create a payment as the checkout would, and notify it when paid or, for a virtual
+    /// account, issued.
+    pub(crate) fn finish_checkout(&self, new: NewPayment) -> Result<PaymentRecord, Refusal> {
         let payment = self.inner.state().create_payment(&self.inner.config, new)?;
         // An ordinary failed checkout sends no webhook, as on the real gateway.
-        if payment.status == PaymentStatus::Paid {
-            if let Some(url) = payment.notice_url.clone() {
-                let mut body = serde_json::Map::new();
-                body.insert("imp_uid".into(), payment.imp_uid.clone().into());
-                body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
-                body.insert("status".into(), payment.status.as_str().into());
-                self.send_webhook(Job { url, body });
-            }
+        if matches!(payment.status, PaymentStatus::Paid | PaymentStatus::Ready) {
+            self.notify(&payment);
         }
         Ok(payment)
+    }
+
+    /// The `{imp_uid, merchant_uid, status}` webhook of `payment`'s current status.
+    pub(crate) fn notify(&self, payment: &PaymentRecord) {
+        if let Some(url) = payment.notice_url.clone() {
+            let mut body = serde_json::Map::new();
+            body.insert("imp_uid".into(), payment.imp_uid.clone().into());
+            body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
+            body.insert("status".into(), payment.status.as_str().into());
+            self.send_webhook(Job { url, body });
+        }
     }
 }
 
@@ -94,6 +100,9 @@ pub(crate) struct CreatePayment {
     card_number: Option<String>,
     /// Backdate the checkout (unix seconds), so tests can hold payments older than a window.
     at: Option<i64>,
+    /// `pay_method: "vbank"`: the due time (unix seconds) and bank (KFTC code).
+    vbank_due: Option<i64>,
+    vbank_code: Option<String>,
 }
 
 fn yes() -> bool {
@@ -140,10 +149,39 @@ pub(crate) async fn create_payment(
         channel: "pc",
         user_agent: Some("portone-sandbox".into()),
         at: body.at,
+        vbank: VbankAsk {
+            bank: body.vbank_code,
+            due: body.vbank_due,
+            holder: None,
+        },
     };
     match sandbox.finish_checkout(new) {
         Ok(p) => {
             Json(serde_json::json!({ "imp_uid": p.imp_uid, "status": p.status })).into_response()
+        }
+        Err(refusal) => refused(refusal),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Deposit {
+    amount: Won,
+}
+
+/// `POST /_sandbox/vbanks/{imp_uid}/deposit`: the buyer's bank transfer into a virtual
+/// account; the exact amount before the due time pays it and sends the `paid` webhook,
+/// anything else is refused with 409 and changes nothing.
+pub(crate) async fn deposit(
+    State(sandbox): State<Sandbox>,
+    Path(imp_uid): Path<String>,
+    Json(body): Json<Deposit>,
+) -> Response {
+    let paid = sandbox.inner.state().deposit(&imp_uid, body.amount.0);
+    match paid {
+        Ok(payment) => {
+            sandbox.notify(&payment);
+            Json(serde_json::json!({ "imp_uid": payment.imp_uid, "status": payment.status }))
+                .into_response()
         }
         Err(refusal) => refused(refusal),
     }
@@ -267,6 +305,9 @@ pub(crate) struct PayParams {
     buyer_postcode: Option<String>,
     notice_url: Option<String>,
     custom_data: Option<serde_json::Value>,
+    /// The due time of a virtual account in the PG's format (KG Inicis: `YYYYMMDDhhmm`,
+    /// Korean time).
+    vbank_due: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -296,6 +337,19 @@ pub(crate) async fn checkout_pay(
         );
     }
     let params_merchant_uid = params.merchant_uid.clone();
+    let due = match params.vbank_due.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match korean_time(text) {
+            Some(due) => Some(due),
+            None => {
+                return checkout_failure(
+                    &params_merchant_uid,
+                    "F400",
+                    "vbank_due 형식이 올바르지 않습니다 (YYYYMMDDhhmm).",
+                )
+            }
+        },
+    };
     let new = NewPayment {
         merchant_uid: params.merchant_uid,
         amount: params.amount.map_or(0, |w| w.0),
@@ -319,10 +373,14 @@ pub(crate) async fn checkout_pay(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         at: None,
+        vbank: VbankAsk {
+            due,
+            ..VbankAsk::default()
+        },
     };
     match sandbox.finish_checkout(new) {
         Ok(p) => {
-            let success = p.status == PaymentStatus::Paid;
+            let success = matches!(p.status, PaymentStatus::Paid | PaymentStatus::Ready);
             Json(serde_json::json!({
                 "success": success,
                 "imp_uid": p.imp_uid,
@@ -347,6 +405,11 @@ pub(crate) async fn checkout_pay(
                 "custom_data": p.custom_data,
                 "paid_at": p.paid_at,
                 "receipt_url": p.receipt_url,
+                "vbank_code": p.vbank_code,
+                "vbank_name": p.vbank_name,
+                "vbank_num": p.vbank_num,
+                "vbank_holder": p.vbank_holder,
+                "vbank_date": p.vbank_date,
                 "error_code": if success { None } else { Some("F400") },
                 "error_msg": p.fail_reason,
             }))
@@ -354,6 +417,35 @@ pub(crate) async fn checkout_pay(
         }
         Err(refusal) => checkout_failure(&params_merchant_uid, "F400", &refusal.message),
     }
+}
+
+/// `YYYYMMDDhhmm` (or `YYYYMMDDhhmmss`) in Korean time (UTC+9, no daylight saving) as
+/// unix seconds.
+pub(crate) fn korean_time(text: &str) -> Option<i64> {
+    if !(text.len() == 12 || text.len() == 14) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let field = |from: usize, to: usize| text.get(from..to).and_then(|f| f.parse::<i64>().ok());
+    let (year, month, day) = (field(0, 4)?, field(4, 6)?, field(6, 8)?);
+    let (hour, minute) = (field(8, 10)?, field(10, 12)?);
+    let second = if text.len() == 14 { field(12, 14)? } else { 0 };
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm, proleptic Gregorian).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - 9 * 3600)
 }
 
 /// The callback object for a checkout that created no payment.
@@ -368,4 +460,25 @@ fn checkout_failure(merchant_uid: &str, code: &str, msg: &str) -> Response {
         "error_msg": msg,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::korean_time;
+
+    #[test]
+    fn korean_due_times() {
+        let rows = [
+            ("197001010900", Some(0)),
+            ("202612052359", Some(1_796_482_740)),
+            ("20261205235930", Some(1_796_482_770)),
+            ("202402291200", Some(1_709_175_600)),
+            ("202613010000", None),
+            ("2026120523", None),
+            ("20261205235a", None),
+        ];
+        for (text, expected) in rows {
+            assert_eq!(korean_time(text), expected, "{text}");
+        }
+    }
 }

@@ -116,6 +116,11 @@ impl Sandbox {
             .route("/payments/prepare", post(api::prepare_payment))
             .route("/payments/prepare/{merchant_uid}", get(api::get_prepared))
             .route("/payments/cancel", post(api::cancel_payment))
+            .route("/vbanks", post(api::issue_vbank))
+            .route(
+                "/vbanks/{imp_uid}",
+                axum::routing::delete(api::revoke_vbank),
+            )
             .route(
                 "/escrows/logis/{imp_uid}",
                 post(api::register_logis)
@@ -133,6 +138,7 @@ impl Sandbox {
                 post(control::set_fault).delete(control::clear_faults),
             )
             .route("/_sandbox/webhooks", get(control::list_webhooks))
+            .route("/_sandbox/vbanks/{imp_uid}/deposit", post(control::deposit))
             .route(
                 "/_sandbox/escrows/{imp_uid}",
                 get(control::registered_delivery),

@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0005_webhooks.sql"),
     ),
     (
+        6,
+        "virtual accounts",
+        include_str!("../../../migrations/0006_vbank.sql"),
+    ),
+    (
         7,
         "settlements and payouts",
         include_str!("../../../migrations/0007_settlements_payouts.sql"),

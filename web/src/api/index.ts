@@ -37,18 +37,31 @@ export const orders = {
 
 const p = (id: C.Id) => `/payments/${enc(String(id))}`;
 export const payments = {
-  create: (orderId: C.Id, key: string) => http.post<C.PaymentCreated>('/payments', { order_id: orderId }, key),
+  create: (orderId: C.Id, key: string, payMethod: 'card' | 'vbank' = 'card') =>
+    http.post<C.PaymentCreated>('/payments', payMethod === 'card' ? { order_id: orderId } : { order_id: orderId, pay_method: payMethod }, key),
   complete: (id: C.Id, impUid: string, key: string) => http.post<C.PaymentStatusBody>(`${p(id)}/complete`, { imp_uid: impUid }, key),
   status: (id: C.Id) => http.get<C.PaymentStatusBody>(`${p(id)}/status`),
   shipment: (id: C.Id, body: C.ShipmentRequest) => http.post<C.PaymentChanged>(`${p(id)}/shipment`, body),
   delivered: (id: C.Id) => http.post<C.PaymentChanged>(`${p(id)}/delivered`),
   confirm: (id: C.Id) => http.post<C.PaymentChanged>(`${p(id)}/confirm`),
-  cancel: (id: C.Id, reason?: string) => http.post<C.PaymentChanged>(`${p(id)}/cancel`, reason ? { reason } : {}),
-  refund: (id: C.Id, reason: string, amount?: number) =>
-    http.post<C.RefundResponse>(`${p(id)}/refund`, amount ? { reason, amount } : { reason }),
+  cancel: (id: C.Id, reason?: string, refundAccount?: C.RefundAccountBody) =>
+    http.post<C.PaymentChanged>(`${p(id)}/cancel`, {
+      ...(reason ? { reason } : {}),
+      ...(refundAccount ? { refund_account: refundAccount } : {}),
+    }),
+  refund: (id: C.Id, reason: string, amount?: number, refundAccount?: C.RefundAccountBody) =>
+    http.post<C.RefundResponse>(`${p(id)}/refund`, {
+      reason,
+      ...(amount ? { amount } : {}),
+      ...(refundAccount ? { refund_account: refundAccount } : {}),
+    }),
   refunds: (id: C.Id) => http.get<C.RefundList>(`${p(id)}/refunds`),
   dispute: (id: C.Id, reason: string) => http.post<C.PaymentChanged>(`${p(id)}/dispute`, { reason }),
   resolve: (id: C.Id, body: C.ResolveRequest) => http.post<C.PaymentChanged>(`${p(id)}/resolve`, body),
+};
+
+export const banks = {
+  list: () => http.get<C.BanksBody>('/banks'),
 };
 
 export const settlements = {

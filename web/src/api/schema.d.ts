@@ -304,6 +304,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/banks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The banks a refund account may be at, by KFTC standard code. */
+        get: operations["list_banks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/cart": {
         parameters: {
             query?: never;
@@ -768,6 +785,18 @@ export interface components {
             bank_code: string;
             holder: string;
         };
+        BankBody: {
+            /** @description KFTC standard 3-digit code. */
+            code: string;
+            name: string;
+        };
+        BanksBody: {
+            items: components["schemas"]["BankBody"][];
+        };
+        CancelPaymentRequest: {
+            reason?: string | null;
+            refund_account?: null | components["schemas"]["RefundAccountBody"];
+        };
         CartBody: {
             items: components["schemas"]["CartLineBody"][];
             /** Format: int64 */
@@ -812,6 +841,11 @@ export interface components {
             notice_url: string;
             pay_method: string;
             pg: string;
+            /**
+             * @description `vbank`: the account's due time as the PG's SDK wants it (KG Inicis:
+             *     `YYYYMMDDhhmm`, Korean time).
+             */
+            vbank_due?: string | null;
         };
         CompleteRequest: {
             /**
@@ -837,6 +871,8 @@ export interface components {
              * @description Pay for this order; or give product_id, quantity and price instead (the one-step form).
              */
             order_id?: number | null;
+            /** @description `card` (default) or `vbank` (a virtual account the buyer transfers into). */
+            pay_method?: string | null;
             /**
              * Format: int64
              * @description The one-step form: the total the client expects; must equal the server's.
@@ -1044,6 +1080,8 @@ export interface components {
             payment_id: number;
             status: string;
             success: boolean;
+            /** @description `vbank`: when the deposit is due (the order's expiry). */
+            vbank_due_at?: string | null;
         };
         PaymentStatusBody: {
             /** Format: int64 */
@@ -1070,8 +1108,9 @@ export interface components {
             /** Format: int64 */
             released_amount: number;
             shipment?: null | components["schemas"]["ShipmentBody"];
-            /** @description ready, paid, partially_refunded, refunded, cancelled, failed */
+            /** @description ready, awaiting_deposit, paid, partially_refunded, refunded, cancelled, failed */
             status: string;
+            vbank?: null | components["schemas"]["VbankBody"];
         };
         PayoutBody: {
             created_at: string;
@@ -1193,6 +1232,13 @@ export interface components {
             repaired: number;
             success: boolean;
         };
+        /** @description The buyer's own bank account, where a virtual-account payment's refund is sent. */
+        RefundAccountBody: {
+            account_number: string;
+            /** @description KFTC standard 3-digit code (`GET /banks`). */
+            bank_code: string;
+            holder: string;
+        };
         /**
          * @description A refund as recorded: `requested` while the gateway is asked, `pending` while its bank
          *     transfer is under way, then `succeeded` or `failed` (nothing moved).
@@ -1216,6 +1262,7 @@ export interface components {
              */
             amount?: number | null;
             reason: string;
+            refund_account?: null | components["schemas"]["RefundAccountBody"];
         };
         RefundResponse: {
             message: string;
@@ -1250,6 +1297,7 @@ export interface components {
              */
             amount?: number | null;
             outcome: components["schemas"]["Outcome"];
+            refund_account?: null | components["schemas"]["RefundAccountBody"];
         };
         SettlementBody: {
             /** @description `YYYY-MM-DD` (Korean time): from this date the net amount can be paid out. */
@@ -1337,6 +1385,16 @@ export interface components {
             /** Format: int64 */
             amount: number;
             available_on: string;
+        };
+        /** @description The virtual account a payment waits on. */
+        VbankBody: {
+            account_number: string;
+            /** @description KFTC standard code. */
+            bank_code: string;
+            bank_name: string;
+            /** @description The deposit's due time. */
+            due_at: string;
+            holder: string;
         };
         WebhookBody: {
             imp_uid: string;
@@ -2043,6 +2101,25 @@ export interface operations {
             };
         };
     };
+    list_banks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BanksBody"];
+                };
+            };
+        };
+    };
     get_cart: {
         parameters: {
             query?: never;
@@ -2326,7 +2403,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ReasonRequest"];
+                "application/json": components["schemas"]["CancelPaymentRequest"];
             };
         };
         responses: {

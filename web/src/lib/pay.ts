@@ -24,17 +24,25 @@ export function returnUrl(paymentId: Id): string {
  */
 const prepared = new Map<string, PaymentCreated>();
 
-export async function payOrder(orderId: Id): Promise<PayOutcome> {
+export type PayMethod = 'card' | 'vbank';
+
+/**
+ * Pays an order by card, or by virtual account (`vbank`): then success is the account
+ * issued (`awaiting_deposit`), and the deposit follows by bank transfer.
+ */
+export async function payOrder(orderId: Id, payMethod: PayMethod = 'card'): Promise<PayOutcome> {
   let paymentId: Id | null = null;
   try {
-    const created = prepared.get(String(orderId)) ?? (await payments.create(orderId, uuid()));
-    prepared.set(String(orderId), created);
+    const key = `${orderId}:${payMethod}`;
+    const created = prepared.get(key) ?? (await payments.create(orderId, uuid(), payMethod));
+    prepared.set(key, created);
     paymentId = created.payment_id;
     const cfg = await webConfig();
     const imp = await loadIamport(cfg.iamport_js);
-    const { imp_code, ...checkout } = created.checkout;
+    const { imp_code, vbank_due, ...checkout } = created.checkout;
     const result = await requestPay(imp, imp_code || cfg.imp_code, {
       ...checkout,
+      ...(vbank_due ? { vbank_due } : {}),
       pay_method: checkout.pay_method as never,
       pg: checkout.pg as never,
       m_redirect_url: returnUrl(created.payment_id),
@@ -44,7 +52,7 @@ export async function payOrder(orderId: Id): Promise<PayOutcome> {
     }
     const outcome = await complete(created.payment_id, result.imp_uid);
     // Paid, or refused by the server's own check: either way this payment is finished.
-    if (outcome.ok || outcome.code === 'failed' || outcome.code === 'amount_mismatch') prepared.delete(String(orderId));
+    if (outcome.ok || outcome.code === 'failed' || outcome.code === 'amount_mismatch') prepared.delete(key);
     return outcome;
   } catch (err) {
     const e = toApiError(err);

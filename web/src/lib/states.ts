@@ -10,7 +10,7 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const PAYMENT_STATUSES = ['ready', 'paid', 'partially_refunded', 'refunded', 'cancelled', 'failed'] as const;
+export const PAYMENT_STATUSES = ['ready', 'awaiting_deposit', 'paid', 'partially_refunded', 'refunded', 'cancelled', 'failed'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 export const ESCROW_STATUSES = ['inactive', 'pending', 'held', 'released', 'returned'] as const;
@@ -31,7 +31,7 @@ export type Tone = 'neutral' | 'info' | 'progress' | 'success' | 'warning' | 'da
 const TONES: Record<string, Tone> = {
   pending_payment: 'warning', paid: 'info', shipping: 'progress', delivered: 'progress',
   confirmed: 'success', cancelled: 'neutral', refunded: 'neutral', disputed: 'danger', expired: 'neutral',
-  ready: 'warning', partially_refunded: 'info', failed: 'danger',
+  ready: 'warning', awaiting_deposit: 'warning', partially_refunded: 'info', failed: 'danger',
   inactive: 'neutral', pending: 'warning', held: 'info', released: 'success', returned: 'neutral',
 };
 

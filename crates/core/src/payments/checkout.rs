@@ -2,7 +2,9 @@
 //! with the gateway when the browser or the gateway's webhook reports it (in any order, once).
 
 use super::gateway::gateway_error;
-use super::model::{Checkout, PaymentCreated, PaymentRecord, PaymentStatusView, SeedPayment};
+use super::model::{
+    Checkout, PayMethod, PaymentCreated, PaymentRecord, PaymentStatusView, SeedPayment,
+};
 use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -23,6 +25,7 @@ struct PayerColumns {
     name: Option<String>,
     phone: Option<String>,
     ready_id: Option<i64>,
+    awaiting_id: Option<i64>,
 }
 
 fn payer_columns(row: &dyn ReadRow) -> AppResult<PayerColumns> {
@@ -32,6 +35,7 @@ fn payer_columns(row: &dyn ReadRow) -> AppResult<PayerColumns> {
         name: row.opt_text("payer_name")?,
         phone: row.opt_text("payer_phone")?,
         ready_id: row.opt_int("ready_payment_id")?,
+        awaiting_id: row.opt_int("awaiting_payment_id")?,
     })
 }
 
@@ -50,6 +54,7 @@ impl Payments {
         caller: Caller,
         order_id: i64,
         escrow: bool,
+        pay_method: PayMethod,
     ) -> AppResult<PaymentCreated> {
         // One statement on the hot-read path: the order view, the caller's contact details,
         // and the order's latest unpaid payment (reused below).
@@ -57,7 +62,9 @@ impl Payments {
             "SELECT {ORDER_VIEW_COLUMNS}, o.from_cart, u.email AS payer_email, \
              u.name AS payer_name, u.phone AS payer_phone, \
              (SELECT MAX(r.id) FROM payments r WHERE r.order_id = o.id AND r.status = ?) \
-             AS ready_payment_id \
+             AS ready_payment_id, \
+             (SELECT MAX(a.id) FROM payments a WHERE a.order_id = o.id AND a.status = ?) \
+             AS awaiting_payment_id \
              FROM {ORDER_VIEW_FROM} LEFT JOIN users u ON u.id = ? WHERE o.id = ?"
         );
         let head_wanted = AtomicBool::new(true);
@@ -66,7 +73,12 @@ impl Payments {
             .reads()
             .fetch_all(
                 &sql,
-                params![PaymentStatus::Ready.as_str(), caller.user_id, order_id],
+                params![
+                    PaymentStatus::Ready.as_str(),
+                    PaymentStatus::AwaitingDeposit.as_str(),
+                    caller.user_id,
+                    order_id
+                ],
                 |row| orders::order_view_row(row, &head_wanted, payer_columns),
             )
             .await?;
@@ -92,10 +104,23 @@ impl Payments {
             phone: buyer_phone,
             from_cart,
             ready_id: existing,
+            awaiting_id,
             ..
         } = payer;
-        let payment = match existing {
-            Some(id) => self.load(id).await?,
+        if awaiting_id.is_some() {
+            return Err(AppError::InvalidState(
+                "a virtual account of this order awaits its deposit; cancel it to pay otherwise"
+                    .into(),
+            ));
+        }
+        let existing = match existing {
+            Some(id) => Some(self.load(id).await?),
+            None => None,
+        };
+        // A payment not yet at the gateway is reused when it asks for the same method.
+        let reusable = existing.filter(|p| p.is_vbank() == (pay_method == PayMethod::Vbank));
+        let payment = match reusable {
+            Some(payment) => payment,
             None => {
                 let merchant_uid = new_merchant_uid(order_id);
                 // Gateway first: a payment we record is always one the gateway will hold to
@@ -114,8 +139,8 @@ impl Payments {
                 };
                 let id = tx
                     .insert_returning_id(
-                        "INSERT INTO payments (order_id, merchant_uid, amount, status, escrow, escrow_status, created_at, updated_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO payments (order_id, merchant_uid, amount, status, escrow, escrow_status, pay_method, created_at, updated_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         params![
                             order_id,
                             &merchant_uid,
@@ -123,6 +148,7 @@ impl Payments {
                             PaymentStatus::Ready.as_str(),
                             i64::from(escrow),
                             escrow_status.as_str(),
+                            pay_method.as_str(),
                             now,
                             now
                         ],
@@ -160,7 +186,7 @@ impl Payments {
                         EscrowStatus::Inactive
                     },
                     pg_provider: None,
-                    pay_method: None,
+                    pay_method: Some(pay_method.as_str().to_owned()),
                     paid_at: None,
                     failure_code: None,
                     buyer_id: order.buyer_id,
@@ -175,10 +201,14 @@ impl Payments {
             [first, rest @ ..] => format!("{} 외 {}건", first.name, rest.len()),
             [] => format!("주문 {order_id}"),
         };
+        let vbank_due_at = match pay_method {
+            PayMethod::Card => None,
+            PayMethod::Vbank => Some(self.extend_to_vbank_due(order_id).await?),
+        };
         let checkout = Checkout {
             imp_code: self.settings.imp_code.clone(),
             pg: self.settings.pg.clone(),
-            pay_method: "card".into(),
+            pay_method: pay_method.as_str().into(),
             merchant_uid: payment.merchant_uid.clone(),
             name,
             amount: payment.amount,
@@ -189,8 +219,13 @@ impl Payments {
             buyer_postcode: order.shipping.postcode.clone(),
             escrow: payment.escrow,
             notice_url: self.settings.notice_url.clone(),
+            vbank_due: vbank_due_at.map(|at| super::vbank::pg_due_text(&self.settings.pg, at)),
         };
-        Ok(PaymentCreated { payment, checkout })
+        Ok(PaymentCreated {
+            payment,
+            checkout,
+            vbank_due_at,
+        })
     }
 
     /// The seed's form: checks what the client claims against the server's truth, then
@@ -201,6 +236,7 @@ impl Payments {
         orders: &orders::Orders,
         seed: SeedPayment,
         escrow: bool,
+        pay_method: PayMethod,
     ) -> AppResult<PaymentCreated> {
         if seed.buyer_id != caller.user_id {
             return Err(AppError::Forbidden(
@@ -264,7 +300,7 @@ impl Payments {
             .first()
             .map(|order| order.id)
             .ok_or_else(|| AppError::Internal("no order created".into()))?;
-        self.create(caller, order_id, escrow).await
+        self.create(caller, order_id, escrow, pay_method).await
     }
 
     /// The browser's report of a finished checkout: verified with the gateway, never trusted.

@@ -40,6 +40,7 @@ impl Payments {
         payment_id: i64,
         outcome: Resolution,
         amount: Option<i64>,
+        refund_account: Option<escrow_domain::banks::RefundAccount>,
     ) -> AppResult<PaymentRecord> {
         only(caller.is_admin(), "an admin")?;
         let payment = self.load(payment_id).await?;
@@ -64,6 +65,7 @@ impl Payments {
                 let amount = amount
                     .map(|a| Won::new(a).map_err(|e| AppError::field("amount", e.to_string())))
                     .transpose()?;
+                super::refunds::needs_account(&payment, refund_account.as_ref())?;
                 self.settle_open_refunds(&payment).await?;
                 let refunded = self
                     .refund_as(
@@ -71,6 +73,7 @@ impl Payments {
                         Party::Admin,
                         amount,
                         "dispute resolved: refunded",
+                        refund_account,
                         &actor,
                     )
                     .await?;

@@ -22,6 +22,10 @@ pub(super) fn gateway_error(err: PortOneError) -> AppError {
 enum Verdict {
     /// Paid as the order asked.
     Pay,
+    /// A virtual account for the order's amount was issued: its deposit is awaited.
+    AwaitDeposit,
+    /// A virtual account is open for a payment we ended: revoke it.
+    Revoke,
     /// Paid, but not what the order asked (amount, escrow flag, currency).
     Mismatch,
     Failed,
@@ -34,8 +38,23 @@ enum Verdict {
 
 fn verdict(ours: &PaymentRecord, gw: &portone::Payment) -> Verdict {
     use portone::PaymentStatus as Gw;
+    let is_account = gw.pay_method.as_deref() == Some("vbank") && gw.vbank_num.is_some();
+    let unpaid = matches!(
+        ours.status,
+        PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
+    );
     match (ours.status, gw.status) {
-        (PaymentStatus::Ready, Gw::Paid) => {
+        (PaymentStatus::Ready, Gw::Ready) if is_account => {
+            if gw.amount == ours.amount.get() && gw.escrow == ours.escrow {
+                Verdict::AwaitDeposit
+            } else {
+                Verdict::Mismatch
+            }
+        }
+        (PaymentStatus::Failed | PaymentStatus::Cancelled, Gw::Ready) if is_account => {
+            Verdict::Revoke
+        }
+        (_, Gw::Paid) if unpaid => {
             let matches = gw.amount == ours.amount.get()
                 && gw.cancel_amount == 0
                 && gw.escrow == ours.escrow
@@ -46,7 +65,7 @@ fn verdict(ours: &PaymentRecord, gw: &portone::Payment) -> Verdict {
                 Verdict::Mismatch
             }
         }
-        (PaymentStatus::Ready, Gw::Failed) => Verdict::Failed,
+        (_, Gw::Failed) if unpaid => Verdict::Failed,
         (PaymentStatus::Failed | PaymentStatus::Cancelled, Gw::Paid)
             if gw.cancellable_amount() > 0 && ours.paid_at.is_none() =>
         {
@@ -84,6 +103,11 @@ impl Payments {
         };
         let changed = match verdict(payment, gw) {
             Verdict::Pay => self.mark_paid(payment, gw, actor).await?,
+            Verdict::AwaitDeposit => self.await_deposit(payment, gw, actor).await?,
+            Verdict::Revoke => {
+                self.revoke_logged(payment, &gw.imp_uid).await;
+                false
+            }
             Verdict::Mismatch => {
                 let reason = format!(
                     "amount_mismatch: paid {} {} (escrow {}) for an order of {} KRW (escrow {})",
@@ -96,7 +120,13 @@ impl Payments {
                 let won = self
                     .close_ready(payment, gw, Transition::RefuseMismatch, &reason, actor)
                     .await?;
-                if won {
+                if won && gw.status == portone::PaymentStatus::Ready {
+                    tracing::warn!(
+                        payment.id = payment.id,
+                        "virtual account of another amount: revoking it"
+                    );
+                    self.revoke_logged(payment, &gw.imp_uid).await;
+                } else if won {
                     tracing::warn!(
                         payment.id = payment.id,
                         "amount mismatch: cancelling at the gateway"
@@ -137,7 +167,10 @@ impl Payments {
         };
         let stepped = self
             .step_payment(payment.id, actor, |p| {
-                if p.status != PaymentStatus::Ready {
+                if !matches!(
+                    p.status,
+                    PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
+                ) {
                     return Ok(None);
                 }
                 if p.order_status != OrderStatus::PendingPayment {
@@ -177,6 +210,69 @@ impl Payments {
         }
     }
 
+    /// Records the virtual account the gateway issued: the payment awaits its deposit. An
+    /// account for an order that closed meanwhile is revoked instead.
+    async fn await_deposit(
+        &self,
+        payment: &PaymentRecord,
+        gw: &portone::Payment,
+        actor: &Actor,
+    ) -> AppResult<bool> {
+        let bank_code = gw.vbank_code.clone().unwrap_or_default();
+        let bank_name = gw
+            .vbank_name
+            .clone()
+            .or_else(|| escrow_domain::banks::bank_name(&bank_code).map(str::to_owned))
+            .unwrap_or_default();
+        let account_number = gw.vbank_num.clone().unwrap_or_default();
+        let holder = gw.vbank_holder.clone().unwrap_or_default();
+        let due_at = gw.vbank_date.saturating_mul(1000);
+        let issued_at = if gw.vbank_issued_at > 0 {
+            gw.vbank_issued_at.saturating_mul(1000)
+        } else {
+            escrow_store::now_millis()
+        };
+        let mut closed = false;
+        let stepped = self
+            .step_payment(payment.id, actor, |p| {
+                if p.status != PaymentStatus::Ready {
+                    return Ok(None);
+                }
+                if p.order_status != OrderStatus::PendingPayment {
+                    closed = true;
+                    return Ok(None);
+                }
+                let mut step = Step::new(Transition::AwaitDeposit).data(serde_json::json!({
+                    "amount": p.amount.get(), "imp_uid": gw.imp_uid, "bank_code": bank_code,
+                    "bank_name": bank_name, "account_number": account_number, "holder": holder,
+                    "due_at": due_at,
+                }));
+                step.payment_columns = vec![
+                    ("imp_uid", Param::from(gw.imp_uid.as_str())),
+                    ("pg_provider", Param::from(gw.pg_provider.as_deref())),
+                ];
+                step.also.push((
+                    "INSERT INTO vbank_accounts (payment_id, bank_code, bank_name, account_number, holder, due_at, issued_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    vec![
+                        p.id.into(),
+                        bank_code.as_str().into(),
+                        bank_name.as_str().into(),
+                        account_number.as_str().into(),
+                        holder.as_str().into(),
+                        due_at.into(),
+                        issued_at.into(),
+                    ],
+                ));
+                Ok(Some(step))
+            })
+            .await?;
+        if closed {
+            self.revoke_logged(payment, &gw.imp_uid).await;
+        }
+        Ok(matches!(stepped, Stepped::Applied(_)))
+    }
+
     /// Ends a `ready` payment the gateway reported on; returns whether this caller did it
     /// (racing callers then do what follows once).
     async fn close_ready(
@@ -189,7 +285,10 @@ impl Payments {
     ) -> AppResult<bool> {
         let stepped = self
             .step_payment(payment.id, actor, |p| {
-                if p.status != PaymentStatus::Ready {
+                if !matches!(
+                    p.status,
+                    PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
+                ) {
                     return Ok(None);
                 }
                 let mut step = Step::new(transition)

@@ -3,6 +3,7 @@
 //! - `gateway`: the gateway's record turned into ours;
 //! - `fulfilment`: shipment, delivery, confirmation and release;
 //! - `refunds`: cancels and refunds, recorded as intents before the gateway is asked;
+//! - `vbank`: virtual accounts (revoking one at expiry or cancel, the refund account);
 //! - `disputes`, `ledger` (the ledger report), `sweeps` (the jobs' bodies);
 //! - `settlements` (lines, balances, chargebacks), `payouts` (bank accounts, batches),
 //!   `overdue` (the settlement deadline);
@@ -24,12 +25,13 @@ mod settlements;
 mod steps;
 mod sweeps;
 mod transitions;
+mod vbank;
 
 pub use model::{
-    Balance, BankAccountRecord, Checkout, Divergence, HistoryEntry, Ledger, PaymentCreated,
-    PaymentRecord, PaymentSettings, PaymentStatusView, Payout, PayoutItem, PayoutOutcome,
-    ReconcileReport, Refund, Refunded, Resolution, SeedPayment, Settlement, SettlementTotals,
-    SettlementsView,
+    Balance, BankAccountRecord, Checkout, Divergence, HistoryEntry, Ledger, PayMethod,
+    PaymentCreated, PaymentRecord, PaymentSettings, PaymentStatusView, Payout, PayoutItem,
+    PayoutOutcome, ReconcileReport, Refund, Refunded, Resolution, SeedPayment, Settlement,
+    SettlementTotals, SettlementsView, VbankAccount,
 };
 pub use payouts::DEFAULT_MIN_PAYOUT;
 

@@ -19,6 +19,8 @@ pub struct PaymentSettings {
     /// Released money not paid out this long after release is overdue.
     pub settlement_deadline: Duration,
     pub auto_confirm_after: Duration,
+    /// How long a virtual account waits for its deposit.
+    pub vbank_due: Duration,
     /// How long one gateway call may take: a refund intent younger than this may still be
     /// waiting for its answer, so nobody else settles it.
     pub gateway_timeout: Duration,
@@ -52,6 +54,10 @@ pub struct PaymentRecord {
 }
 
 impl PaymentRecord {
+    pub fn is_vbank(&self) -> bool {
+        self.pay_method.as_deref() == Some(PayMethod::Vbank.as_str())
+    }
+
     pub fn facts(&self) -> PaymentFacts {
         PaymentFacts {
             status: self.status,
@@ -86,12 +92,45 @@ pub struct Checkout {
     pub buyer_postcode: String,
     pub escrow: bool,
     pub notice_url: String,
+    /// A virtual account's due time in the PG's format (KG Inicis: `YYYYMMDDhhmm`, Korean
+    /// time).
+    pub vbank_due: Option<String>,
+}
+
+/// How the buyer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayMethod {
+    Card,
+    /// A virtual account: a one-time bank account the buyer transfers into.
+    Vbank,
+}
+
+impl PayMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayMethod::Card => "card",
+            PayMethod::Vbank => "vbank",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct PaymentCreated {
     pub payment: PaymentRecord,
     pub checkout: Checkout,
+    /// A virtual account's due time (unix ms).
+    pub vbank_due_at: Option<i64>,
+}
+
+/// The virtual account a payment waits on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VbankAccount {
+    /// KFTC standard code.
+    pub bank_code: String,
+    pub bank_name: String,
+    pub account_number: String,
+    pub holder: String,
+    pub due_at: i64,
 }
 
 /// The seed's form of `POST /payments`, which creates the order too.
@@ -145,6 +184,7 @@ pub struct PaymentStatusView {
     pub shipment: Option<ShipmentView>,
     pub history: Vec<HistoryEntry>,
     pub refunds: Vec<Refund>,
+    pub vbank: Option<VbankAccount>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

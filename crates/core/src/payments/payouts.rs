@@ -9,7 +9,7 @@ use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::records;
-use escrow_domain::bank::{BankAccount, BANKS};
+use escrow_domain::banks::{BankAccount, BANKS};
 use escrow_domain::ledger::{Account, Journal, JournalKind};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{Role, Won};

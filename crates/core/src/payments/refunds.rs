@@ -10,6 +10,7 @@ use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::records::Actor;
+use escrow_domain::banks::RefundAccount;
 use escrow_domain::lifecycle::{Party, Transition};
 use escrow_domain::{OrderStatus, PaymentStatus, RefundStatus, Won};
 use escrow_store::{now_millis, params};
@@ -37,6 +38,23 @@ struct Intent {
     payment: PaymentRecord,
     amount: Won,
     reason: String,
+    /// Where a virtual-account payment's money goes back.
+    refund_account: Option<RefundAccount>,
+}
+
+/// A virtual-account payment is refunded by bank transfer to the buyer's own account,
+/// which only the caller can name.
+pub(super) fn needs_account(
+    payment: &PaymentRecord,
+    account: Option<&RefundAccount>,
+) -> AppResult<()> {
+    if payment.is_vbank() && account.is_none() {
+        return Err(AppError::field(
+            "refund_account",
+            "is required to refund a virtual-account payment: {bank_code, account_number, holder}",
+        ));
+    }
+    Ok(())
 }
 
 impl Payments {
@@ -47,6 +65,7 @@ impl Payments {
         payment_id: i64,
         amount: Option<i64>,
         reason: &str,
+        refund_account: Option<RefundAccount>,
     ) -> AppResult<Refunded> {
         let payment = self.load_for(caller, payment_id).await?;
         only(
@@ -72,8 +91,10 @@ impl Payments {
             let refund = self.refund_by_id(done.id).await?;
             return Ok(Refunded { payment, refund });
         }
+        needs_account(&payment, refund_account.as_ref())?;
         let by = party(caller, &payment);
-        self.refund_as(payment_id, by, amount, reason, &actor).await
+        self.refund_as(payment_id, by, amount, reason, refund_account, &actor)
+            .await
     }
 
     /// Reserves, asks the gateway, settles: the refund of `amount` (all that is left if
@@ -84,11 +105,13 @@ impl Payments {
         by: Party,
         amount: Option<Won>,
         reason: &str,
+        refund_account: Option<RefundAccount>,
         actor: &Actor,
     ) -> AppResult<Refunded> {
-        let intent = self
+        let mut intent = self
             .request_refund(payment_id, by, amount, reason, actor)
             .await?;
+        intent.refund_account = refund_account;
         self.ask_gateway(intent, actor).await
     }
 
@@ -99,6 +122,7 @@ impl Payments {
         caller: Caller,
         payment_id: i64,
         reason: Option<&str>,
+        refund_account: Option<RefundAccount>,
     ) -> AppResult<PaymentRecord> {
         let mut payment = self.load_for(caller, payment_id).await?;
         only(
@@ -115,6 +139,20 @@ impl Payments {
                 if self.apply_gateway(&payment, &gw, &Actor::gateway()).await? {
                     payment = self.load(payment_id).await?;
                 }
+            }
+        }
+        let open_account = payment.is_vbank()
+            && matches!(
+                payment.status,
+                PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
+            );
+        if payment.order_status == OrderStatus::PendingPayment && open_account {
+            // Revoke the account before the order ends, so that no transfer can arrive;
+            // a deposit that already came makes this the cancel of a paid order.
+            if self.close_account(&payment, &Actor::gateway()).await?
+                == super::vbank::AccountClosed::Paid
+            {
+                payment = self.load(payment_id).await?;
             }
         }
         if payment.order_status == OrderStatus::PendingPayment {
@@ -141,8 +179,10 @@ impl Payments {
                 "a refund is being asked of the gateway; try again once it is settled".into(),
             ));
         }
+        needs_account(&payment, refund_account.as_ref())?;
         let by = party(caller, &payment);
-        self.refund_as(payment_id, by, None, reason, &actor).await?;
+        self.refund_as(payment_id, by, None, reason, refund_account, &actor)
+            .await?;
         self.load(payment_id).await
     }
 
@@ -196,6 +236,7 @@ impl Payments {
                     payment,
                     amount,
                     reason: reason.to_string(),
+                    refund_account: None,
                 })
             }
             other => Err(AppError::Internal(format!(
@@ -221,6 +262,13 @@ impl Payments {
             reason: Some(format!("{} {}", intent.reason, tag(intent.refund_id))),
             ..CancelRequest::default()
         };
+        let pg = intent
+            .payment
+            .pg_provider
+            .as_deref()
+            .unwrap_or(&self.settings.pg);
+        let request =
+            super::vbank::with_refund_account(request, pg, intent.refund_account.as_ref());
         match self.gateway.cancel(&request).await {
             Ok(_) => {
                 crate::chaos::crash_point("after-gateway-cancel");

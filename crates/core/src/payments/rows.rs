@@ -237,11 +237,17 @@ impl Payments {
         let ((payment, shipment), history) = assemble(rows)
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
         let refunds = self.refunds_of(payment_id).await?;
+        let vbank = if payment.is_vbank() {
+            self.vbank_account(payment_id).await?
+        } else {
+            None
+        };
         Ok(PaymentStatusView {
             payment,
             shipment,
             history,
             refunds,
+            vbank,
         })
     }
 

@@ -37,7 +37,24 @@ impl Payments {
         let mut expired = 0;
         for order_id in ids {
             let subject = self.load_order_subject(order_id).await?;
-            if let Some(payment) = subject.payment.filter(|p| p.status == PaymentStatus::Ready) {
+            let account = subject.payment.clone().filter(|p| {
+                p.is_vbank()
+                    && matches!(
+                        p.status,
+                        PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
+                    )
+            });
+            if let Some(payment) = account {
+                // No transfer may arrive once the order expired: revoke the account first.
+                match self.close_account(&payment, &Actor::system()).await {
+                    Ok(super::vbank::AccountClosed::Closed) => {}
+                    Ok(super::vbank::AccountClosed::Paid) => continue,
+                    // Unsure whether it was revoked or paid: try again on the next run.
+                    Err(_) => continue,
+                }
+            } else if let Some(payment) =
+                subject.payment.filter(|p| p.status == PaymentStatus::Ready)
+            {
                 match self.find_at_gateway(&payment).await {
                     Ok(Some(gw)) if gw.status == portone::PaymentStatus::Paid => {
                         self.apply_gateway(&payment, &gw, &Actor::system()).await?;
@@ -53,9 +70,16 @@ impl Payments {
                     if s.order_status != OrderStatus::PendingPayment {
                         return Ok(None);
                     }
-                    Ok(Some(
-                        Step::new(Transition::Expire).reason("not paid in time"),
-                    ))
+                    let awaiting = s
+                        .payment
+                        .as_ref()
+                        .is_some_and(|p| p.status == PaymentStatus::AwaitingDeposit);
+                    Ok(Some(if awaiting {
+                        Step::new(Transition::ExpireDeposit)
+                            .reason("no deposit by the due time; the account was revoked")
+                    } else {
+                        Step::new(Transition::Expire).reason("not paid in time")
+                    }))
                 })
                 .await;
             match stepped {
@@ -109,8 +133,8 @@ impl Payments {
     /// Brings our records in line with the gateway's, at a cost that grows with what is open
     /// or changed, not with how many payments exist:
     /// - refund intents whose request gave up, settled from the gateway's record;
-    /// - payments that may still change at the gateway before release (and refused ones it
-    ///   may still hold), looked up a hundred at a time;
+    /// - payments that may still change at the gateway before release (accounts awaiting
+    ///   their deposit, refused ones it may still hold), looked up a hundred at a time;
     /// - what the gateway paid, failed or cancelled since the last round (its lists by status
     ///   and time), which also finds a cancel after release.
     pub async fn reconcile(&self) -> AppResult<ReconcileReport> {
@@ -159,13 +183,14 @@ impl Payments {
         loop {
             let rows = sqlx::query(
                 "SELECT id, imp_uid FROM payments WHERE id > ? AND imp_uid IS NOT NULL AND ( \
-                 (status IN (?, ?) AND released_amount = 0) \
+                 (status IN (?, ?, ?) AND released_amount = 0) \
                  OR (status IN (?, ?) AND failure_code IN (?, ?) AND paid_at IS NULL AND updated_at >= ?)) \
                  ORDER BY id LIMIT ?",
             )
             .bind(after)
             .bind(PaymentStatus::Paid.as_str())
             .bind(PaymentStatus::PartiallyRefunded.as_str())
+            .bind(PaymentStatus::AwaitingDeposit.as_str())
             .bind(PaymentStatus::Failed.as_str())
             .bind(PaymentStatus::Cancelled.as_str())
             .bind(FailureCode::AmountMismatch.as_str())
@@ -213,6 +238,8 @@ impl Payments {
             .unwrap_or(now - MAX_WINDOW_SECS)
             .max(now - MAX_WINDOW_SECS);
         for status in [
+            // Virtual accounts issued: a `ready` webhook that never came.
+            StatusFilter::Ready,
             StatusFilter::Paid,
             StatusFilter::Failed,
             StatusFilter::Cancelled,

@@ -88,7 +88,95 @@ fn the_contracts_cases() {
         amount: won(amount),
         by,
     };
+    let awaiting = |order| snap(order, Some(facts(P::AwaitingDeposit, E::Pending, 0, 0, 0)));
     let cases: Vec<(&str, Snapshot, Transition, Expect)> = vec![
+        (
+            "account issued",
+            ready(O::PendingPayment),
+            AwaitDeposit,
+            Moves(None, Some(P::AwaitingDeposit), None),
+        ),
+        (
+            "account issued twice",
+            awaiting(O::PendingPayment),
+            AwaitDeposit,
+            InvalidState,
+        ),
+        (
+            "account issued for a closed order",
+            ready(O::Expired),
+            AwaitDeposit,
+            OrderClosed,
+        ),
+        (
+            "deposit",
+            awaiting(O::PendingPayment),
+            Pay,
+            Moves(Some(O::Paid), Some(P::Paid), Some(E::Held)),
+        ),
+        (
+            "deposit for a closed order",
+            awaiting(O::Expired),
+            Pay,
+            OrderClosed,
+        ),
+        (
+            "deposit after the account was revoked",
+            snap(O::Expired, Some(facts(P::Cancelled, E::Pending, 0, 0, 0))),
+            Pay,
+            InvalidState,
+        ),
+        (
+            "account expired",
+            awaiting(O::PendingPayment),
+            ExpireDeposit,
+            Moves(Some(O::Expired), Some(P::Cancelled), None),
+        ),
+        (
+            "account expired, no account",
+            ready(O::PendingPayment),
+            ExpireDeposit,
+            InvalidState,
+        ),
+        (
+            "account expired after its deposit",
+            held(O::Paid),
+            ExpireDeposit,
+            InvalidState,
+        ),
+        (
+            "order expiry leaves an account to its due time",
+            awaiting(O::PendingPayment),
+            Expire,
+            InvalidState,
+        ),
+        (
+            "cancel before the deposit",
+            awaiting(O::PendingPayment),
+            CancelUnpaid,
+            Moves(Some(O::Cancelled), Some(P::Cancelled), None),
+        ),
+        (
+            "deposit of another amount",
+            awaiting(O::PendingPayment),
+            RefuseMismatch,
+            Moves(Some(O::Cancelled), Some(P::Failed), None),
+        ),
+        (
+            "deposit after expiry",
+            awaiting(O::Expired),
+            RefuseLate,
+            Moves(None, Some(P::Cancelled), None),
+        ),
+        (
+            "refund before the deposit",
+            awaiting(O::PendingPayment),
+            RequestRefund {
+                amount: won(10_000),
+                by: Party::Admin,
+            },
+            InvalidState,
+        ),
         (
             "pay",
             ready(O::PendingPayment),
@@ -422,8 +510,9 @@ const ORDERS: [O; 9] = [
     O::Disputed,
     O::Expired,
 ];
-const PAYMENTS: [P; 6] = [
+const PAYMENTS: [P; 7] = [
     P::Ready,
+    P::AwaitingDeposit,
     P::Paid,
     P::PartiallyRefunded,
     P::Refunded,
@@ -443,6 +532,8 @@ fn transitions() -> Vec<Transition> {
     use Transition::*;
     let mut all = vec![
         Pay,
+        AwaitDeposit,
+        ExpireDeposit,
         RefuseMismatch,
         RefuseLate,
         Fail,

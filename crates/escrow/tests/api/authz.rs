@@ -27,9 +27,10 @@ const SIGNED_IN: &[Who] = &[Buyer, OtherBuyer, Seller, OtherSeller, Admin];
 fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
     Some(match (method, path) {
         ("post", "/auth/signup" | "/auth/login" | "/webhooks/portone") => EVERYONE,
-        ("get", "/products" | "/products/{product_id}" | "/healthz" | "/readyz" | "/metrics") => {
-            EVERYONE
-        }
+        (
+            "get",
+            "/products" | "/products/{product_id}" | "/banks" | "/healthz" | "/readyz" | "/metrics",
+        ) => EVERYONE,
         ("get", "/auth/me" | "/cart" | "/orders") => SIGNED_IN,
         ("post", "/auth/logout") => SIGNED_IN,
         ("put" | "delete", "/cart/items/{product_id}") => SIGNED_IN,

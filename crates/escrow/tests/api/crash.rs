@@ -1,4 +1,5 @@
-//! Crash safety: many concurrent lifecycles while the service is killed with SIGKILL at
+//! Crash safety: many concurrent lifecycles (by card, and every third by virtual account:
+//! deposited then refunded or cancelled, or cancelled before the deposit) while the service is killed with SIGKILL at
 //! random moments and aborts itself at crash points between gateway calls and the commits
 //! that record them; restarted each time, then reconciled. Afterwards every payment agrees
 //! with the gateway, nothing was refunded twice, the ledger balances and no stock was lost
@@ -228,7 +229,7 @@ enum Chaos {
 }
 
 const CRASH_POINTS: &str =
-    "after-gateway-cancel:0.15,after-gateway-fetch:0.03,after-gateway-prepare:0.05";
+    "after-gateway-cancel:0.15,after-gateway-fetch:0.03,after-gateway-prepare:0.05,after-gateway-revoke:0.3";
 
 /// Runs `rounds` lifecycles per buyer on `instances` service processes sharing one MariaDB
 /// database and one gateway, under `chaos`, then checks every invariant. Returns
@@ -391,7 +392,10 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                 let (status, order) = call(&client, &services, reqwest::Method::POST, "/orders", Some(&buyer), Some(json!({"items": [{"product_id": product_id, "quantity": 1 + round % 2}], "shipping": shipping}))).await;
                 assert_eq!(status, 201, "{order:#}");
                 let order_id = order["orders"][0]["order_id"].as_i64().unwrap();
-                let (status, payment) = call(&client, &services, reqwest::Method::POST, "/payments", Some(&buyer), Some(json!({"order_id": order_id}))).await;
+                // Every third lifecycle pays by virtual account.
+                let vbank = round % 3 == 2;
+                let pay_method = if vbank { "vbank" } else { "card" };
+                let (status, payment) = call(&client, &services, reqwest::Method::POST, "/payments", Some(&buyer), Some(json!({"order_id": order_id, "pay_method": pay_method}))).await;
                 if status != 201 {
                     continue; // e.g. the gateway refused the prepare under a fault: the order expires
                 }
@@ -401,7 +405,7 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                 for _ in 0..20 {
                     let paid = client
                         .post(format!("{gateway_url}/_sandbox/payments"))
-                        .json(&json!({"merchant_uid": checkout["merchant_uid"], "amount": checkout["amount"], "notice_url": checkout["notice_url"]}))
+                        .json(&json!({"merchant_uid": checkout["merchant_uid"], "amount": checkout["amount"], "notice_url": checkout["notice_url"], "pay_method": pay_method}))
                         .send()
                         .await;
                     if let Ok(paid) = paid {
@@ -418,6 +422,30 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                     let (client, services) = (client.clone(), services.clone());
                     async move { call(&client, &services, reqwest::Method::POST, &action, Some(&token), Some(body)).await }
                 };
+                if vbank {
+                    let account = json!({"bank_code": "004", "account_number": "123456789012", "holder": "구매자"});
+                    let choice = rng.gen_range(0..3);
+                    if choice < 2 {
+                        let _ = client
+                            .post(format!("{gateway_url}/_sandbox/vbanks/{imp_uid}/deposit"))
+                            .json(&json!({"amount": checkout["amount"]}))
+                            .send()
+                            .await;
+                    }
+                    match choice {
+                        0 => {
+                            post(path("refund"), seller.clone(), json!({"reason": "partial", "amount": 1_000, "refund_account": account})).await;
+                        }
+                        1 => {
+                            post(path("cancel"), buyer.clone(), json!({"reason": "changed my mind", "refund_account": account})).await;
+                        }
+                        // Before the deposit: the account is revoked.
+                        _ => {
+                            post(path("cancel"), buyer.clone(), json!({"reason": "changed my mind"})).await;
+                        }
+                    }
+                    continue;
+                }
                 match rng.gen_range(0..4) {
                     0 => {
                         post(path("shipment"), seller.clone(), json!({"courier": "CJGLS", "invoice_number": "123456"})).await;
@@ -556,9 +584,9 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                     "payment {merchant_uid} ({status}) vs gateway {gw:#}"
                 );
             }
-            "ready" => assert!(
+            "ready" | "awaiting_deposit" => assert!(
                 gw_status != "paid",
-                "payment {merchant_uid} paid at the gateway but ready here"
+                "payment {merchant_uid} paid at the gateway but {status} here"
             ),
             "failed" | "cancelled" => assert!(
                 gw_status != "paid" || gw_cancelled == amount,
@@ -572,6 +600,15 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
         checked >= buyers.len() * rounds / 2,
         "only {checked} payments"
     );
+
+    // The virtual-account lifecycles ran: accounts were issued and recorded.
+    let accounts: i64 = sqlx::query("SELECT COUNT(*) AS n FROM vbank_accounts")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    assert!(accounts > 0, "no virtual account was recorded");
 
     // Each release happened once: one settlement and one release entry per released payment.
     let released: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE released_amount > 0")

@@ -26,4 +26,6 @@ mod races;
 mod refund_crash;
 mod settlements;
 mod system;
+mod vbank;
+mod vbank_races;
 mod webhooks;

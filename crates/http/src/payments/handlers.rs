@@ -1,5 +1,6 @@
 //! The payment calls: extract, check the fields, call one service function, map the answer.
 
+use super::vbank::refund_account;
 use super::wire::*;
 use crate::error::{ApiError, Problem};
 use crate::extract::{parse_json, ApiJson, Auth, PathId};
@@ -9,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use bytes::Bytes;
-use escrow_core::payments::{Resolution, SeedPayment};
+use escrow_core::payments::{PayMethod, Resolution, SeedPayment};
 use escrow_core::AppError;
 use escrow_domain::escrow::parse_courier;
 use escrow_domain::validation::bounded_text;
@@ -26,8 +27,18 @@ pub async fn create_payment(
     ApiJson(body): ApiJson<CreatePaymentRequest>,
 ) -> Result<(StatusCode, Json<PaymentCreatedBody>), ApiError> {
     let escrow = body.escrow.unwrap_or(true);
+    let pay_method = match body.pay_method.as_deref() {
+        None | Some("card") => PayMethod::Card,
+        Some("vbank") => PayMethod::Vbank,
+        Some(_) => return Err(AppError::field("pay_method", "must be card or vbank").into()),
+    };
     let created = match (body.order_id, body.product_id) {
-        (Some(order_id), None) => state.payments.create(caller, order_id, escrow).await?,
+        (Some(order_id), None) => {
+            state
+                .payments
+                .create(caller, order_id, escrow, pay_method)
+                .await?
+        }
         (None, Some(product_id)) => {
             let mut missing = escrow_domain::FieldErrors::new();
             for (field, value) in [
@@ -55,7 +66,7 @@ pub async fn create_payment(
             };
             state
                 .payments
-                .create_seed(caller, &state.orders, seed, escrow)
+                .create_seed(caller, &state.orders, seed, escrow, pay_method)
                 .await?
         }
         _ => {
@@ -174,7 +185,7 @@ pub async fn confirm_payment(
 }
 
 /// Cancels before shipment (in full at the gateway when paid).
-#[utoipa::path(post, path = "/payments/{payment_id}/cancel", tag = "payments", request_body = ReasonRequest,
+#[utoipa::path(post, path = "/payments/{payment_id}/cancel", tag = "payments", request_body = CancelPaymentRequest,
     params(("payment_id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = PaymentChanged), (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn cancel_payment(
@@ -184,15 +195,16 @@ pub async fn cancel_payment(
     body: Bytes,
 ) -> Result<Json<PaymentChanged>, ApiError> {
     // The body is optional here: no body means no reason.
-    let body: ReasonRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ReasonRequest::default()
+    let body: CancelPaymentRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelPaymentRequest::default()
     } else {
         parse_json(&body)?
     };
     let reason = reason_text(body.reason.as_deref())?;
+    let account = refund_account(body.refund_account.as_ref())?;
     let payment = state
         .payments
-        .cancel(caller, payment_id, reason.as_deref())
+        .cancel(caller, payment_id, reason.as_deref(), account)
         .await?;
     Ok(Json(PaymentChanged::new("cancelled", payment)))
 }
@@ -210,9 +222,10 @@ pub async fn refund_payment(
 ) -> Result<Json<RefundResponse>, ApiError> {
     let reason =
         bounded_text(&body.reason, 1, 500).map_err(|m| ApiError(AppError::field("reason", m)))?;
+    let account = refund_account(body.refund_account.as_ref())?;
     let refunded = state
         .payments
-        .refund(caller, payment_id, body.amount, &reason)
+        .refund(caller, payment_id, body.amount, &reason, account)
         .await?;
     Ok(Json(refunded.into()))
 }
@@ -266,7 +279,13 @@ pub async fn resolve_payment(
     };
     let payment = state
         .payments
-        .resolve(caller, payment_id, outcome, body.amount)
+        .resolve(
+            caller,
+            payment_id,
+            outcome,
+            body.amount,
+            refund_account(body.refund_account.as_ref())?,
+        )
         .await?;
     Ok(Json(PaymentChanged::new("dispute resolved", payment)))
 }

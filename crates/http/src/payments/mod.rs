@@ -5,6 +5,7 @@ mod admin;
 mod handlers;
 mod payouts;
 mod settlements;
+mod vbank;
 mod webhooks;
 mod wire;
 
@@ -12,4 +13,5 @@ pub use admin::*;
 pub use handlers::*;
 pub use payouts::*;
 pub use settlements::*;
+pub use vbank::{__path_list_banks, list_banks};
 pub use webhooks::*;

@@ -1,5 +1,6 @@
 //! The payment calls' bodies and their OpenAPI schemas.
 
+use super::vbank::{RefundAccountBody, VbankBody};
 use crate::error::ApiError;
 use crate::orders::{ShipmentBody, ShippingBody};
 use crate::wire::rfc3339;
@@ -22,6 +23,8 @@ pub struct CreatePaymentRequest {
     pub shipping: Option<ShippingBody>,
     /// Escrow on (default) or off.
     pub escrow: Option<bool>,
+    /// `card` (default) or `vbank` (a virtual account the buyer transfers into).
+    pub pay_method: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,6 +42,10 @@ pub struct CheckoutBody {
     pub buyer_postcode: String,
     pub escrow: bool,
     pub notice_url: String,
+    /// `vbank`: the account's due time as the PG's SDK wants it (KG Inicis:
+    /// `YYYYMMDDhhmm`, Korean time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vbank_due: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,6 +61,9 @@ pub struct PaymentCreatedBody {
     pub status: String,
     /// What the browser passes to `IMP.init` / `IMP.request_pay`.
     pub checkout: CheckoutBody,
+    /// `vbank`: when the deposit is due (the order's expiry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vbank_due_at: Option<String>,
 }
 
 impl From<PaymentCreated> for PaymentCreatedBody {
@@ -84,7 +94,9 @@ impl From<PaymentCreated> for PaymentCreatedBody {
                 buyer_postcode: c.buyer_postcode,
                 escrow: c.escrow,
                 notice_url: c.notice_url,
+                vbank_due: c.vbank_due,
             },
+            vbank_due_at: created.vbank_due_at.map(rfc3339),
         }
     }
 }
@@ -106,7 +118,7 @@ pub struct PaymentStatusBody {
     pub order_id: i64,
     pub merchant_uid: String,
     pub imp_uid: Option<String>,
-    /// ready, paid, partially_refunded, refunded, cancelled, failed
+    /// ready, awaiting_deposit, paid, partially_refunded, refunded, cancelled, failed
     pub status: String,
     pub escrow: bool,
     /// inactive, pending, held, released, returned
@@ -123,6 +135,9 @@ pub struct PaymentStatusBody {
     pub history: Vec<HistoryBody>,
     /// The payment's refunds, oldest first.
     pub refunds: Vec<RefundBody>,
+    /// The virtual account the deposit is awaited in (`vbank` payments once issued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vbank: Option<VbankBody>,
 }
 
 impl From<PaymentStatusView> for PaymentStatusBody {
@@ -158,6 +173,7 @@ impl From<PaymentStatusView> for PaymentStatusBody {
                 })
                 .collect(),
             refunds: view.refunds.into_iter().map(RefundBody::from).collect(),
+            vbank: view.vbank.map(VbankBody::from),
         }
     }
 }
@@ -227,11 +243,21 @@ pub struct ReasonRequest {
     pub reason: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CancelPaymentRequest {
+    pub reason: Option<String>,
+    /// Required to cancel a paid virtual-account payment: the buyer's account the money
+    /// goes back to.
+    pub refund_account: Option<RefundAccountBody>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefundRequest {
     pub reason: String,
     /// Won to refund; all that is left when omitted.
     pub amount: Option<i64>,
+    /// Required for virtual-account payments: the buyer's account the money goes to.
+    pub refund_account: Option<RefundAccountBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -276,6 +302,8 @@ pub struct ResolveRequest {
     pub outcome: Outcome,
     /// For `refund`: won to refund (the rest is released); all when omitted.
     pub amount: Option<i64>,
+    /// For `refund` of a virtual-account payment: the buyer's account the money goes to.
+    pub refund_account: Option<RefundAccountBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

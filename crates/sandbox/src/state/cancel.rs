@@ -1,6 +1,8 @@
 //! `POST /payments/cancel`: whole and partial cancellations of a paid payment.
 
-use super::{hex, listing, CancelRecord, PaymentRecord, PaymentStatus, Refusal, State};
+use super::{
+    hex, listing, vbank, CancelRecord, PaymentRecord, PaymentStatus, RefundAccount, Refusal, State,
+};
 use crate::clock::now_ms;
 
 /// A cancellation done, and what to notify.
@@ -18,6 +20,7 @@ impl State {
         amount: Option<i64>,
         checksum: Option<i64>,
         reason: Option<String>,
+        refund: &RefundAccount,
     ) -> Result<Cancelled, Refusal> {
         let index = match (imp_uid.filter(|s| !s.is_empty()), merchant_uid) {
             (Some(imp_uid), _) => self.by_imp_uid.get(imp_uid).copied(),
@@ -47,6 +50,9 @@ impl State {
                     "결제완료 상태가 아닌 주문은 취소할 수 없습니다.",
                 ))
             }
+        }
+        if payment.pay_method == "vbank" {
+            vbank::check_refund_account(&payment.pg_provider, refund)?;
         }
         let left = payment.amount - payment.cancel_amount;
         if let Some(checksum) = checksum {
@@ -118,13 +124,37 @@ mod tests {
             (Some(imp_uid.as_str()), None, Some(100), Some(999)),
         ];
         for (imp, mid, amount, checksum) in cases {
-            let r = refusal(state.cancel(imp, mid, amount, checksum, None));
+            let r =
+                refusal(state.cancel(imp, mid, amount, checksum, None, &RefundAccount::default()));
             assert_eq!((r.status, r.code), (200, 1), "{r:?}");
         }
-        let unknown = refusal(state.cancel(Some("nothing"), None, None, None, None));
+        let unknown = refusal(state.cancel(
+            Some("nothing"),
+            None,
+            None,
+            None,
+            None,
+            &RefundAccount::default(),
+        ));
         assert_eq!(unknown.message, "취소할 결제건이 존재하지 않습니다.");
-        assert!(state.cancel(Some(&imp_uid), None, None, None, None).is_ok());
-        let again = refusal(state.cancel(Some(&imp_uid), None, None, None, None));
+        assert!(state
+            .cancel(
+                Some(&imp_uid),
+                None,
+                None,
+                None,
+                None,
+                &RefundAccount::default()
+            )
+            .is_ok());
+        let again = refusal(state.cancel(
+            Some(&imp_uid),
+            None,
+            None,
+            None,
+            None,
+            &RefundAccount::default(),
+        ));
         assert_eq!(
             (again.status, again.code, again.message.as_str()),
             (200, 1, "이미 전액취소된 주문입니다.")

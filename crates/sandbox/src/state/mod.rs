@@ -14,12 +14,14 @@ mod listing;
 mod payments;
 mod records;
 mod tokens;
+mod vbank;
 
 pub(crate) use listing::{BatchQuery, ListQuery};
 pub(crate) use records::{
     CancelRecord, LogisRecord, LogisRequest, NewPayment, PaymentRecord, PaymentStatus,
     RegisteredDelivery,
 };
+pub(crate) use vbank::{kftc_of, RefundAccount, VbankAsk};
 
 /// A refusal as the gateway words it: HTTP status, envelope `code` and message.
 #[derive(Debug, Clone, PartialEq, Eq)]

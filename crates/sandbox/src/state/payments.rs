@@ -1,6 +1,6 @@
 //! Payments: prepared amounts, the checkout's outcome, and finding them.
 
-use super::{digits, NewPayment, PaymentRecord, PaymentStatus, Refusal, State};
+use super::{digits, vbank, NewPayment, PaymentRecord, PaymentStatus, Refusal, State};
 use crate::clock::now_ms;
 use crate::config::SandboxConfig;
 
@@ -86,9 +86,12 @@ impl State {
                 ))
             }
         };
+        let pay_method = new.pay_method.unwrap_or_else(|| "card".into());
+        if pay_method == "vbank" {
+            vbank::check_ask(&new.vbank, now)?;
+        }
         self.seq += 1;
         let imp_uid = format!("imp_{}", digits(12));
-        let pay_method = new.pay_method.unwrap_or_else(|| "card".into());
         let pg_provider = new
             .pg_provider
             .map(|pg| pg.split('.').next().unwrap_or_default().to_owned())
@@ -128,7 +131,7 @@ impl State {
         };
         let paid = fail_reason.is_none();
         let pg_tid = format!("StdpayCARDINIpayTest{}", digits(16));
-        let record = PaymentRecord {
+        let mut record = PaymentRecord {
             imp_uid: imp_uid.clone(),
             merchant_uid: new.merchant_uid,
             pay_method,
@@ -187,6 +190,9 @@ impl State {
             updated_at,
         };
         let index = self.payments.len();
+        if paid && record.pay_method == "vbank" {
+            vbank::issue(&mut record, &new.vbank, now);
+        }
         self.by_status_time.insert(&record, index);
         self.by_imp_uid.insert(imp_uid, index);
         self.by_merchant_uid

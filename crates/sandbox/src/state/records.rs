@@ -127,6 +127,8 @@ pub(crate) struct NewPayment {
     pub user_agent: Option<String>,
     /// When the checkout happened (unix seconds, not in the future); now when `None`.
     pub at: Option<i64>,
+    /// For `pay_method: "vbank"`: the account to issue.
+    pub vbank: super::VbankAsk,
 }
 
 /// Escrow delivery party; which fields are required depends on the PG.

@@ -11,6 +11,11 @@
   document.getElementById("amount").textContent =
     (Number(params.amount) || 0).toLocaleString("ko-KR") + "원";
   document.getElementById("escrow").textContent = params.escrow ? "예" : "아니오";
+  if (params.pay_method === "vbank") {
+    document.getElementById("card-fields").hidden = true;
+    document.getElementById("vbank-note").hidden = false;
+    document.getElementById("pay-button").textContent = "가상계좌 발급 (issue account)";
+  }
 
   // Only an http(s) address is followed: a `javascript:` one would run its script on this
   // page's origin, which may be the service's own.
@@ -25,8 +30,11 @@
   }
 
   function finish(result) {
-    document.getElementById("result").textContent =
-      result.success ? "결제 완료: " + result.imp_uid : "결제 실패: " + (result.error_msg || "");
+    document.getElementById("result").textContent = !result.success
+      ? "결제 실패: " + (result.error_msg || "")
+      : result.status === "ready"
+        ? "가상계좌 발급: " + result.vbank_name + " " + result.vbank_num + " (" + result.imp_uid + ")"
+        : "결제 완료: " + result.imp_uid;
     var redirect = mode === "redirect" ? webAddress(params.m_redirect_url) : null;
     if (mode === "redirect" && params.m_redirect_url && !redirect) {
       document.getElementById("result").textContent +=
