@@ -91,6 +91,23 @@ impl<'de> Deserialize<'de> for Won {
     }
 }
 
+/// `notice_url` is an array in the V1 reference; a single URL (a form field, or what most
+/// merchants send) is taken as a list of one, and empty entries are dropped.
+pub(crate) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Urls {
+        One(String),
+        Many(Vec<String>),
+    }
+    let urls = match Option::<Urls>::deserialize(d)? {
+        None => Vec::new(),
+        Some(Urls::One(url)) => vec![url],
+        Some(Urls::Many(urls)) => urls,
+    };
+    Ok(urls.into_iter().filter(|u| !u.trim().is_empty()).collect())
+}
+
 /// The token from `Authorization` (raw or `Bearer`) or `X-ImpTokenHeader`, if valid.
 fn authorize(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = headers
@@ -325,13 +342,16 @@ pub(crate) async fn cancel_payment(
     )?;
     let payment = cancelled.payment;
     if sandbox.inner.config.webhook_on_cancel {
-        if let Some(url) = payment.notice_url.clone() {
-            let mut body = serde_json::Map::new();
-            body.insert("imp_uid".into(), payment.imp_uid.clone().into());
-            body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
-            body.insert("status".into(), payment.status.as_str().into());
-            body.insert("cancellation_id".into(), cancelled.cancellation_id.into());
-            sandbox.send_webhook(Job { url, body });
+        let mut body = serde_json::Map::new();
+        body.insert("imp_uid".into(), payment.imp_uid.clone().into());
+        body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
+        body.insert("status".into(), payment.status.as_str().into());
+        body.insert("cancellation_id".into(), cancelled.cancellation_id.into());
+        for url in &payment.notice_url {
+            sandbox.send_webhook(Job {
+                url: url.clone(),
+                body: body.clone(),
+            });
         }
     }
     Ok(ok(payment))
@@ -397,7 +417,8 @@ pub(crate) struct IssueVbank {
     buyer_tel: Option<String>,
     buyer_addr: Option<String>,
     buyer_postcode: Option<String>,
-    notice_url: Option<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    notice_url: Vec<String>,
     custom_data: Option<String>,
     pg: Option<String>,
 }
@@ -428,7 +449,7 @@ pub(crate) async fn issue_vbank(
     let Some(due) = body.vbank_due else {
         return Err(Refusal::new(400, "vbank_due 값이 누락되었습니다.").into());
     };
-    if pg.contains("inicis")
+    if crate::state::holder_required(&pg)
         && body
             .vbank_holder
             .as_deref()
@@ -475,4 +496,40 @@ pub(crate) async fn revoke_vbank(
     authorize(&sandbox, &headers)?;
     let payment = sandbox.inner.state().revoke_vbank(&imp_uid)?;
     Ok(ok(payment))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IssueVbank;
+
+    #[test]
+    fn notice_url_as_the_v1_array_or_a_single_url() {
+        let many = vec![
+            "https://a.example/hook".to_owned(),
+            "https://b.example/hook".to_owned(),
+        ];
+        let one = vec!["https://a.example/hook".to_owned()];
+        let json_rows = [
+            (
+                r#"{"notice_url":["https://a.example/hook","https://b.example/hook"]}"#,
+                many.clone(),
+            ),
+            (r#"{"notice_url":"https://a.example/hook"}"#, one.clone()),
+            (
+                r#"{"notice_url":["https://a.example/hook",""]}"#,
+                one.clone(),
+            ),
+            (r#"{"notice_url":null}"#, vec![]),
+            (r#"{"notice_url":""}"#, vec![]),
+            (r#"{}"#, vec![]),
+        ];
+        for (body, expected) in json_rows {
+            let ask: IssueVbank = serde_json::from_str(body).expect(body);
+            assert_eq!(ask.notice_url, expected, "{body}");
+        }
+        let form: IssueVbank =
+            serde_urlencoded::from_str("notice_url=https%3A%2F%2Fa.example%2Fhook").expect("form");
+        assert_eq!(form.notice_url, one, "form field");
+        assert!(serde_json::from_str::<IssueVbank>(r#"{"notice_url":[1]}"#).is_err());
+    }
 }

@@ -68,12 +68,15 @@ impl Sandbox {
 
     /// The `{imp_uid, merchant_uid, status}` webhook of `payment`'s current status.
     pub(crate) fn notify(&self, payment: &PaymentRecord) {
-        if let Some(url) = payment.notice_url.clone() {
-            let mut body = serde_json::Map::new();
-            body.insert("imp_uid".into(), payment.imp_uid.clone().into());
-            body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
-            body.insert("status".into(), payment.status.as_str().into());
-            self.send_webhook(Job { url, body });
+        let mut body = serde_json::Map::new();
+        body.insert("imp_uid".into(), payment.imp_uid.clone().into());
+        body.insert("merchant_uid".into(), payment.merchant_uid.clone().into());
+        body.insert("status".into(), payment.status.as_str().into());
+        for url in &payment.notice_url {
+            self.send_webhook(Job {
+                url: url.clone(),
+                body: body.clone(),
+            });
         }
     }
 }
@@ -87,7 +90,8 @@ pub(crate) struct CreatePayment {
     outcome: Option<String>,
     #[serde(default = "yes")]
     escrow: bool,
-    notice_url: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::one_or_many")]
+    notice_url: Vec<String>,
     #[serde(default)]
     skip_prepare_check: bool,
     name: Option<String>,
@@ -303,7 +307,8 @@ pub(crate) struct PayParams {
     buyer_tel: Option<String>,
     buyer_addr: Option<String>,
     buyer_postcode: Option<String>,
-    notice_url: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::one_or_many")]
+    notice_url: Vec<String>,
     custom_data: Option<serde_json::Value>,
     /// The due time of a virtual account in the PG's format (KG Inicis: `YYYYMMDDhhmm`,
     /// Korean time).

@@ -21,7 +21,7 @@ pub(crate) use records::{
     CancelRecord, LogisRecord, LogisRequest, NewPayment, PaymentRecord, PaymentStatus,
     RegisteredDelivery,
 };
-pub(crate) use vbank::{kftc_of, RefundAccount, VbankAsk};
+pub(crate) use vbank::{holder_required, kftc_of, RefundAccount, VbankAsk};
 
 /// A refusal as the gateway words it: HTTP status, envelope `code` and message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -96,7 +96,7 @@ pub(crate) struct PaymentRecord {
     pub customer_uid: Option<String>,
     pub customer_uid_usage: Option<String>,
     #[serde(skip)]
-    pub notice_url: Option<String>,
+    pub notice_url: Vec<String>,
     /// Creation order, to break ties between payments started in the same second.
     #[serde(skip)]
     pub seq: u64,
@@ -113,7 +113,7 @@ pub(crate) struct NewPayment {
     pub pg_provider: Option<String>,
     pub decline: bool,
     pub escrow: bool,
-    pub notice_url: Option<String>,
+    pub notice_url: Vec<String>,
     pub skip_prepare_check: bool,
     pub name: Option<String>,
     pub buyer_name: Option<String>,

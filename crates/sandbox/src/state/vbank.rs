@@ -49,6 +49,12 @@ pub(crate) fn pg_bank_code(pg: &str, kftc: &str) -> String {
     }
 }
 
+/// Whether `POST /vbanks` at `pg` needs `vbank_holder` (the V1 reference's per-PG rule;
+/// elsewhere the merchant's name is used).
+pub(crate) fn holder_required(pg: &str) -> bool {
+    pg.contains("inicis") || matches!(pg, "nice" | "settle" | "smartro_v2")
+}
+
 /// The known bank a code in `pg`'s format names, as its KFTC code.
 pub(crate) fn kftc_of(pg: &str, code: &str) -> Option<&'static str> {
     BANKS
@@ -236,6 +242,24 @@ mod tests {
         }
         assert_eq!(kftc_of("html5_inicis", "004"), None);
         assert_eq!(kftc_of("html5_inicis", "99"), None);
+    }
+
+    #[test]
+    fn holder_required_where_the_reference_says() {
+        let rows = [
+            ("html5_inicis", true),
+            ("inicis", true),
+            ("nice", true),
+            ("settle", true),
+            ("smartro_v2", true),
+            ("tosspayments", false),
+            ("ksnet", false),
+            ("welcome", false),
+            ("kcp", false),
+        ];
+        for (pg, expected) in rows {
+            assert_eq!(holder_required(pg), expected, "{pg}");
+        }
     }
 
     #[test]
