@@ -14,8 +14,8 @@
 
 import pkg from 'iamport-rest-client-nodejs';
 
-const { Iamport, Request } = pkg;
-const { Authenticate, Payments, Prepare, Escrows } = Request;
+const { Iamport, Request, Enum } = pkg;
+const { Authenticate, Payments, Prepare, Escrows, Vbanks } = Request;
 
 const BASE = process.env.SANDBOX_URL.replace(/\/+$/, '');
 const KEY = process.env.SANDBOX_KEY;
@@ -339,6 +339,103 @@ await check('batch: getByImpUids -> 200 all found; 207 with failed ids; 404 none
   eq(some.data.failed, ['imp_000000000000'], 'failed ids, as the library works them out');
   const err = await rejects(Payments.getByImpUids({ imp_uid: ['imp_000000000000'] }), iamport);
   httpError(err, 404, 'none found');
+});
+
+// ---- virtual accounts -----------------------------------------------------------------
+// The client offers Vbanks.post (issue), Vbanks.delete (revoke), Vbanks.put (change amount or
+// due) and Vbanks.getHolder (an account's holder), and Payments.cancel with refund_holder,
+// refund_bank and refund_account. Its bank codes (SettleVbankCodeEnum) are KFTC codes, the
+// format of Settlebank (`pg: 'settle'`), so the accounts here are issued there. Vbanks.put and
+// Vbanks.getHolder are not checked: the sandbox does not serve them (the service uses neither).
+
+const DUE = nowSeconds() + 3 * 86400;
+const VBANK_MID = `${RUN}-vbank`;
+let vbankUid;
+
+async function deposit(impUidToPay, amount) {
+  const r = await fetch(`${BASE}/_sandbox/vbanks/${impUidToPay}/deposit`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ amount }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+const issue = (merchant_uid, amount) => Vbanks.post({
+  merchant_uid,
+  amount,
+  vbank_code: Enum.SettleVbankCodeEnum.KB,
+  vbank_due: DUE,
+  vbank_holder: '에스크로상점',
+  name: '책상',
+  buyer_name: '홍길동',
+  pg: 'settle',
+  notice_url: [`${BASE}/no-receiver`],
+});
+
+await check('vbank: Vbanks.post -> ready, the account in the answer (dates as Dates)', async () => {
+  const p = (await issue(VBANK_MID, 32000).request(iamport)).data.response;
+  eq([p.status, p.pay_method, p.amount, p.pg_provider], ['ready', 'vbank', 32000, 'settle'], 'issued');
+  eq([p.vbank_code, p.vbank_name, p.vbank_holder], ['004', 'KB국민은행', '에스크로상점'], 'account');
+  assert(p.vbank_date instanceof Date && p.vbank_date.getTime() === DUE * 1000, `vbank_date ${p.vbank_date}`);
+  assert(p.vbank_issued_at instanceof Date && p.vbank_num, 'vbank_issued_at, vbank_num');
+  eq(p.paid_at, 0, 'not paid yet');
+  vbankUid = p.imp_uid;
+});
+
+await check('vbank: Vbanks.post refused without vbank_code / holder (settle) / with a past due -> HTTP 400', async () => {
+  let err = await rejects(Vbanks.post({ merchant_uid: `${RUN}-vbank-bad`, amount: 1000, vbank_due: DUE, pg: 'settle' }), iamport);
+  httpError(err, 400, 'no vbank_code');
+  err = await rejects(Vbanks.post({
+    merchant_uid: `${RUN}-vbank-bad`, amount: 1000, vbank_code: '004', vbank_due: DUE, pg: 'settle',
+  }), iamport);
+  httpError(err, 400, 'no vbank_holder at Settlebank');
+  err = await rejects(Vbanks.post({
+    merchant_uid: `${RUN}-vbank-bad`, amount: 1000, vbank_code: '004', vbank_due: nowSeconds() - 60, vbank_holder: 'x', pg: 'settle',
+  }), iamport);
+  httpError(err, 400, 'due in the past');
+});
+
+await check('vbank: deposit (control) -> getByImpUid paid; Vbanks.delete refused once paid', async () => {
+  eq((await deposit(vbankUid, 31000)).status, 409, 'another amount refused');
+  const done = await deposit(vbankUid, 32000);
+  eq([done.status, done.body.status], [200, 'paid'], 'deposit');
+  const p = (await Payments.getByImpUid({ imp_uid: vbankUid }).request(iamport)).data.response;
+  eq([p.status, p.pay_method, p.amount], ['paid', 'vbank', 32000], 'found paid');
+  assert(p.paid_at instanceof Date, 'paid_at is a Date');
+  const byMid = await Payments.getByMerchantUid({ merchant_uid: VBANK_MID, status: 'paid' }).request(iamport);
+  eq(byMid.data.response.imp_uid, vbankUid, 'by merchant_uid, paid');
+  const err = await rejects(Vbanks.delete({ imp_uid: vbankUid }), iamport);
+  httpError(err, 400, 'revoke a paid account');
+});
+
+await check('vbank: cancel without a refund account -> HTTP 200 code 1, nothing done', async () => {
+  const err = await rejects(Payments.cancel({ imp_uid: vbankUid, reason: 'no account' }), iamport);
+  eq(refusedWith200(err, 'no refund account').code, 1, 'code');
+  const p = (await Payments.getByImpUid({ imp_uid: vbankUid }).request(iamport)).data.response;
+  eq(p.cancel_amount, 0, 'nothing done');
+});
+
+await check('vbank: cancel with refund_holder/bank/account, partial then the rest', async () => {
+  const refund = { refund_holder: '홍길동', refund_bank: Enum.SettleVbankCodeEnum.SHINHAN, refund_account: '110-123-456789' };
+  let p = (await Payments.cancel({ imp_uid: vbankUid, amount: 12000, reason: 'partial refund', ...refund })
+    .request(iamport)).data.response;
+  eq([p.status, p.cancel_amount], ['paid', 12000], 'partial');
+  p = (await Payments.cancel({ merchant_uid: VBANK_MID, reason: 'the rest', ...refund }).request(iamport)).data.response;
+  eq([p.status, p.cancel_amount], ['cancelled', 32000], 'full');
+  eq(p.cancel_history.map((h) => h.amount), [12000, 20000], 'history');
+});
+
+await check('vbank: Vbanks.delete revokes an unpaid account; then 409 / 400 / 404', async () => {
+  const unpaid = (await issue(`${RUN}-vbank-unpaid`, 9000).request(iamport)).data.response.imp_uid;
+  const r = (await Vbanks.delete({ imp_uid: unpaid }).request(iamport)).data.response;
+  eq([r.imp_uid, r.status], [unpaid, 'cancelled'], 'revoked');
+  assert(r.cancelled_at instanceof Date, 'cancelled_at is a Date');
+  const p = (await Payments.getByImpUid({ imp_uid: unpaid }).request(iamport)).data.response;
+  eq(p.status, 'cancelled', 're-read');
+  eq((await deposit(unpaid, 9000)).status, 409, 'a transfer into a revoked account');
+  httpError(await rejects(Vbanks.delete({ imp_uid: unpaid }), iamport), 400, 'revoked twice');
+  httpError(await rejects(Vbanks.delete({ imp_uid: 'imp_000000000000' }), iamport), 404, 'unknown imp_uid');
 });
 
 // ---- the cached token going stale ---------------------------------------------------

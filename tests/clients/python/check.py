@@ -234,5 +234,118 @@ check("cancel: the rest by merchant_uid -> cancelled", cancel_rest_by_merchant_u
 check("cancel: already cancelled -> ResponseError code 1", cancel_again_refused)
 check("cancel: unknown imp_uid/merchant_uid -> ResponseError code 1", cancel_unknown_refused)
 
+# ---- virtual accounts -----------------------------------------------------------------
+# What 0.9.0 offers for virtual accounts: `revoke_vbank_by_imp_uid` (DELETE vbanks/{imp_uid})
+# and `cancel(..., refund_holder=, refund_bank=, refund_account=)` (its kwargs go into the
+# body as they are). It has no call to issue an account (POST vbanks), to change one (PUT)
+# or to look up a holder, so the account is issued through the library's own transport
+# `_post`, which is what a merchant using this client would have to do.
+
+DUE = int(time.time()) + 3 * 86400
+vbank = {}
+
+
+def control_status(path, body):
+    """A control call whose refusal is part of the check: (HTTP status, JSON answer)."""
+    try:
+        return 200, control(path, body)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def issue_vbank(merchant_uid, amount):
+    return client._post(
+        client.imp_url + "vbanks",
+        {
+            "merchant_uid": merchant_uid,
+            "amount": amount,
+            "vbank_code": "04",  # KB국민은행 in KG Inicis' own codes
+            "vbank_due": DUE,
+            "vbank_holder": "에스크로상점",
+            "name": "책상",
+            "buyer_name": "홍길동",
+        },
+    )
+
+
+def vbank_issued_ready():
+    p = issue_vbank(RUN + "-vbank", 32000)
+    eq((p["status"], p["pay_method"], p["amount"]), ("ready", "vbank", 32000), "issued")
+    eq((p["vbank_code"], p["vbank_name"], p["vbank_holder"]), ("004", "KB국민은행", "에스크로상점"), "account")
+    eq(p["vbank_date"], DUE, "vbank_date")
+    assert p["vbank_num"] and p["vbank_issued_at"] > 0, p
+    eq(p["paid_at"], 0, "not paid yet")
+    vbank["paid"] = p["imp_uid"]
+    eq(client.is_paid(32000, imp_uid=p["imp_uid"]), False, "is_paid while waiting")
+
+
+def vbank_deposit_pays():
+    status, body = control_status("/_sandbox/vbanks/%s/deposit" % vbank["paid"], {"amount": 31000})
+    eq(status, 409, "another amount refused")
+    status, body = control_status("/_sandbox/vbanks/%s/deposit" % vbank["paid"], {"amount": 32000})
+    eq((status, body["status"]), (200, "paid"), "deposit")
+    p = client.find_by_imp_uid(vbank["paid"])
+    eq((p["status"], p["pay_method"], p["amount"]), ("paid", "vbank", 32000), "found paid")
+    assert p["paid_at"] > 0, p
+    eq(client.is_paid(32000, merchant_uid=RUN + "-vbank"), True, "is_paid after the deposit")
+    e = raises(Iamport.HttpError, lambda: client.revoke_vbank_by_imp_uid(vbank["paid"]))
+    eq(e.code, 400, "a paid account is not revoked")
+
+
+def vbank_cancel_needs_refund_account():
+    e = raises(Iamport.ResponseError, lambda: client.cancel("no account", imp_uid=vbank["paid"]))
+    eq(e.code, 1, "code")
+    e = raises(
+        Iamport.ResponseError,
+        lambda: client.cancel(
+            "KFTC code", imp_uid=vbank["paid"], refund_holder="홍길동", refund_bank="088", refund_account="110-123-456789"
+        ),
+    )
+    eq(e.code, 1, "a bank code not in the PG's format")
+    eq(client.find_by_imp_uid(vbank["paid"])["cancel_amount"], 0, "nothing done")
+
+
+def vbank_cancel_with_refund_account():
+    p = client.cancel(
+        "refund to the buyer",
+        imp_uid=vbank["paid"],
+        amount=12000,
+        refund_holder="홍길동",
+        refund_bank="88",  # 신한은행 in KG Inicis' own codes
+        refund_account="110-123-456789",
+    )
+    eq((p["status"], p["cancel_amount"]), ("paid", 12000), "partial refund")
+    p = client.cancel(
+        "the rest",
+        merchant_uid=RUN + "-vbank",
+        refund_holder="홍길동",
+        refund_bank="88",
+        refund_account="110123456789",
+    )
+    eq((p["status"], p["cancel_amount"]), ("cancelled", 32000), "full refund")
+    eq([h["amount"] for h in p["cancel_history"]], [12000, 20000], "history")
+
+
+def vbank_revoke_unpaid():
+    p = issue_vbank(RUN + "-vbank-unpaid", 9000)
+    imp_uid = p["imp_uid"]
+    r = client.revoke_vbank_by_imp_uid(imp_uid)
+    eq((r["imp_uid"], r["status"]), (imp_uid, "cancelled"), "revoked")
+    assert r["cancelled_at"] > 0, r
+    eq(client.find_by_imp_uid(imp_uid)["status"], "cancelled", "re-read")
+    status, body = control_status("/_sandbox/vbanks/%s/deposit" % imp_uid, {"amount": 9000})
+    eq(status, 409, "a transfer into a revoked account is refused")
+    e = raises(Iamport.HttpError, lambda: client.revoke_vbank_by_imp_uid(imp_uid))
+    eq(e.code, 400, "revoked twice")
+    e = raises(Iamport.HttpError, lambda: client.revoke_vbank_by_imp_uid("imp_000000000000"))
+    eq(e.code, 404, "unknown imp_uid")
+
+
+check("vbank: issued (library transport) -> ready, account in the answer", vbank_issued_ready)
+check("vbank: deposit (control) -> find_by_imp_uid paid, is_paid; no revoke once paid", vbank_deposit_pays)
+check("vbank: cancel without / with a bad refund account -> ResponseError code 1", vbank_cancel_needs_refund_account)
+check("vbank: cancel with refund_holder/bank/account, partial then the rest", vbank_cancel_with_refund_account)
+check("vbank: revoke_vbank_by_imp_uid of an unpaid account; then 409/400/404", vbank_revoke_unpaid)
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
