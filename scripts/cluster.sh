@@ -185,7 +185,10 @@ status)
   ;;
 env)
   echo "ESCROW_DATABASE_URL=mysql://root@127.0.0.1:$proxy_port/escrow"
-  for n in "${nodes[@]}"; do echo "# db$n directly: mysql://root@127.0.0.1:$(db_port "$n")/escrow"; done
+  # Each node's server, for an instance that connects to one node directly.
+  urls=""
+  for n in "${nodes[@]}"; do urls+="${urls:+,}mysql://root@127.0.0.1:$(db_port "$n")"; done
+  echo "ESCROW_CLUSTER_NODE_URLS=$urls"
   echo "ESCROW_NATS_URL=$(nats_urls)"
   echo "ESCROW_NATS_REPLICAS=3"
   ;;
