@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite needs is installed and running on this machine:
 # MariaDB on 127.0.0.1:3306 (root, empty password), NATS with JetStream on 127.0.0.1:4222
-# (and its `nats-server`, which a test also starts on a port of its own) and, for the
-# browser tests, Chromium.
+# (and its `nats-server`, which a test also starts on a port of its own), what the cluster
+# chaos test's local cluster runs on (Galera, HAProxy, rsync) and, for the browser tests,
+# Chromium.
 # Safe to run again: it only acts on what is missing.
 set -euo pipefail
 
@@ -40,6 +41,13 @@ if ! nats_up; then
     -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server
   for _ in $(seq 1 30); do nats_up && break; sleep 1; done
   nats_up || { echo "NATS did not come up on 127.0.0.1:4222" >&2; exit 1; }
+fi
+
+# The cluster chaos test's local cluster (scripts/cluster.sh): Galera comes with MariaDB;
+# HAProxy sits in front of its nodes, and rsync makes a node's full state transfer.
+if [ ! -x /usr/sbin/haproxy ] || [ ! -x /usr/bin/rsync ] || [ ! -f /usr/lib/galera/libgalera_smm.so ]; then
+  echo "installing HAProxy, rsync and Galera for the cluster test..."
+  apt_install haproxy rsync galera-4
 fi
 
 if [ "${SKIP_BROWSER:-}" != 1 ]; then

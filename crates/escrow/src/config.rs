@@ -146,7 +146,8 @@ pub struct Config {
     #[arg(long = "settlement-deadline", env = "ESCROW_SETTLEMENT_DEADLINE", value_name = "ESCROW_SETTLEMENT_DEADLINE", default_value = "20d", value_parser = parse_duration, global = true)]
     pub settlement_deadline: Duration,
 
-    /// NATS server for domain events, e.g. nats://127.0.0.1:4222. Unset: events stay in the outbox.
+    /// NATS server for domain events, e.g. nats://127.0.0.1:4222, or the servers of a
+    /// cluster, comma-separated. Unset: events stay in the outbox.
     #[arg(
         long = "nats-url",
         env = "ESCROW_NATS_URL",
@@ -159,6 +160,11 @@ pub struct Config {
     /// falls further behind loses what is older. Without a limit NATS's disk only grows.
     #[arg(long = "nats-max-age", env = "ESCROW_NATS_MAX_AGE", value_name = "ESCROW_NATS_MAX_AGE", default_value = "7d", value_parser = parse_duration, global = true)]
     pub nats_max_age: Duration,
+
+    /// How many servers of a JetStream cluster keep the event stream (1 to 5; at most the
+    /// cluster's size, and 1 on a single server).
+    #[arg(long = "nats-replicas", env = "ESCROW_NATS_REPLICAS", value_name = "ESCROW_NATS_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5), global = true)]
+    pub nats_replicas: u8,
 
     /// The public base URL of this service (for the gateway's webhooks), e.g.
     /// https://shop.example.com. Default: http://ESCROW_LISTEN.
@@ -302,6 +308,20 @@ impl Config {
         if self.reconcile_interval < Duration::from_secs(1) {
             return Err("ESCROW_RECONCILE_INTERVAL must be at least 1s".into());
         }
+        if let Some(urls) = &self.nats_url {
+            let servers = crate::events::servers(urls);
+            if servers.is_empty() {
+                return Err("ESCROW_NATS_URL names no server".into());
+            }
+            for server in servers {
+                if server.parse::<async_nats::ServerAddr>().is_err() {
+                    return Err(format!(
+                        "ESCROW_NATS_URL: `{}` is not a NATS server address",
+                        escrow_store::redact_url(server)
+                    ));
+                }
+            }
+        }
         if self.nats_max_age < crate::events::DUPLICATE_WINDOW {
             return Err(format!(
                 "ESCROW_NATS_MAX_AGE must be at least JetStream's duplicate window ({}s)",
@@ -361,6 +381,7 @@ impl Config {
             settlement_deadline: Duration::from_secs(20 * 86400),
             nats_url: None,
             nats_max_age: Duration::from_secs(7 * 86400),
+            nats_replicas: 1,
             log_format: "text".into(),
             web_dir: "web/dist".into(),
             public_url: None,

@@ -17,20 +17,35 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// Where the relay publishes.
 #[derive(Debug, Clone)]
 pub struct Stream {
-    /// The NATS server.
+    /// The NATS servers: one, or several of a cluster, comma-separated. The client connects
+    /// to one of them and moves to another when it goes away.
     pub url: String,
+    /// How many servers of a JetStream cluster keep the stream (1 on a single server).
+    pub replicas: usize,
     /// How long JetStream keeps an event (the stream's `max_age`).
     pub max_age: Duration,
 }
 
+/// The servers of a comma-separated list, each trimmed, empty entries skipped.
+pub fn servers(urls: &str) -> Vec<&str> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .collect()
+}
+
 /// Connects and makes sure the stream exists.
 async fn connect(stream: &Stream) -> anyhow::Result<jetstream::Context> {
-    let client = async_nats::connect(&stream.url).await.with_context(|| {
-        format!(
-            "connecting to NATS at {}",
-            escrow_store::redact_url(&stream.url)
-        )
-    })?;
+    let servers = servers(&stream.url);
+    let client = async_nats::connect(servers.as_slice())
+        .await
+        .with_context(|| {
+            let redacted: Vec<String> = servers
+                .iter()
+                .map(|url| escrow_store::redact_url(url))
+                .collect();
+            format!("connecting to NATS at {}", redacted.join(","))
+        })?;
     let context = jetstream::new(client);
     ensure_stream(&context, stream).await?;
     Ok(context)
@@ -45,6 +60,7 @@ async fn ensure_stream(context: &jetstream::Context, stream: &Stream) -> anyhow:
             subjects: vec![format!("{SUBJECT_PREFIX}>")],
             duplicate_window: DUPLICATE_WINDOW,
             max_age: stream.max_age,
+            num_replicas: stream.replicas,
             ..Default::default()
         })
         .await

@@ -159,6 +159,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         jobs,
         events: config.nats_url.clone().map(|url| events::Stream {
             url,
+            replicas: usize::from(config.nats_replicas),
             max_age: config.nats_max_age,
         }),
         header_timeout: config.header_timeout,

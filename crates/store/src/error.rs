@@ -71,9 +71,11 @@ impl StoreError {
     }
 }
 
-/// Classifies by the backend's own codes: MySQL/MariaDB 1062 (duplicate key), 1213 (deadlock),
-/// 1205 (lock wait timeout); SQLite extended codes 2067 (unique) and 1555 (primary key),
-/// 5/6 (busy/locked).
+/// Classifies by the backend's own codes: MySQL/MariaDB 1062 (duplicate key), 1213 (deadlock,
+/// or on Galera a transaction that lost certification at COMMIT), 1205 (lock wait timeout);
+/// 1047 (a Galera node not yet synced with its cluster, as while it rejoins), 1053 (server
+/// shutting down) and 1927 (connection killed) are a server out of service for now; SQLite
+/// extended codes 2067 (unique) and 1555 (primary key), 5/6 (busy/locked).
 pub fn classify(err: &sqlx::Error) -> DbErrorKind {
     match err {
         sqlx::Error::Database(db) => {
@@ -84,6 +86,7 @@ pub fn classify(err: &sqlx::Error) -> DbErrorKind {
                 }
                 Some("1213") | Some("1205") | Some("40001") | Some("5") | Some("6")
                 | Some("517") | Some("261") => DbErrorKind::Conflict,
+                Some("1047") | Some("1053") | Some("1927") => DbErrorKind::Unavailable,
                 _ if db.is_unique_violation() => DbErrorKind::UniqueViolation,
                 _ => DbErrorKind::Other,
             }
@@ -95,5 +98,64 @@ pub fn classify(err: &sqlx::Error) -> DbErrorKind {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => DbErrorKind::Unavailable,
         _ => DbErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    /// A server's error as sqlx reports it: only its code matters here.
+    #[derive(Debug)]
+    struct ServerError(&'static str);
+
+    impl std::fmt::Display for ServerError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "server error {}", self.0)
+        }
+    }
+
+    impl std::error::Error for ServerError {}
+
+    impl sqlx::error::DatabaseError for ServerError {
+        fn message(&self) -> &str {
+            "server error"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn server_codes_are_classified_by_what_a_caller_can_do() {
+        let table = [
+            ("1062", DbErrorKind::UniqueViolation),
+            ("1213", DbErrorKind::Conflict),
+            ("1205", DbErrorKind::Conflict),
+            ("1047", DbErrorKind::Unavailable),
+            ("1053", DbErrorKind::Unavailable),
+            ("1927", DbErrorKind::Unavailable),
+            ("2067", DbErrorKind::UniqueViolation),
+            ("5", DbErrorKind::Conflict),
+            ("1146", DbErrorKind::Other),
+        ];
+        for (code, kind) in table {
+            let err = sqlx::Error::Database(Box::new(ServerError(code)));
+            assert_eq!(classify(&err), kind, "code {code}");
+            assert_eq!(StoreError::from(err).kind(), kind, "code {code}");
+        }
     }
 }

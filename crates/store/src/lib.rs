@@ -13,6 +13,7 @@ mod db;
 mod dialect;
 mod error;
 mod migrate;
+mod migration_lock;
 mod mysql;
 mod param;
 mod pool;

@@ -5,6 +5,7 @@
 use crate::db::Db;
 use crate::dialect::Dialect;
 use crate::error::StoreError;
+use crate::migration_lock::MigrationLock;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use std::borrow::Cow;
 
@@ -60,7 +61,8 @@ fn render(sql: &str, dialect: Dialect) -> String {
 
 impl Db {
     /// Applies every migration not applied yet. Safe to run from several instances at
-    /// once: an advisory lock on MySQL/MariaDB, and SQLite serialises writers.
+    /// once, also against different nodes of a Galera cluster: one run at a time holds the
+    /// lock row of `escrow_migration_lock`.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrations: Vec<Migration> = MIGRATIONS
             .iter()
@@ -74,33 +76,18 @@ impl Db {
                 )
             })
             .collect();
+        // Our own lock, not sqlx's `GET_LOCK`, which locks one node of a cluster only.
         let migrator = Migrator {
             migrations: Cow::Owned(migrations),
+            locking: false,
             ..Migrator::DEFAULT
         };
         let mut conn = self.pool().lease().await?;
-        if self.dialect() == Dialect::MySql {
-            // sqlx's own lock asks for GET_LOCK(name, -1), which MariaDB answers with NULL at
-            // once instead of waiting: instances starting together then both applied
-            // migration 1. Take the lock ourselves, with a real timeout, and check we got it.
-            let got: Option<i64> =
-                sqlx::query_scalar("SELECT GET_LOCK(CONCAT('escrow_migrate_', DATABASE()), 300)")
-                    .fetch_one(&mut *conn)
-                    .await?;
-            if got != Some(1) {
-                return Err(StoreError::Migrate(sqlx::migrate::MigrateError::Execute(
-                    sqlx::Error::Protocol("could not take the migration lock".into()),
-                )));
-            }
-        }
+        let lock = MigrationLock::claim(&mut conn, self.dialect()).await?;
         let applied = migrator.run(&mut *conn).await;
-        if self.dialect() == Dialect::MySql {
-            let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('escrow_migrate_', DATABASE()))")
-                .execute(&mut *conn)
-                .await;
-        }
+        let released = lock.release(&mut conn).await;
         applied?;
-        Ok(())
+        released
     }
 }
 

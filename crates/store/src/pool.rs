@@ -58,6 +58,8 @@ const KEEP_AT_MOST: Duration = Duration::from_secs(10 * 60);
 pub(crate) struct Lease<DB: sqlx::Database> {
     conn: Option<sqlx::pool::PoolConnection<DB>>,
     clean: bool,
+    /// Closed as it drops, neither kept nor given back to sqlx's pool.
+    discarded: bool,
     kept_since: Instant,
     lender: Arc<Inner<DB>>,
     // Dropped after `conn` is back (fields drop after `Drop::drop`), so whoever gets the
@@ -124,6 +126,7 @@ impl<DB: sqlx::Database> Lender<DB> {
         Ok(Lease {
             conn: Some(conn),
             clean: false,
+            discarded: false,
             kept_since,
             lender: self.inner.clone(),
             _permit: permit,
@@ -145,6 +148,12 @@ impl<DB: sqlx::Database> Lease<DB> {
     /// transaction open): it may be lent again without a check.
     pub(crate) fn finished_cleanly(&mut self) {
         self.clean = true;
+    }
+
+    /// The connection is in a state no check can see (e.g. a transaction sqlx still counts
+    /// as open): it is closed rather than lent again.
+    pub(crate) fn discard(&mut self) {
+        self.discarded = true;
     }
 }
 
@@ -168,9 +177,13 @@ impl<DB: sqlx::Database> DerefMut for Lease<DB> {
 
 impl<DB: sqlx::Database> Drop for Lease<DB> {
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
+        let Some(mut conn) = self.conn.take() else {
             return;
         };
+        if self.discarded {
+            conn.close_on_drop();
+            return;
+        }
         let keep = self.clean
             && !self.lender.leases.is_closed()
             && self.kept_since.elapsed() < KEEP_AT_MOST;

@@ -179,17 +179,26 @@ impl Tx {
     }
 
     async fn end_committing(&mut self) -> Result<(), StoreError> {
+        if let TxConn::MySql(lease) = self.conn() {
+            if let Err(err) = AnyTransactionManager::commit(lease).await {
+                // sqlx counts the transaction as open until a COMMIT succeeds, whatever the
+                // server did with it (Galera's certification failure rolled it back, other
+                // failures leave it open): lent again, the connection's next `begin` would
+                // fail. It is closed instead.
+                lease.discard();
+                return Err(err.into());
+            }
+            lease.finished_cleanly();
+        }
+        // The MySQL connection stays in `self` until its COMMIT is answered, so that a commit
+        // cancelled halfway still rolls back as the transaction drops.
         match self
             .conn
             .take()
             .expect("a transaction holds its connection until it ends")
         {
             TxConn::Sqlite(tx) => tx.commit().await,
-            TxConn::MySql(mut lease) => {
-                AnyTransactionManager::commit(&mut lease).await?;
-                lease.finished_cleanly();
-                Ok(())
-            }
+            TxConn::MySql(_committed) => Ok(()),
         }
     }
 }

@@ -23,6 +23,7 @@ fn help_lists_every_setting() {
         "ESCROW_FEE_BPS",
         "ESCROW_NATS_URL",
         "ESCROW_NATS_MAX_AGE",
+        "ESCROW_NATS_REPLICAS",
     ] {
         assert!(help.contains(variable), "{variable} missing from --help");
     }
@@ -39,6 +40,14 @@ fn bad_configuration_is_refused_clearly() {
         ("ESCROW_FEE_BPS", "20000", "ESCROW_FEE_BPS"),
         ("ESCROW_JWT_SECRET", "short", "at least 32"),
         ("ESCROW_NATS_MAX_AGE", "1m", "duplicate window"),
+        ("ESCROW_NATS_REPLICAS", "6", "ESCROW_NATS_REPLICAS"),
+        ("ESCROW_NATS_REPLICAS", "0", "ESCROW_NATS_REPLICAS"),
+        (
+            "ESCROW_NATS_URL",
+            "nats://127.0.0.1:4222,http://127.0.0.1:8222",
+            "`http://127.0.0.1:8222` is not a NATS server address",
+        ),
+        ("ESCROW_NATS_URL", " , ", "names no server"),
     ] {
         let output = escrow()
             .arg("migrate")

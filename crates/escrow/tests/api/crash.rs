@@ -6,6 +6,7 @@
 //! or made. The gateway is `escrow sandbox` in a process of its own, so it outlives the
 //! service like the real one.
 
+use crate::cluster::LocalCluster;
 use crate::support::{free_port, Backend, TestDatabase};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -35,10 +36,21 @@ struct Service {
     /// Once set, restarts run without crash points (for the checks after the chaos).
     calm: AtomicBool,
     restarts: AtomicU32,
+    /// Settings of this instance's own beyond the common ones (a cluster's nodes).
+    env: Vec<(String, String)>,
+    /// Answers by kind: 500 (a failure no client can retry safely), 503 (retry later), 409.
+    answered_500: AtomicU32,
+    answered_503: AtomicU32,
+    answered_409: AtomicU32,
 }
 
 impl Service {
-    fn start(database_url: &str, gateway_url: &str, crash_points: &'static str) -> Arc<Self> {
+    fn start(
+        database_url: &str,
+        gateway_url: &str,
+        crash_points: &'static str,
+        env: Vec<(String, String)>,
+    ) -> Arc<Self> {
         let port = free_port();
         Arc::new(Service {
             child: Mutex::new(Self::spawn_child(
@@ -46,6 +58,7 @@ impl Service {
                 gateway_url,
                 port,
                 crash_points,
+                &env,
             )),
             database_url: database_url.to_string(),
             gateway_url: gateway_url.to_string(),
@@ -53,11 +66,22 @@ impl Service {
             crash_points,
             calm: AtomicBool::new(false),
             restarts: AtomicU32::new(0),
+            env,
+            answered_500: AtomicU32::new(0),
+            answered_503: AtomicU32::new(0),
+            answered_409: AtomicU32::new(0),
         })
     }
 
-    fn spawn_child(database_url: &str, gateway_url: &str, port: u16, crash_points: &str) -> Child {
+    fn spawn_child(
+        database_url: &str,
+        gateway_url: &str,
+        port: u16,
+        crash_points: &str,
+        env: &[(String, String)],
+    ) -> Child {
         escrow()
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .arg("serve")
             .env("ESCROW_DATABASE_URL", database_url)
             .env("ESCROW_LISTEN", format!("127.0.0.1:{port}"))
@@ -95,6 +119,7 @@ impl Service {
             } else {
                 self.crash_points
             },
+            &self.env,
         );
         self.restarts.fetch_add(1, Ordering::Relaxed);
         true
@@ -167,6 +192,15 @@ async fn call(
                 let replayed = response.headers().contains_key("idempotent-replayed");
                 let body: Value = response.json().await.unwrap_or(Value::Null);
                 last = format!("{} from {}: {body}", status, service.base());
+                let tally = match status {
+                    500 => Some(&service.answered_500),
+                    503 => Some(&service.answered_503),
+                    409 => Some(&service.answered_409),
+                    _ => None,
+                };
+                if let Some(tally) = tally {
+                    tally.fetch_add(1, Ordering::Relaxed);
+                }
                 // A key is never run twice: a claim that never finished, or a failure
                 // answered again, needs a new key (a new request) to try again.
                 if body["code"] == "idempotency_key_in_flight" || replayed && status >= 500 {
@@ -226,6 +260,9 @@ enum Chaos {
     Kills,
     /// Every sandbox fault mode, injected at random moments.
     GatewayFaults,
+    /// Each instance on a node of its own of a Galera cluster, events to a NATS cluster; a
+    /// database node and a NATS node SIGKILLed and restarted while the lifecycles run.
+    ClusterNodes,
 }
 
 const CRASH_POINTS: &str =
@@ -242,7 +279,21 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let rounds = rounds * soak.max(1);
-    let database = TestDatabase::create(Backend::MySql).await;
+    let cluster = (chaos == Chaos::ClusterNodes).then(LocalCluster::start);
+    let single = match &cluster {
+        Some(_) => None,
+        None => Some(TestDatabase::create(Backend::MySql).await),
+    };
+    let on_cluster = match &cluster {
+        Some(cluster) => Some(cluster.create_database().await),
+        None => None,
+    };
+    // Instance i's database: on a cluster, node i's; the checks read through the first.
+    let database_url = |instance: usize| match (&single, &on_cluster) {
+        (Some(database), _) => database.url.clone(),
+        (None, Some(database)) => database.urls[instance % database.urls.len()].clone(),
+        (None, None) => unreachable!("one database or the other"),
+    };
     let sandbox_port = free_port();
     let gateway_url = format!("http://127.0.0.1:{sandbox_port}");
     let _sandbox = KillOnDrop(
@@ -256,8 +307,22 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     } else {
         ""
     };
+    let env = match &cluster {
+        Some(cluster) => vec![
+            ("ESCROW_NATS_URL".to_string(), cluster.nats_url()),
+            ("ESCROW_NATS_REPLICAS".to_string(), "3".to_string()),
+        ],
+        None => Vec::new(),
+    };
     let services: Vec<Arc<Service>> = (0..instances)
-        .map(|_| Service::start(&database.url, &gateway_url, crash_points))
+        .map(|instance| {
+            Service::start(
+                &database_url(instance),
+                &gateway_url,
+                crash_points,
+                env.clone(),
+            )
+        })
         .collect();
     let services = Arc::new(services);
     let client = reqwest::Client::new();
@@ -308,7 +373,7 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
             "--password",
             "admin-password-1",
         ])
-        .env("ESCROW_DATABASE_URL", &database.url)
+        .env("ESCROW_DATABASE_URL", database_url(0))
         .status()
         .unwrap();
     assert!(created.success());
@@ -335,12 +400,15 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
             client.clone(),
             gateway_url.clone(),
         );
+        let cluster_script = cluster.as_ref().map(LocalCluster::script);
         async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(7);
             while running.load(Ordering::Relaxed) {
                 let pause = match chaos {
                     Chaos::Kills => rng.gen_range(200..700),
                     Chaos::GatewayFaults => rng.gen_range(30..150),
+                    // Early: the kill must land while the lifecycles run.
+                    Chaos::ClusterNodes => rng.gen_range(300..800),
                 };
                 tokio::time::sleep(Duration::from_millis(pause)).await;
                 if !running.load(Ordering::Relaxed) {
@@ -350,6 +418,17 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                     Chaos::Kills => {
                         services[0].kill().await;
                         services[0].revive().await;
+                    }
+                    Chaos::ClusterNodes => {
+                        let script = cluster_script.clone().expect("a cluster");
+                        // The second node of each: instance 1's database, and a NATS node
+                        // the instances may be connected to.
+                        script.run(&["kill-db", "2"]).await;
+                        script.run(&["kill-nats", "2"]).await;
+                        tokio::time::sleep(Duration::from_millis(rng.gen_range(1_000..3_000)))
+                            .await;
+                        script.run(&["start-nats", "2"]).await;
+                        script.run(&["start-db", "2"]).await;
                     }
                     Chaos::GatewayFaults => {
                         let (target, mode) = [
@@ -497,7 +576,9 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     .await;
     let admin = admin["token"].as_str().unwrap().to_string();
     use sqlx::{Connection, Row};
-    let mut db = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+    let mut db = sqlx::AnyConnection::connect(&database_url(0))
+        .await
+        .unwrap();
     let mut settled = false;
     for _ in 0..300 {
         let (_, report) = call(
@@ -702,7 +783,23 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
         .map(|s| s.restarts.load(Ordering::Relaxed))
         .sum();
     let events = events.load(Ordering::Relaxed);
-    eprintln!("{chaos:?} × {instances} instance(s): {checked} payments, {events} chaos events, {restarts} restarts, {released} released once");
+    let answered = |tally: fn(&Service) -> &AtomicU32| -> u32 {
+        services
+            .iter()
+            .map(|s| tally(s).load(Ordering::Relaxed))
+            .sum()
+    };
+    let (answered_500, answered_503, answered_409) = (
+        answered(|s| &s.answered_500),
+        answered(|s| &s.answered_503),
+        answered(|s| &s.answered_409),
+    );
+    eprintln!("{chaos:?} × {instances} instance(s): {checked} payments, {events} chaos events, {restarts} restarts, {released} released once; answered 500: {answered_500}, 503: {answered_503}, 409: {answered_409}");
+    if let Some(cluster) = &cluster {
+        assert_eq!(answered_500, 0, "no failure a client cannot retry");
+        assert!(events >= 1, "no node was killed");
+        cluster.assert_each_event_published_once(&mut db).await;
+    }
     if chaos == Chaos::Kills {
         assert!(
             restarts > events,
@@ -728,4 +825,13 @@ async fn gateway_faults_during_many_lifecycles_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_instances_one_killed_mid_run_do_every_job_once() {
     lifecycles_under(Chaos::Kills, 3, 6).await;
+}
+
+/// 3 instances, each on a node of its own of a 3-node Galera cluster, events to a 3-node
+/// NATS JetStream cluster; a database node and a NATS node killed and restarted mid-run.
+/// The cluster is started here (scripts/cluster.sh): this fails, never skips, when it
+/// cannot start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_cluster_nodes_killed_mid_run_lose_nothing() {
+    lifecycles_under(Chaos::ClusterNodes, 3, 6).await;
 }
