@@ -92,14 +92,8 @@ impl Service {
             .env("ESCROW_RECONCILE_INTERVAL", "1s")
             .env("ESCROW_AUTO_CONFIRM_AFTER", "300ms")
             .env("ESCROW_CRASH_POINTS", crash_points)
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(std::env::temp_dir().join(format!("escrow-crash-{port}.log")))
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            )
+            .stderr(log_file(port))
+            .stdout(log_file(port))
             .spawn()
             .unwrap()
     }
@@ -834,4 +828,14 @@ async fn three_instances_one_killed_mid_run_do_every_job_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_cluster_nodes_killed_mid_run_lose_nothing() {
     lifecycles_under(Chaos::ClusterNodes, 3, 6).await;
+}
+
+/// Where a crash-suite service writes its log (both streams), to read after a failure.
+fn log_file(port: u16) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::env::temp_dir().join(format!("escrow-crash-{port}.log")))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
 }
