@@ -83,11 +83,33 @@ impl Db {
             ..Migrator::DEFAULT
         };
         let mut conn = self.pool().lease().await?;
+        // A restart finds everything applied: it needs no lock, which a run killed mid-way
+        // would hold until its lease ends.
+        if all_applied(&mut conn, &migrator.migrations).await {
+            return Ok(());
+        }
         let lock = MigrationLock::claim(&mut conn, self.dialect()).await?;
         let applied = migrator.run(&mut *conn).await;
         let released = lock.release(&mut conn).await;
         applied?;
         released
+    }
+}
+
+/// Whether every migration here is recorded as applied, unchanged (no table yet: not). Any
+/// other answer leaves the checking to the migrator.
+async fn all_applied(conn: &mut sqlx::AnyConnection, migrations: &[Migration]) -> bool {
+    let applied = sqlx::query_as::<_, (i64, Vec<u8>)>(
+        "SELECT version, checksum FROM _sqlx_migrations WHERE success = 1",
+    )
+    .fetch_all(&mut *conn)
+    .await;
+    match applied {
+        Ok(rows) => migrations.iter().all(|m| {
+            rows.iter()
+                .any(|(version, checksum)| *version == m.version && **checksum == *m.checksum)
+        }),
+        Err(_) => false,
     }
 }
 
