@@ -166,7 +166,7 @@ impl Payments {
             escrow_store::now_millis()
         };
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if !matches!(
                     p.status,
                     PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
@@ -234,7 +234,7 @@ impl Payments {
         };
         let mut closed = false;
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if p.status != PaymentStatus::Ready {
                     return Ok(None);
                 }
@@ -284,7 +284,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<bool> {
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if !matches!(
                     p.status,
                     PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
@@ -312,7 +312,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<bool> {
         let recorded = self
-            .step_payment(payment.id, actor, |_| {
+            .step_payment(payment, actor, |_| {
                 let reason = "refunded at the gateway, recorded from its record";
                 let mut step = Step::new(Transition::RefundedAtGateway { amount })
                     .reason(reason)
