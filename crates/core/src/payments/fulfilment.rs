@@ -10,11 +10,11 @@ use super::transitions::Step;
 use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{Contact, Delivery, GatewayError, PaymentRef};
 use crate::records::Actor;
 use escrow_domain::lifecycle::{Party, Transition};
 use escrow_domain::{OrderStatus, Won};
 use escrow_store::{now_millis, Param};
-use portone::PortOneError;
 
 const INSERT_SHIPMENT: &str = "INSERT INTO shipments (payment_id, courier, invoice_number, \
     sent_at, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)";
@@ -61,45 +61,37 @@ impl Payments {
             // The seller's row must exist, as a lookup of it by id would require.
             let seller_name =
                 seller_name.ok_or_else(|| AppError::NotFound("the seller is gone".into()))?;
-            let logis = portone::EscrowLogis {
-                sender: portone::EscrowSender {
-                    name: Some(seller_name),
-                    tel: Some(seller_phone.unwrap_or_else(|| "-".into())),
-                    addr: Some("-".into()),
-                    postcode: Some("00000".into()),
-                    relationship: Some("판매자".into()),
+            let delivery = Delivery {
+                sender: Contact {
+                    name: seller_name,
+                    phone: seller_phone.unwrap_or_else(|| "-".into()),
+                    address: "-".into(),
+                    postcode: "00000".into(),
                 },
-                logis: portone::EscrowLogisInfo {
-                    company: courier.to_string(),
-                    invoice: invoice.to_string(),
-                    sent_at: sent_at / 1000,
-                    receiving_at: None,
-                    address: Some(receiver.address.clone()),
+                relationship: "판매자".into(),
+                receiver: Contact {
+                    name: receiver.receiver_name,
+                    phone: receiver.receiver_phone,
+                    address: receiver.address,
+                    postcode: receiver.postcode,
                 },
-                receiver: portone::EscrowReceiver {
-                    name: Some(receiver.receiver_name),
-                    tel: Some(receiver.receiver_phone),
-                    addr: Some(receiver.address),
-                    postcode: Some(receiver.postcode),
-                },
+                courier: courier.to_string(),
+                invoice: invoice.to_string(),
+                sent_at,
             };
-            let registered = if first {
-                self.gateway.register_escrow_logis(&imp_uid, &logis).await
-            } else {
-                self.gateway.update_escrow_logis(&imp_uid, &logis).await
-            };
-            match registered {
-                Ok(_) => {}
+            let at_gateway = PaymentRef::new(payment.merchant_uid.clone(), Some(&imp_uid));
+            match self.gateway.ship(&at_gateway, &delivery, first).await {
+                Ok(()) => {}
                 // Registered by an earlier attempt whose answer we lost: update instead.
-                Err(PortOneError::Refused { status: 409, .. }) if first => {
+                Err(GatewayError::Refused { conflict: true, .. }) if first => {
                     self.gateway
-                        .update_escrow_logis(&imp_uid, &logis)
+                        .ship(&at_gateway, &delivery, false)
                         .await
                         .map_err(gateway_error)?;
                 }
                 // The gateway refuses the delivery of a payment a racing cancel emptied
                 // meanwhile: answer what our record now says.
-                Err(err @ PortOneError::Refused { .. }) => {
+                Err(err @ GatewayError::Refused { .. }) => {
                     let now = self.load(payment.id).await?;
                     if now.refunding_amount > Won::ZERO {
                         return Err(AppError::RefundInProgress(

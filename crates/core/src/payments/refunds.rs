@@ -9,12 +9,12 @@ use super::transitions::{RefundWrite, Step};
 use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{CancelRequest, GatewayError, PaymentRef};
 use crate::records::Actor;
 use escrow_domain::banks::RefundAccount;
 use escrow_domain::lifecycle::{Party, Transition};
 use escrow_domain::{OrderStatus, PaymentStatus, RefundStatus, Won};
 use escrow_store::{now_millis, params};
-use portone::{CancelRequest, PortOneError};
 
 /// How a refund's reason names its intent at the gateway, so that the gateway's record of
 /// its cancels tells which of our intents it carried out.
@@ -266,18 +266,13 @@ impl Payments {
         // No checksum: the reservation already keeps our requests within what is left, and
         // refunds of one payment may be asked for together.
         let request = CancelRequest {
-            imp_uid: Some(imp_uid),
+            payment: PaymentRef::new(intent.payment.merchant_uid.clone(), Some(&imp_uid)),
             amount: Some(intent.amount.get()),
-            reason: Some(format!("{} {}", intent.reason, tag(intent.refund_id))),
-            ..CancelRequest::default()
+            cancellable: None,
+            reason: format!("{} {}", intent.reason, tag(intent.refund_id)),
+            refund_account: intent.refund_account.clone(),
+            pg_provider: intent.payment.pg_provider.clone(),
         };
-        let pg = intent
-            .payment
-            .pg_provider
-            .as_deref()
-            .unwrap_or(&self.settings.pg);
-        let request =
-            super::vbank::with_refund_account(request, pg, intent.refund_account.as_ref());
         let settled = match self.gateway.cancel(&request).await {
             Ok(_) => {
                 crate::chaos::crash_point("after-gateway-cancel");
@@ -299,7 +294,7 @@ impl Payments {
                     }
                 }
             }
-            Err(PortOneError::Refused { message, .. }) => {
+            Err(GatewayError::Refused { message, .. }) => {
                 self.settle_refund(
                     &intent.payment,
                     intent.refund_id,
@@ -402,17 +397,16 @@ impl Payments {
         };
         let gw = self
             .gateway
-            .get_payment(imp_uid)
+            .payment(&PaymentRef::new(
+                payment.merchant_uid.clone(),
+                Some(imp_uid),
+            ))
             .await
             .map_err(gateway_error)?;
         let actor = Actor::system();
         let mut settled = Vec::with_capacity(settleable.len());
         for mut refund in settleable {
-            let done = gw.cancel_history.iter().any(|c| {
-                c.reason
-                    .as_deref()
-                    .is_some_and(|r| r.contains(&tag(refund.id)))
-            });
+            let done = gw.has_cancellation(&tag(refund.id));
             let outcome = if done {
                 Ok(())
             } else {
