@@ -98,10 +98,8 @@ impl Jobs {
                 p.reconcile().await.map(|r| r.checked)
             })
             .await?,
-            self.timed("  of which the ledger check", async {
-                p.check_ledger().await.map(|l| l.payments_checked as u64)
-            })
-            .await?,
+            self.timed("  of which the ledger check", p.check_recent_journals())
+                .await?,
             self.timed("overdue settlements", async {
                 p.check_overdue().await.map(|o| o.len() as u64)
             })

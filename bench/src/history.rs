@@ -253,6 +253,17 @@ pub async fn seed(pool: &AnyPool, mariadb: bool, parties: &Parties, n: u64) -> R
         );
     })
     .await?;
+    // Where the periodic sweeps got to, as a service running all along would have it
+    // (reconciliation's mark in seconds, the ledger check's in milliseconds).
+    conn.execute(
+        format!(
+            "INSERT INTO sweep_marks (name, at) VALUES ('reconcile', {}), ('ledger', {})",
+            (now - 60_000) / 1000,
+            now - 60_000
+        )
+        .as_str(),
+    )
+    .await?;
     if mariadb {
         // Fresh statistics, as a server that grew to this size would have.
         for table in ["orders", "payments", "ledger_postings", "settlements"] {
