@@ -8,3 +8,12 @@ CREATE INDEX payments_open ON payments (status, released_amount, id);
 CREATE INDEX payments_refused ON payments (failure_code, updated_at);
 -- Reconciliation's ledger check: the payments changed since its last round.
 CREATE INDEX payments_updated ON payments (updated_at);
+
+-- The overdue check's checkpoint: each seller's net over their settlement lines up to the
+-- line id in the sweep mark `settlement_totals`; a check adds only the lines after it rather
+-- than summing every line ever released.
+CREATE TABLE settlement_totals (
+    seller_id BIGINT NOT NULL PRIMARY KEY,
+    net_amount BIGINT NOT NULL,
+    FOREIGN KEY (seller_id) REFERENCES users (id)
+) {{TABLE}};

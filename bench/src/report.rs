@@ -514,7 +514,7 @@ impl Report {
 /// Why a smoke run's checks carry no verdict.
 const SMOKE_NOT_JUDGED: &str =
     "Not judged: this is a smoke run (steps of about a second on tables of 1 000 and 5 000 \
-     products), which only shows that every step runs and no request fails. Its ratios say \
+     products, background work at 1 000 and 10 000 payments), which only shows that every step runs and no request fails. Its ratios say \
      nothing about the targets; a full run (`scripts/bench.sh`) judges them.";
 
 /// The checks against the targets, each with its verdict; a smoke run's with none.

@@ -27,13 +27,13 @@ impl Payments {
         let deadline =
             i64::try_from(self.settings.settlement_deadline.as_millis()).unwrap_or(i64::MAX);
         // Only what was paid out is needed here: the sellers' whole balances summed every
-        // release ever posted.
+        // release ever posted. A range, not LIKE, which SQLite answers by a full scan.
         let mut paid_out: BTreeMap<i64, i64> = BTreeMap::new();
         for row in escrow_store::sqlx::query(
             "SELECT account, CAST(SUM(amount) AS SIGNED) AS total FROM ledger_postings \
-             WHERE account LIKE ? AND kind = ? GROUP BY account",
+             WHERE account >= 'in_payout:' AND account < 'in_payout;' AND kind = ? \
+             GROUP BY account",
         )
-        .bind("in_payout:%")
         .bind(JournalKind::PayoutPaid.as_str())
         .fetch_all(self.db.pool())
         .await?
@@ -46,16 +46,8 @@ impl Payments {
         // What each seller is still owed: every line's net (chargebacks negative) less what
         // was paid out. Payouts pay the oldest lines first, so the owed money is the newest.
         let mut owed: BTreeMap<i64, i64> = BTreeMap::new();
-        for row in escrow_store::sqlx::query(
-            "SELECT seller_id, CAST(SUM(net_amount) AS SIGNED) AS net FROM settlements \
-             GROUP BY seller_id",
-        )
-        .fetch_all(self.db.pool())
-        .await?
-        {
-            let row: &dyn ReadRow = &row;
-            let seller = row.int("seller_id")?;
-            let left = row.int("net")? - paid_out.get(&seller).copied().unwrap_or(0);
+        for (seller, net) in self.seller_nets().await? {
+            let left = net - paid_out.get(&seller).copied().unwrap_or(0);
             if left > 0 {
                 owed.insert(seller, left);
             }
