@@ -167,9 +167,6 @@ pub async fn measure(
             seeded_in.as_secs_f64()
         );
         let gateway = Served::sandbox(bin).await?;
-        history::seed_due(&pool, mariadb, &parties, payments, &gateway.base).await?;
-        pool.close().await;
-
         let mut config = escrow::config::Config::for_database(&db.url);
         config.portone_api_url = Some(gateway.base.clone());
         let app = escrow::build(&config, "127.0.0.1:0".parse()?).await?;
@@ -181,6 +178,14 @@ pub async fn measure(
             gateway: gateway.base.clone(),
             claims: 0,
         };
+        // A round before the work is due warms the caches, as a running service's are;
+        // then the seeding's dirty pages are written out, so that the measured round does
+        // not compete with their write-back.
+        jobs.round().await?;
+        history::seed_due(&pool, mariadb, &parties, payments, &gateway.base).await?;
+        pool.close().await;
+        let synced = std::process::Command::new("sync").status();
+        anyhow::ensure!(synced.is_ok_and(|s| s.success()), "sync failed");
         let due = jobs.round().await?;
         let mut idle = jobs.round().await?;
         for _ in 0..2 {
