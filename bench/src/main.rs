@@ -6,6 +6,8 @@
 //! escrow lifecycle, a login storm beside catalogue reads) on SQLite and on MariaDB, then
 //! prints the ratios against the targets of the performance issue. See BENCHMARKS.md.
 
+mod background;
+mod history;
 mod load;
 mod mariadb;
 mod report;
@@ -48,6 +50,10 @@ struct Cli {
     /// Product table sizes of the catalogue scenario.
     #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
     products: Vec<u64>,
+    /// Payments of history of the background-work scenario (most released long ago), the
+    /// same work due at each size.
+    #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+    payments: Vec<u64>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -113,6 +119,7 @@ enum ScenarioChoice {
     Catalogue,
     Lifecycle,
     LoginStorm,
+    Background,
     All,
 }
 
@@ -143,6 +150,7 @@ fn main() -> Result<()> {
         cli.concurrency = cli.concurrency.min(8);
         cli.login_concurrency = cli.login_concurrency.min(2);
         cli.products = vec![1_000, 5_000];
+        cli.payments = vec![1_000, 10_000];
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -239,6 +247,12 @@ async fn run(mut cli: Cli) -> Result<bool> {
                 .await
                 .with_context(|| format!("login storm on {}", backend.name()))?;
         }
+        if wants(ScenarioChoice::Background) {
+            bench
+                .background(backend)
+                .await
+                .with_context(|| format!("background work on {}", backend.name()))?;
+        }
     }
     let ok = bench.report.finish(bench.cli.out.as_deref())?;
     let _ = std::fs::remove_dir_all(&bench.logs);
@@ -248,12 +262,13 @@ async fn run(mut cli: Cli) -> Result<bool> {
 impl Bench {
     fn cli_summary(&self) -> String {
         format!(
-            "duration {:?}, warm-up {:?}, concurrency {}, login workers {}, products {:?}, seed {}, pool {}, MariaDB {}{}{}",
+            "duration {:?}, warm-up {:?}, concurrency {}, login workers {}, products {:?}, payments {:?}, seed {}, pool {}, MariaDB {}{}{}",
             self.cli.duration,
             self.cli.warmup,
             self.cli.concurrency,
             self.cli.login_concurrency,
             self.cli.products,
+            self.cli.payments,
             self.cli.seed,
             self.cli.db_max_connections,
             match &self.cli.mariadb_config {
@@ -586,6 +601,28 @@ impl Bench {
         .await;
         db.destroy().await;
         result
+    }
+
+    /// One round of each background job at the smallest and the largest `--payments` of
+    /// history, back to back (see `background`).
+    async fn background(&mut self, backend: Backend) -> Result<()> {
+        let mut sizes = self.cli.payments.clone();
+        sizes.sort_unstable();
+        let (Some(&small), Some(&big)) = (sizes.first(), sizes.last()) else {
+            return Ok(());
+        };
+        let mut rounds = Vec::new();
+        for size in [small, big] {
+            rounds.push(
+                background::measure(&self.cli.escrow_bin, backend, &self.cli.mysql_url, size)
+                    .await?,
+            );
+        }
+        let big = rounds.pop().context("no rounds")?;
+        let small = rounds.pop().context("no rounds")?;
+        println!("{}", background::tables(backend.name(), &small, &big));
+        self.report.background.push((backend.name(), small, big));
+        Ok(())
     }
 
     async fn login_storm(&mut self, backend: Backend) -> Result<()> {

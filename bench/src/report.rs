@@ -1,5 +1,6 @@
 //! Tables per step and the ratios against the targets.
 
+use crate::background::SizeRounds;
 use crate::load::{OpStats, Used};
 use crate::service::Outbox;
 use anyhow::Result;
@@ -193,6 +194,8 @@ pub struct Report {
     pub mariadb_server: Option<String>,
     /// A smoke run (`--smoke`): its checks are printed but not judged.
     pub smoke: bool,
+    /// (db, the smaller history's rounds, the larger's) of the background-work scenario.
+    pub background: Vec<(&'static str, SizeRounds, SizeRounds)>,
 }
 
 /// What the PortOne sandbox, a process of its own beside the service, used in a lifecycle
@@ -407,6 +410,32 @@ impl Report {
                 pass: r <= 3.0,
             });
         }
+        for (db, small, big) in &self.background {
+            if let Some((job, time, _)) = crate::background::worst(small, big).first() {
+                checks.push(Check {
+                    what: format!(
+                        "background work on {db}: a round's time @ {} / @ {} payments, worst job ({})",
+                        big.payments, small.payments, job.trim()
+                    ),
+                    value: format!("{time:.2}"),
+                    target: "≤ 1.5".into(),
+                    pass: *time <= 1.5,
+                });
+            }
+            let calls = crate::background::worst(small, big)
+                .into_iter()
+                .map(|(_, _, calls)| calls)
+                .fold(0.0, f64::max);
+            checks.push(Check {
+                what: format!(
+                    "background work on {db}: gateway calls @ {} / @ {} payments, worst job",
+                    big.payments, small.payments
+                ),
+                value: format!("{calls:.2}"),
+                target: "≤ 1.5".into(),
+                pass: calls <= 1.5,
+            });
+        }
         let mut rss: BTreeMap<(String, String), f64> = BTreeMap::new();
         for s in &self.steps {
             if s.scenario != "ceiling" {
@@ -442,6 +471,9 @@ impl Report {
             let _ = writeln!(md, "\n{}", gateway.sentence());
         }
         md.push_str(&self.search_growth());
+        for (db, small, big) in &self.background {
+            md.push_str(&crate::background::tables(db, small, big));
+        }
         if let Some(server) = &self.mariadb_server {
             let _ = writeln!(md, "\nThe MariaDB server: {server}.");
         }
@@ -482,7 +514,7 @@ impl Report {
 /// Why a smoke run's checks carry no verdict.
 const SMOKE_NOT_JUDGED: &str =
     "Not judged: this is a smoke run (steps of about a second on tables of 1 000 and 5 000 \
-     products), which only shows that every step runs and no request fails. Its ratios say \
+     products, background work at 1 000 and 10 000 payments), which only shows that every step runs and no request fails. Its ratios say \
      nothing about the targets; a full run (`scripts/bench.sh`) judges them.";
 
 /// The checks against the targets, each with its verdict; a smoke run's with none.

@@ -399,7 +399,7 @@ impl Served {
 
     /// `escrow sandbox` on a free port: the PortOne V1 sandbox alone, with the service's
     /// default merchant credentials.
-    async fn sandbox(bin: &Path) -> Result<Self> {
+    pub async fn sandbox(bin: &Path) -> Result<Self> {
         let listen = format!("127.0.0.1:{}", free_port()?);
         let child = Command::new(bin)
             .arg("sandbox")

@@ -236,6 +236,7 @@ pub(crate) async fn stats(State(sandbox): State<Sandbox>) -> Response {
         "payment_lookups": state.payment_lookups,
         "status_list_requests": state.status_list_requests,
         "batch_lookup_requests": state.batch_lookup_requests,
+        "rest_calls": state.rest_calls,
     }))
     .into_response()
 }

@@ -77,7 +77,11 @@ pub(crate) async fn api_faults(
     req: Request,
     next: Next,
 ) -> Response {
-    let fault = sandbox.inner.state().take_fault(FaultTarget::Api);
+    let fault = {
+        let mut state = sandbox.inner.state();
+        state.rest_calls += 1;
+        state.take_fault(FaultTarget::Api)
+    };
     let Some(fault) = fault else {
         return next.run(req).await;
     };

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "settlements and payouts",
         include_str!("../../../migrations/0007_settlements_payouts.sql"),
     ),
+    (
+        10,
+        "flat costs",
+        include_str!("../../../migrations/0010_flat_costs.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

@@ -13,6 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The kind of divergence the journals check finds; reconciliation's kinds are its own.
 const JOURNAL_MISMATCH: &str = "journal_mismatch";
 const UNBALANCED_JOURNAL: &str = "unbalanced_journal";
+/// Where reconciliation's ledger check got to (unix ms).
+const LEDGER_MARK: &str = "ledger";
+/// How far before its last round's start the next round looks: a transaction that stamped
+/// a payment then may have committed after (requests end within 30 s).
+const LEDGER_OVERLAP_MS: i64 = 5 * 60 * 1000;
 
 impl Payments {
     /// `GET /admin/ledger`: balances by account, whether the books balance against the
@@ -25,24 +30,56 @@ impl Payments {
     /// Sums the journals by account and by payment, compares them with the payments table,
     /// records what disagrees as divergences, and answers the report.
     pub async fn check_ledger(&self) -> AppResult<Ledger> {
+        self.check_journals(None).await
+    }
+
+    /// Reconciliation's ledger check: the payments changed since its last round began (less
+    /// an overlap for transactions then still open), so that a round costs what changed, not
+    /// the whole history; the first round ever checks everything. `GET /admin/ledger` still
+    /// checks everything. Answers how many paid payments it checked.
+    pub async fn check_recent_journals(&self) -> AppResult<u64> {
+        let started = now_millis();
+        let mark = self.mark(LEDGER_MARK).await?;
+        let ledger = self
+            .check_journals(mark.map(|at| at - LEDGER_OVERLAP_MS))
+            .await?;
+        self.set_mark(LEDGER_MARK, started, mark.is_some()).await?;
+        Ok(ledger.payments_checked as u64)
+    }
+
+    /// The check of every payment (`since` None: with the accounts' balances) or of those
+    /// updated at or after `since` (unix ms).
+    async fn check_journals(&self, since: Option<i64>) -> AppResult<Ledger> {
         let pool = self.db.pool();
         let mut ledger = Ledger::default();
-        for row in sqlx::query(
-            "SELECT account, CAST(SUM(amount) AS SIGNED) AS balance FROM ledger_postings \
-             GROUP BY account",
-        )
-        .fetch_all(pool)
-        .await?
-        {
-            ledger
-                .accounts
-                .insert(row.try_get("account")?, row.try_get("balance")?);
+        // Postings of the payments in scope, and those payments.
+        let (postings_in_scope, payments_in_scope) = match since {
+            None => ("", ""),
+            Some(_) => (
+                "payment_id IN (SELECT id FROM payments WHERE updated_at >= ?)",
+                " AND updated_at >= ?",
+            ),
+        };
+        if since.is_none() {
+            for row in sqlx::query(
+                "SELECT account, CAST(SUM(amount) AS SIGNED) AS balance FROM ledger_postings \
+                 GROUP BY account",
+            )
+            .fetch_all(pool)
+            .await?
+            {
+                ledger
+                    .accounts
+                    .insert(row.try_get("account")?, row.try_get("balance")?);
+            }
         }
         let mut found: BTreeMap<(i64, &'static str), String> = BTreeMap::new();
-        for row in sqlx::query(
+        let scoped = if since.is_some() { "WHERE " } else { "" };
+        for row in sqlx::query(&format!(
             "SELECT journal, MIN(payment_id) AS payment_id, CAST(SUM(amount) AS SIGNED) AS total \
-             FROM ledger_postings GROUP BY journal HAVING SUM(amount) <> 0",
-        )
+             FROM ledger_postings {scoped}{postings_in_scope} GROUP BY journal HAVING SUM(amount) <> 0"
+        ))
+        .bind_scope(since)
         .fetch_all(pool)
         .await?
         {
@@ -57,11 +94,19 @@ impl Payments {
         // What each payment's journals moved in and out of escrow, by kind.
         let mut flows: BTreeMap<i64, [i64; 3]> = BTreeMap::new();
         let escrow = Account::Escrow.to_string();
-        for row in sqlx::query(
+        // A partial check goes by payment: `+account` keeps SQLite, without statistics,
+        // from taking the account's index through half of all postings instead.
+        let (account, and) = match since {
+            None => ("account", ""),
+            Some(_) => ("+account", " AND "),
+        };
+        for row in sqlx::query(&format!(
             "SELECT payment_id, kind, CAST(SUM(amount) AS SIGNED) AS total FROM ledger_postings \
-             WHERE account = ? AND payment_id IS NOT NULL GROUP BY payment_id, kind",
-        )
+             WHERE {account} = ? AND payment_id IS NOT NULL{and}{postings_in_scope} \
+             GROUP BY payment_id, kind"
+        ))
         .bind(&escrow)
+        .bind_scope(since)
         .fetch_all(pool)
         .await?
         {
@@ -74,14 +119,17 @@ impl Payments {
             flows.entry(row.try_get("payment_id")?).or_default()[slot] +=
                 row.try_get::<i64, _>("total")?;
         }
-        for row in sqlx::query(
+        let mut checked = BTreeSet::new();
+        for row in sqlx::query(&format!(
             "SELECT id, amount, refunded_amount, released_amount FROM payments \
-             WHERE paid_at IS NOT NULL",
-        )
+             WHERE paid_at IS NOT NULL{payments_in_scope}"
+        ))
+        .bind_scope(since)
         .fetch_all(pool)
         .await?
         {
             let id: i64 = row.try_get("id")?;
+            checked.insert(id);
             let amount: i64 = row.try_get("amount")?;
             let refunded: i64 = row.try_get("refunded_amount")?;
             let released: i64 = row.try_get("released_amount")?;
@@ -104,6 +152,7 @@ impl Payments {
         }
         // Journals of payments never paid would be money from nowhere.
         for (id, [captured, refunds, releases]) in flows {
+            checked.insert(id);
             found.insert(
                 (id, JOURNAL_MISMATCH),
                 format!(
@@ -115,16 +164,20 @@ impl Payments {
         let escrow_balance = ledger.accounts.get(&escrow).copied().unwrap_or(0);
         let journals_balance = !found.keys().any(|(_, kind)| *kind == UNBALANCED_JOURNAL);
         ledger.balanced = journals_balance && escrow_balance == ledger.held;
-        self.record_journal_findings(&found).await?;
+        // A partial check resolves only what it looked at.
+        let scope = since.is_some().then_some(&checked);
+        self.record_journal_findings(&found, scope).await?;
         ledger.divergences = self.divergences().await?;
         metrics::gauge!("escrow_ledger_divergences").set(ledger.divergences.len() as f64);
         Ok(ledger)
     }
 
-    /// Records what the journals check found, and marks resolved what it no longer finds.
+    /// Records what the journals check found, and marks resolved what it no longer finds
+    /// among the payments it `checked` (None: all of them).
     async fn record_journal_findings(
         &self,
         found: &BTreeMap<(i64, &'static str), String>,
+        checked: Option<&BTreeSet<i64>>,
     ) -> AppResult<()> {
         for ((payment_id, kind), what) in found {
             if *payment_id > 0 {
@@ -143,7 +196,8 @@ impl Payments {
         for row in open {
             let payment_id: i64 = row.try_get("payment_id")?;
             let kind: String = row.try_get("kind")?;
-            if !still.contains(&(payment_id, kind.as_str())) {
+            let looked_at = checked.is_none_or(|ids| ids.contains(&payment_id));
+            if looked_at && !still.contains(&(payment_id, kind.as_str())) {
                 self.db
                     .write(
                         "UPDATE ledger_divergences SET resolved_at = ? WHERE payment_id = ? \
@@ -234,5 +288,19 @@ impl Payments {
                 })
             })
             .collect()
+    }
+}
+
+/// Binds the scope's time to a statement of a partial check; a full check's has none.
+trait BindScope {
+    fn bind_scope(self, since: Option<i64>) -> Self;
+}
+
+impl<'q> BindScope for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    fn bind_scope(self, since: Option<i64>) -> Self {
+        match since {
+            Some(at) => self.bind(at),
+            None => self,
+        }
     }
 }

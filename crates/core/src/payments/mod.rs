@@ -21,6 +21,7 @@ mod overdue;
 mod payouts;
 mod refunds;
 mod rows;
+mod seller_totals;
 mod settlements;
 mod steps;
 mod sweeps;

@@ -10,8 +10,7 @@ use crate::gateway::{ChangedQuery, GatewayPayment, GatewayStatus, PaymentRef};
 use crate::records::Actor;
 use escrow_domain::lifecycle::{Party, Transition};
 use escrow_domain::{FailureCode, OrderStatus, PaymentStatus, RefundStatus};
-use escrow_store::{now_millis, params};
-use sqlx::Row;
+use escrow_store::{now_millis, params, Param};
 use std::collections::HashMap;
 
 /// The gateway's list calls are windows of whole seconds: each round starts this far before
@@ -142,7 +141,7 @@ impl Payments {
         self.settle_stale(&mut report).await?;
         self.look_up_open(&mut report).await?;
         self.list_changed(&mut report).await?;
-        self.check_ledger().await?;
+        self.check_recent_journals().await?;
         Ok(report)
     }
 
@@ -179,38 +178,72 @@ impl Payments {
     /// gateway may still hold, by batch look-ups in id order.
     async fn look_up_open(&self, report: &mut ReconcileReport) -> AppResult<()> {
         let since = now_millis() - 7 * 24 * 3600 * 1000;
+        // Two statements, each read through its own index (payments_open, payments_refused
+        // of 0010): as one OR the planner read every paid payment ever released.
+        let holding = (
+            "SELECT id, merchant_uid, imp_uid FROM payments WHERE status IN (?, ?, ?) AND released_amount = 0 \
+             AND imp_uid IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
+            vec![
+                Param::from(PaymentStatus::Paid.as_str()),
+                Param::from(PaymentStatus::PartiallyRefunded.as_str()),
+                Param::from(PaymentStatus::AwaitingDeposit.as_str()),
+            ],
+        );
+        let refused = (
+            "SELECT id, merchant_uid, imp_uid FROM payments WHERE failure_code IN (?, ?) AND updated_at >= ? \
+             AND status IN (?, ?) AND paid_at IS NULL AND imp_uid IS NOT NULL AND id > ? \
+             ORDER BY id LIMIT ?",
+            vec![
+                Param::from(FailureCode::AmountMismatch.as_str()),
+                Param::from(FailureCode::OrderClosed.as_str()),
+                Param::from(since),
+                Param::from(PaymentStatus::Failed.as_str()),
+                Param::from(PaymentStatus::Cancelled.as_str()),
+            ],
+        );
+        for (sql, fixed) in [holding, refused] {
+            self.look_up_batches(sql, fixed, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Looks up at the gateway, a hundred at a time, the payments `sql` selects after an id
+    /// (its last two parameters are that id and the batch size, after `fixed`).
+    async fn look_up_batches(
+        &self,
+        sql: &str,
+        fixed: Vec<Param>,
+        report: &mut ReconcileReport,
+    ) -> AppResult<()> {
         let mut after = 0i64;
         loop {
-            let rows = sqlx::query(
-                "SELECT id, merchant_uid, imp_uid FROM payments WHERE id > ? AND imp_uid IS NOT NULL AND ( \
-                 (status IN (?, ?, ?) AND released_amount = 0) \
-                 OR (status IN (?, ?) AND failure_code IN (?, ?) AND paid_at IS NULL AND updated_at >= ?)) \
-                 ORDER BY id LIMIT ?",
-            )
-            .bind(after)
-            .bind(PaymentStatus::Paid.as_str())
-            .bind(PaymentStatus::PartiallyRefunded.as_str())
-            .bind(PaymentStatus::AwaitingDeposit.as_str())
-            .bind(PaymentStatus::Failed.as_str())
-            .bind(PaymentStatus::Cancelled.as_str())
-            .bind(FailureCode::AmountMismatch.as_str())
-            .bind(FailureCode::OrderClosed.as_str())
-            .bind(since)
-            .bind(BATCH as i64)
-            .fetch_all(self.db.pool())
-            .await?;
-            let Some(last) = rows.last() else {
+            let mut params = fixed.clone();
+            params.extend([after.into(), (BATCH as i64).into()]);
+            let rows = self
+                .db
+                .reads()
+                .fetch_all(sql, &params, |row| {
+                    Ok::<_, AppError>((
+                        row.int("id")?,
+                        row.text("merchant_uid")?,
+                        row.text("imp_uid")?,
+                    ))
+                })
+                .await?;
+            let Some(&(last, _, _)) = rows.last() else {
                 return Ok(());
             };
-            after = last.try_get("id")?;
-            let mut ours: HashMap<String, i64> = HashMap::new();
-            let mut refs = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let reference: String = row.try_get("merchant_uid")?;
-                let gateway_id: Option<String> = row.try_get("imp_uid")?;
-                refs.push(PaymentRef::new(reference.clone(), gateway_id.as_deref()));
-                ours.insert(reference, row.try_get("id")?);
-            }
+            after = last;
+            let refs: Vec<PaymentRef> = rows
+                .iter()
+                .map(|(_, reference, gateway_id)| {
+                    PaymentRef::new(reference.clone(), Some(gateway_id))
+                })
+                .collect();
+            let ours: HashMap<String, i64> = rows
+                .iter()
+                .map(|(id, reference, _)| (reference.clone(), *id))
+                .collect();
             match self.gateway.payments(&refs).await {
                 Ok(found) => {
                     for gw in found {
@@ -232,10 +265,7 @@ impl Payments {
     /// What the gateway paid, failed or cancelled since the last round.
     async fn list_changed(&self, report: &mut ReconcileReport) -> AppResult<()> {
         let now = now_millis() / 1000;
-        let mark = sqlx::query_scalar::<_, i64>("SELECT at FROM sweep_marks WHERE name = ?")
-            .bind(RECONCILE_MARK)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let mark = self.mark(RECONCILE_MARK).await?;
         let from = mark
             .map(|at| at - WINDOW_OVERLAP_SECS)
             .unwrap_or(now - MAX_WINDOW_SECS)
@@ -266,18 +296,33 @@ impl Payments {
                 None => break,
             }
         }
+        self.set_mark(RECONCILE_MARK, now, mark.is_some()).await
+    }
+
+    /// Where the periodic sweep `name` got to, if it ever ran.
+    pub(super) async fn mark(&self, name: &str) -> AppResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT at FROM sweep_marks WHERE name = ?")
+                .bind(name)
+                .fetch_optional(self.db.pool())
+                .await?,
+        )
+    }
+
+    /// Records that the sweep `name` got to `at`; `existed`: whether it had a mark before.
+    pub(super) async fn set_mark(&self, name: &str, at: i64, existed: bool) -> AppResult<()> {
         self.db
             .write(
                 "UPDATE sweep_marks SET at = ? WHERE name = ?",
-                params![now, RECONCILE_MARK],
+                params![at, name],
             )
             .await?;
-        if mark.is_none() {
+        if !existed {
             let inserted = self
                 .db
                 .write(
                     "INSERT INTO sweep_marks (name, at) VALUES (?, ?)",
-                    params![RECONCILE_MARK, now],
+                    params![name, at],
                 )
                 .await;
             if let Err(err) = inserted {

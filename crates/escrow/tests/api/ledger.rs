@@ -85,6 +85,41 @@ on_both_databases! {
         assert_eq!(divergence_gauge(&app).await, Some(0.0));
     }
 
+    async fn reconciliation_checks_the_payments_changed_since_its_last_round(app: TestApp) {
+        let (seller, buyer, admin) = (app.seller().await, app.buyer().await, app.admin().await);
+        let untouched = app.paid_order(&buyer, &seller, 20_000, 1).await;
+        let changed = app.paid_order(&buyer, &seller, 30_000, 1).await;
+        // The first round ever checks every payment, and marks where it got to.
+        app.post("/admin/reconcile", Some(&admin.token), json!({})).await.assert_status(200);
+        assert_eq!(divergence_gauge(&app).await, Some(0.0));
+
+        // Rows edited behind the ledger's back: one stamped now, as a transition would, the
+        // other as last changed an hour ago, before the round's mark (and its overlap).
+        let edits = format!(
+            "UPDATE payments SET refunded_amount = 1000, updated_at = {} WHERE id = {}",
+            chrono_millis(),
+            changed.payment_id
+        );
+        app.raw_sql(&edits, &edits).await;
+        let old = format!(
+            "UPDATE payments SET refunded_amount = 1000, updated_at = {} WHERE id = {}",
+            chrono_millis() - 3_600_000,
+            untouched.payment_id
+        );
+        app.raw_sql(&old, &old).await;
+        app.post("/admin/reconcile", Some(&admin.token), json!({})).await.assert_status(200);
+        assert_eq!(divergence_gauge(&app).await, Some(1.0));
+        let announced = app.count("outbox_events WHERE event_type = 'ledger.divergence'").await;
+        assert_eq!(announced, 1, "the changed payment's divergence, found by the round");
+
+        // The full check an admin reads finds the other one too.
+        let ledger = app.get("/admin/ledger", Some(&admin.token)).await;
+        let divergences = ledger.assert_status(200)["divergences"].as_array().unwrap().clone();
+        let mut ids: Vec<i64> = divergences.iter().map(|d| d["payment_id"].as_i64().unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![untouched.payment_id, changed.payment_id], "{divergences:#?}");
+    }
+
     async fn a_refund_at_the_gateway_after_release_is_a_divergence(app: TestApp) {
         let (seller, buyer, admin) = (app.seller().await, app.buyer().await, app.admin().await);
         let paid = app.paid_order(&buyer, &seller, 30_000, 1).await;

@@ -405,6 +405,35 @@ on_both_databases_with! { due_at_once =>
         assert_eq!(events, 3);
         assert_books(&app, &admin, &[&paid, &waiting]).await;
     }
+
+    async fn overdue_lines_are_found_across_the_totals_checkpoint(app: TestApp) {
+        let (buyer, admin, seller) = (app.buyer().await, app.admin().await, app.seller().await);
+        bank_account(&app, &seller, "110123456789").await;
+        let first = released(&app, &buyer, &seller, 20_000).await;
+        let second = released(&app, &buyer, &seller, 10_000).await;
+        // Lines of an hour ago: the next check counts them into its checkpoint.
+        let backdate = format!(
+            "UPDATE settlements SET released_at = released_at - 3600000 WHERE payment_id IN ({first}, {second})"
+        );
+        app.raw_sql(&backdate, &backdate).await;
+        let overdue = |answer: Answer| -> Vec<(i64, i64)> {
+            answer.assert_status(200)["items"].as_array().unwrap().iter()
+                .map(|l| (l["payment_id"].as_i64().unwrap(), l["unpaid_amount"].as_i64().unwrap())).collect()
+        };
+        let path = "/admin/settlements/overdue";
+        assert_eq!(overdue(app.get(path, Some(&admin.token)).await), vec![(first, 20_000), (second, 10_000)]);
+        assert_eq!(app.count("settlement_totals").await, 1, "the checkpoint moved past both lines");
+        // Read again from the checkpoint, nothing is counted twice.
+        assert_eq!(overdue(app.get(path, Some(&admin.token)).await).len(), 2);
+
+        // Both paid out; a line after the checkpoint is what is owed.
+        let batch = create_payout(&app, &admin, json!({})).await.assert_status(201).clone();
+        let payout_id = batch["payout_id"].as_i64().unwrap();
+        app.post(&format!("/admin/payouts/{payout_id}/items/{}/paid", seller.id), Some(&admin.token), json!({})).await.assert_status(200);
+        let third = released(&app, &buyer, &seller, 5_000).await;
+        assert_eq!(overdue(app.get(path, Some(&admin.token)).await), vec![(third, 5_000)]);
+        assert_books(&app, &admin, &[&seller]).await;
+    }
 }
 
 on_both_databases_with! { holidays_ahead =>

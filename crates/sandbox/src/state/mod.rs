@@ -67,6 +67,8 @@ pub(crate) struct State {
     pub status_list_requests: u64,
     /// `GET /payments?imp_uid[]=` calls answered.
     pub batch_lookup_requests: u64,
+    /// Every REST call (any route, tokens included): what a merchant's job cost the gateway.
+    pub rest_calls: u64,
     payments: Vec<PaymentRecord>,
     by_imp_uid: HashMap<String, usize>,
     /// Every payment of an order (a retried checkout makes another), for `find` without a
