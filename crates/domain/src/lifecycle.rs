@@ -3,7 +3,9 @@
 //! [`Snapshot`], asks [`plan`] and applies the [`Plan`] in one transaction, conditional on the
 //! snapshot still being current.
 
-use crate::escrow::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus};
+use crate::escrow::{
+    EscrowStatus, FailureCode, OrderStatus, PaymentStatus, ReturnKind, ReturnReason,
+};
 use crate::ledger::{Account, Journal, JournalKind};
 use crate::money::{Bps, Won};
 
@@ -94,6 +96,25 @@ pub enum Transition {
     RefundedAtGateway {
         amount: Won,
     },
+    /// The buyer refuses delivered goods within the inspection period (a return or an
+    /// exchange); the parties are checked by the flow, as for `Ship`.
+    RequestReturn,
+    /// The buyer sent the goods back.
+    ShipReturn,
+    /// The seller has the goods back; the inspection period starts.
+    ReceiveReturn,
+    /// The seller (or, silent past the inspection period, `System` with no fee) accepts:
+    /// a return is refunded less `fee`, which is released to the seller; an exchange goes
+    /// back to `paid` for a new shipment. `kind` and `reason` are the return's, as recorded.
+    AcceptReturn {
+        kind: ReturnKind,
+        reason: ReturnReason,
+        fee: Won,
+    },
+    /// The seller refuses the returned goods: an admin decides, as in a dispute.
+    RejectReturn,
+    /// The goods were not sent back in time: the order is delivered again.
+    LapseReturn,
 }
 
 /// The service's money rules.
@@ -102,6 +123,8 @@ pub struct Rules {
     pub fee: Bps,
     /// VAT on the fee, also charged to the seller.
     pub fee_vat: Bps,
+    /// The most a seller may keep of a return the buyer changed their mind about.
+    pub max_return_fee: Won,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +166,12 @@ pub enum Event {
     RefundRequested,
     PaymentRefunded,
     RefundFailed,
+    ReturnRequested,
+    ReturnShipped,
+    ReturnReceived,
+    ReturnAccepted,
+    ReturnRejected,
+    ReturnLapsed,
 }
 
 impl Event {
@@ -162,6 +191,12 @@ impl Event {
             Event::RefundRequested => "refund.requested",
             Event::PaymentRefunded => "payment.refunded",
             Event::RefundFailed => "refund.failed",
+            Event::ReturnRequested => "return.requested",
+            Event::ReturnShipped => "return.shipped",
+            Event::ReturnReceived => "return.received",
+            Event::ReturnAccepted => "return.accepted",
+            Event::ReturnRejected => "return.rejected",
+            Event::ReturnLapsed => "return.lapsed",
         }
     }
 }
@@ -277,6 +312,27 @@ pub fn plan(s: &Snapshot, t: Transition, rules: &Rules) -> Result<Plan, Refusal>
             };
             refund_succeeded(&reserved, amount, amount)
         }
+        RequestReturn => returns::request(s),
+        ShipReturn => returns::advance(
+            s,
+            OrderStatus::ReturnRequested,
+            OrderStatus::ReturnShipping,
+            Event::ReturnShipped,
+        ),
+        ReceiveReturn => returns::advance(
+            s,
+            OrderStatus::ReturnShipping,
+            OrderStatus::ReturnReceived,
+            Event::ReturnReceived,
+        ),
+        AcceptReturn { kind, reason, fee } => returns::accept(s, kind, reason, fee, rules),
+        RejectReturn => returns::reject(s),
+        LapseReturn => returns::advance(
+            s,
+            OrderStatus::ReturnRequested,
+            OrderStatus::Delivered,
+            Event::ReturnLapsed,
+        ),
     }
 }
 
@@ -496,6 +552,27 @@ fn release(s: &Snapshot, by: Party, rules: &Rules) -> Result<Plan, Refusal> {
     let p = holding(s, "released")?;
     not_refunding(&p)?;
     let gross = p.amount.checked_sub(p.refunded).map_err(too_large)?;
+    let (journal, line) = pay_seller(&p, gross, rules)?;
+    Ok(Plan {
+        order: Some(order_move(s, OrderStatus::Confirmed)?),
+        escrow: escrow_move(&p, EscrowStatus::Released)?,
+        amounts: Some(Amounts {
+            released: gross,
+            ..amounts(&p)
+        }),
+        journal: Some(journal),
+        settlement: Some(line),
+        ..quiet(s, Event::EscrowReleased)
+    })
+}
+
+/// `gross` out of escrow to the seller, less the platform's fee and its VAT: what any
+/// release (the whole payment, or a return's fee) posts and owes.
+fn pay_seller(
+    p: &PaymentFacts,
+    gross: Won,
+    rules: &Rules,
+) -> Result<(Journal, SettlementLine), Refusal> {
     let fee = rules.fee.of(gross);
     let fee_vat = rules.fee_vat.of(fee);
     let net = gross
@@ -513,25 +590,19 @@ fn release(s: &Snapshot, by: Party, rules: &Rules) -> Result<Plan, Refusal> {
         ],
     )
     .map_err(|err| invalid(err.to_string()))?;
-    Ok(Plan {
-        order: Some(order_move(s, OrderStatus::Confirmed)?),
-        escrow: escrow_move(&p, EscrowStatus::Released)?,
-        amounts: Some(Amounts {
-            released: gross,
-            ..amounts(&p)
-        }),
-        journal: Some(journal),
-        settlement: Some(SettlementLine {
-            gross,
-            fee,
-            fee_vat,
-            net,
-        }),
-        ..quiet(s, Event::EscrowReleased)
-    })
+    let line = SettlementLine {
+        gross,
+        fee,
+        fee_vat,
+        net,
+    };
+    Ok((journal, line))
 }
 
 fn request_refund(s: &Snapshot, amount: Won, by: Party) -> Result<Plan, Refusal> {
+    if s.order == OrderStatus::Returned {
+        return returns::refund_owed(s, amount, by);
+    }
     let p = holding(s, "refunded")?;
     if amount == Won::ZERO {
         return Err(Refusal::Field {
@@ -590,12 +661,16 @@ fn refund_succeeded(s: &Snapshot, reserved: Won, amount: Won) -> Result<Plan, Re
     }
     let full = gone == p.amount;
     let before_shipment = s.order == OrderStatus::Paid;
+    // An accepted return's refund: the order and the escrow moved when it was accepted.
+    let returned = s.order == OrderStatus::Returned;
     let to = match full {
         false => PaymentStatus::PartiallyRefunded,
+        // A return fee was released: not all of the payment came back.
+        true if p.released > Won::ZERO => PaymentStatus::PartiallyRefunded,
         true if before_shipment && p.refunded == Won::ZERO => PaymentStatus::Cancelled,
         true => PaymentStatus::Refunded,
     };
-    let order = match (full, before_shipment) {
+    let order = match (full && !returned, before_shipment) {
         (false, _) => None,
         (true, true) => Some(order_move(s, OrderStatus::Cancelled)?),
         (true, false) => Some(order_move(s, OrderStatus::Refunded)?),
@@ -603,7 +678,7 @@ fn refund_succeeded(s: &Snapshot, reserved: Won, amount: Won) -> Result<Plan, Re
     Ok(Plan {
         order,
         payment: Some(payment_move(&p, to)?),
-        escrow: if full {
+        escrow: if full && !returned {
             escrow_move(&p, EscrowStatus::Returned)?
         } else {
             None
@@ -624,5 +699,6 @@ fn refund_succeeded(s: &Snapshot, reserved: Won, amount: Won) -> Result<Plan, Re
     })
 }
 
+mod returns;
 #[cfg(test)]
 mod tests;

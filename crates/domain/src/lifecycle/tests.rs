@@ -2,7 +2,9 @@
 //! that checks what must hold of any plan.
 
 use super::*;
-use crate::escrow::{EscrowStatus as E, OrderStatus as O, PaymentStatus as P};
+use crate::escrow::{
+    EscrowStatus as E, OrderStatus as O, PaymentStatus as P, ReturnKind as K, ReturnReason as R,
+};
 
 fn won(amount: i64) -> Won {
     Won::new(amount).unwrap_or(Won::ZERO)
@@ -34,6 +36,15 @@ fn rules() -> Rules {
     Rules {
         fee: Bps::new(300).unwrap_or(Bps::ZERO),
         fee_vat: Bps::new(1_000).unwrap_or(Bps::ZERO),
+        max_return_fee: won(6_000),
+    }
+}
+
+fn accept(kind: K, reason: R, fee: i64) -> Transition {
+    Transition::AcceptReturn {
+        kind,
+        reason,
+        fee: won(fee),
     }
 }
 
@@ -463,6 +474,215 @@ fn the_contracts_cases() {
             RefundedAtGateway { amount: won(3_000) },
             InvalidState,
         ),
+        (
+            "return requested",
+            held(O::Delivered),
+            RequestReturn,
+            Moves(Some(O::ReturnRequested), None, None),
+        ),
+        (
+            "return in transit",
+            held(O::Shipping),
+            RequestReturn,
+            InvalidState,
+        ),
+        (
+            "return after release",
+            released,
+            RequestReturn,
+            InvalidState,
+        ),
+        (
+            "return of a disputed order",
+            held(O::Disputed),
+            RequestReturn,
+            InvalidState,
+        ),
+        (
+            "return twice",
+            held(O::ReturnRequested),
+            RequestReturn,
+            InvalidState,
+        ),
+        (
+            "return shipped",
+            held(O::ReturnRequested),
+            ShipReturn,
+            Moves(Some(O::ReturnShipping), None, None),
+        ),
+        (
+            "return shipped twice",
+            held(O::ReturnShipping),
+            ShipReturn,
+            InvalidState,
+        ),
+        (
+            "return received",
+            held(O::ReturnShipping),
+            ReceiveReturn,
+            Moves(Some(O::ReturnReceived), None, None),
+        ),
+        (
+            "return received before it was sent",
+            held(O::ReturnRequested),
+            ReceiveReturn,
+            InvalidState,
+        ),
+        (
+            "return accepted",
+            held(O::ReturnReceived),
+            accept(K::Return, R::Defective, 0),
+            Moves(Some(O::Returned), None, Some(E::Returned)),
+        ),
+        (
+            "return accepted with a fee",
+            held(O::ReturnReceived),
+            accept(K::Return, R::ChangedMind, 3_000),
+            Moves(Some(O::Returned), None, Some(E::Returned)),
+        ),
+        (
+            "return fee for a defect",
+            held(O::ReturnReceived),
+            accept(K::Return, R::Defective, 3_000),
+            Field,
+        ),
+        (
+            "return fee above the limit",
+            held(O::ReturnReceived),
+            accept(K::Return, R::ChangedMind, 6_001),
+            Field,
+        ),
+        (
+            "return fee above what is left",
+            snap(
+                O::ReturnReceived,
+                Some(facts(P::PartiallyRefunded, E::Held, 8_000, 0, 0)),
+            ),
+            accept(K::Return, R::ChangedMind, 2_001),
+            Field,
+        ),
+        (
+            "exchange fee",
+            held(O::ReturnReceived),
+            accept(K::Exchange, R::ChangedMind, 1_000),
+            Field,
+        ),
+        (
+            "exchange accepted",
+            held(O::ReturnReceived),
+            accept(K::Exchange, R::WrongItem, 0),
+            Moves(Some(O::Paid), None, None),
+        ),
+        (
+            "accepted before it arrived",
+            held(O::ReturnShipping),
+            accept(K::Return, R::Defective, 0),
+            InvalidState,
+        ),
+        (
+            "accepted while refunding",
+            refunding(O::ReturnReceived),
+            accept(K::Return, R::Defective, 0),
+            RefundInProgress,
+        ),
+        (
+            "return rejected",
+            held(O::ReturnReceived),
+            RejectReturn,
+            Moves(Some(O::Disputed), None, None),
+        ),
+        (
+            "return rejected before it was sent",
+            held(O::ReturnRequested),
+            RejectReturn,
+            Moves(Some(O::Disputed), None, None),
+        ),
+        (
+            "no return to reject",
+            held(O::Delivered),
+            RejectReturn,
+            InvalidState,
+        ),
+        (
+            "return lapsed",
+            held(O::ReturnRequested),
+            LapseReturn,
+            Moves(Some(O::Delivered), None, None),
+        ),
+        (
+            "a sent return does not lapse",
+            held(O::ReturnShipping),
+            LapseReturn,
+            InvalidState,
+        ),
+        (
+            "confirm during a return",
+            held(O::ReturnRequested),
+            Release { by: Party::Buyer },
+            InvalidState,
+        ),
+        (
+            "auto-confirm during a return",
+            held(O::ReturnReceived),
+            Release { by: Party::System },
+            InvalidState,
+        ),
+        (
+            "dispute during a return",
+            held(O::ReturnShipping),
+            Dispute,
+            InvalidState,
+        ),
+        (
+            "seller refunds during a return",
+            held(O::ReturnShipping),
+            refund(10_000, Party::Seller),
+            Moves(None, None, None),
+        ),
+        (
+            "an accepted return's refund done",
+            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 0, 10_000))),
+            RefundSucceeded {
+                amount: won(10_000),
+            },
+            Moves(None, Some(P::Refunded), None),
+        ),
+        (
+            "an accepted return's refund done, fee kept",
+            snap(
+                O::Returned,
+                Some(facts(P::Paid, E::Returned, 0, 3_000, 7_000)),
+            ),
+            RefundSucceeded { amount: won(7_000) },
+            Moves(None, Some(P::PartiallyRefunded), None),
+        ),
+        (
+            "an accepted return's refund asked again",
+            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 3_000, 0))),
+            refund(7_000, Party::System),
+            Moves(None, None, None),
+        ),
+        (
+            "a returned order is refunded by the service alone",
+            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 3_000, 0))),
+            refund(7_000, Party::Seller),
+            InvalidState,
+        ),
+        (
+            "an accepted return's refund asked in part",
+            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 3_000, 0))),
+            refund(1_000, Party::System),
+            ExceedsBalance,
+        ),
+        (
+            "an accepted return's refund asked twice",
+            snap(
+                O::Returned,
+                Some(facts(P::Paid, E::Returned, 0, 3_000, 7_000)),
+            ),
+            refund(7_000, Party::System),
+            RefundInProgress,
+        ),
     ];
     for (name, snapshot, transition, expected) in cases {
         let result = plan(&snapshot, transition, &rules());
@@ -499,7 +719,7 @@ fn a_release_pays_the_seller_less_fee_and_vat() {
     assert_eq!(journal.net(Account::FeeVat), 27);
 }
 
-const ORDERS: [O; 9] = [
+const ORDERS: [O; 13] = [
     O::PendingPayment,
     O::Paid,
     O::Shipping,
@@ -509,6 +729,10 @@ const ORDERS: [O; 9] = [
     O::Refunded,
     O::Disputed,
     O::Expired,
+    O::ReturnRequested,
+    O::ReturnShipping,
+    O::ReturnReceived,
+    O::Returned,
 ];
 const PAYMENTS: [P; 7] = [
     P::Ready,
@@ -542,7 +766,19 @@ fn transitions() -> Vec<Transition> {
         Ship,
         Deliver,
         Dispute,
+        RequestReturn,
+        ShipReturn,
+        ReceiveReturn,
+        RejectReturn,
+        LapseReturn,
     ];
+    for kind in [K::Return, K::Exchange] {
+        for reason in [R::ChangedMind, R::Defective] {
+            for fee in [0, 3_000, 6_001] {
+                all.push(accept(kind, reason, fee));
+            }
+        }
+    }
     for by in PARTIES {
         all.push(Release { by });
         for amount in [0, 1, 4_000, 10_000] {
@@ -678,4 +914,53 @@ fn releases_and_refunds_exclude_each_other() {
             assert!(refund.is_err(), "refund after release: {s:?}");
         }
     }
+}
+
+#[test]
+fn nothing_is_released_while_a_return_is_open() {
+    for s in snapshots().into_iter().filter(|s| s.order.return_open()) {
+        for by in PARTIES {
+            let release = plan(&s, Transition::Release { by }, &rules());
+            assert!(
+                release.is_err(),
+                "released during a return: {s:?} by {by:?}"
+            );
+        }
+        assert!(plan(&s, Transition::Dispute, &rules()).is_err(), "{s:?}");
+    }
+}
+
+#[test]
+fn an_accepted_return_keeps_its_fee_as_a_release_and_reserves_the_rest() {
+    let plan = plan(
+        &held(O::ReturnReceived),
+        accept(K::Return, R::ChangedMind, 5_000),
+        &rules(),
+    );
+    let Ok(plan) = plan else {
+        panic!("accept refused: {plan:?}");
+    };
+    // The fee is released as a release is: 3 % platform fee (150) and its 10 % VAT (15).
+    let line = SettlementLine {
+        gross: won(5_000),
+        fee: won(150),
+        fee_vat: won(15),
+        net: won(4_835),
+    };
+    assert_eq!(plan.settlement, Some(line));
+    let after = plan.amounts.unwrap_or_else(|| panic!("no amounts"));
+    assert_eq!((after.released, after.refunding), (won(5_000), won(5_000)));
+    let journal = plan.journal.unwrap_or_else(|| panic!("no journal"));
+    assert_eq!(journal.net(Account::Escrow), -5_000);
+    assert_eq!(journal.net(Account::Seller(SELLER)), 4_835);
+    assert_eq!(plan.event, Event::ReturnAccepted);
+    // No fee: nothing is released, all of it is reserved for the refund.
+    let free = super::plan(
+        &held(O::ReturnReceived),
+        accept(K::Return, R::ChangedMind, 0),
+        &rules(),
+    );
+    let free = free.unwrap_or_else(|r| panic!("refused: {r:?}"));
+    assert_eq!((free.journal, free.settlement), (None, None));
+    assert_eq!(free.amounts.map(|a| a.refunding), Some(won(10_000)));
 }
