@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "settlements and payouts",
         include_str!("../../../migrations/0007_settlements_payouts.sql"),
     ),
+    (
+        8,
+        "returns and exchanges",
+        include_str!("../../../migrations/0008_returns.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

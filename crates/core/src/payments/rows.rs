@@ -65,7 +65,7 @@ pub(super) fn record_from_row(row: &dyn ReadRow) -> AppResult<PaymentRecord> {
 /// history row per result row (none: `history_id` is NULL), in one statement. A look-up by
 /// key (`IN (?)`, see [`escrow_store::Reads::fetch_by_key`]), so its rows come in no
 /// promised order: the history is sorted by id after.
-const STATUS_VIEW_REST: &str = "s.courier AS shipment_courier, \
+const STATUS_VIEW_REST: &str = "o.auto_confirm_at, s.courier AS shipment_courier, \
     s.invoice_number AS shipment_invoice_number, s.sent_at AS shipment_sent_at, h.id AS history_id, \
     h.at AS history_at, h.entity AS history_entity, h.from_state AS history_from, \
     h.to_state AS history_to, h.actor AS history_actor, h.reason AS history_reason \
@@ -105,7 +105,8 @@ fn shipment_subject(row: &dyn ReadRow) -> AppResult<ShipmentSubject> {
 
 /// One mapped row of the status view: on the first row the payment and its shipment, on
 /// every row one history entry, if any.
-type StatusRow = JoinedRow<(PaymentRecord, Option<orders::ShipmentView>), HistoryEntry>;
+type StatusRow =
+    JoinedRow<(PaymentRecord, Option<orders::ShipmentView>, Option<i64>), HistoryEntry>;
 
 fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRow> {
     joined_row(
@@ -113,7 +114,8 @@ fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRo
         head_wanted,
         |row| {
             let shipment = orders::shipment_from_row(row)?;
-            Ok((record_from_row(row)?, shipment))
+            let confirm_at = row.opt_int("auto_confirm_at")?;
+            Ok((record_from_row(row)?, shipment, confirm_at))
         },
         |row| {
             let Some(id) = row.opt_int("history_id")? else {
@@ -234,7 +236,7 @@ impl Payments {
             .reads()
             .fetch_by_key(&sql, payment_id, |row| status_row(row, &head_wanted))
             .await?;
-        let ((payment, shipment), history) = assemble(rows)
+        let ((payment, shipment, auto_confirm_at), history) = assemble(rows)
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
         let refunds = self.refunds_of(payment_id).await?;
         let vbank = if payment.is_vbank() {
@@ -242,12 +244,15 @@ impl Payments {
         } else {
             None
         };
+        let return_request = self.latest_return(payment_id).await?;
         Ok(PaymentStatusView {
             payment,
             shipment,
             history,
             refunds,
             vbank,
+            return_request,
+            auto_confirm_at,
         })
     }
 
