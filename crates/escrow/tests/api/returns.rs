@@ -385,3 +385,31 @@ on_both_databases_with! { quick_inspection =>
         money_agrees(&app, &buyer, &seller, &admin, &exchanged).await;
     }
 }
+
+/// Gateway calls give up after 500 ms; the jobs run every 50 ms.
+fn impatient_gateway(config: &mut Config) {
+    config.gateway_timeout = Duration::from_millis(500);
+    config.job_interval = Duration::from_millis(50);
+}
+
+on_both_databases_with! { impatient_gateway =>
+    async fn an_accepted_return_is_refunded_after_the_gateway_failed(app: TestApp) {
+        let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
+        let paid = delivered(&app, &buyer, &seller, 19_000).await;
+        let id = paid.payment_id;
+        received(&app, &buyer, &seller, id, ask("return", "defective")).await;
+        app.sandbox_fault("api", "error_500", 1).await;
+        let answer = app.act(Some(&seller), id, "return/accept", json!({})).await;
+        answer.assert_problem(502, "gateway_error");
+        // Accepted all the same: the refund is owed, and the jobs see it through (the
+        // intent the gateway never carried out is settled as failed, then asked again).
+        let status = app.status(id, &buyer.token).await;
+        assert_eq!(status["order_status"], "returned", "{status:#}");
+        let status = app.wait_for_payment(id, &buyer.token, "the owed refund", |s| s["status"] == "refunded").await;
+        let refunds: Vec<&str> = status["refunds"].as_array().unwrap().iter().filter_map(|r| r["status"].as_str()).collect();
+        assert_eq!(refunds, ["failed", "succeeded"], "{status:#}");
+        assert_eq!(app.gateway_payment(&paid.imp_uid).await["cancel_amount"], 19_000);
+        app.assert_ledger(&admin, 19_000, 19_000, 0, 0).await;
+        money_agrees(&app, &buyer, &seller, &admin, &paid).await;
+    }
+}
