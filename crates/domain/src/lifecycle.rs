@@ -279,39 +279,10 @@ pub fn plan(s: &Snapshot, t: Transition, rules: &Rules) -> Result<Plan, Refusal>
             order_only(s, OrderStatus::Disputed, Event::OrderDisputed)
         }
         Release { by } => release(s, by, rules),
-        RequestRefund { amount, by } => request_refund(s, amount, by),
-        RefundSucceeded { amount } => refund_succeeded(s, amount, amount),
-        RefundFailed { amount } => {
-            let p = payment(s)?;
-            let refunding = p
-                .refunding
-                .checked_sub(amount)
-                .map_err(|_| invalid(format!("no refund of {amount} is in progress")))?;
-            Ok(Plan {
-                amounts: Some(Amounts {
-                    refunding,
-                    ..amounts(&p)
-                }),
-                ..quiet(s, Event::RefundFailed)
-            })
-        }
-        RefundedAtGateway { amount } => {
-            let p = holding(s, "refunded")?;
-            if amount > p.refundable() {
-                return Err(Refusal::ExceedsBalance {
-                    left: p.refundable(),
-                });
-            }
-            // Reserve and settle in one step: the gateway has done it already.
-            let reserved = Snapshot {
-                payment: Some(PaymentFacts {
-                    refunding: p.refunding.checked_add(amount).map_err(too_large)?,
-                    ..p
-                }),
-                ..*s
-            };
-            refund_succeeded(&reserved, amount, amount)
-        }
+        RequestRefund { amount, by } => refunds::request(s, amount, by),
+        RefundSucceeded { amount } => refunds::succeeded(s, amount, amount),
+        RefundFailed { amount } => refunds::failed(s, amount),
+        RefundedAtGateway { amount } => refunds::at_gateway(s, amount),
         RequestReturn => returns::request(s),
         ShipReturn => returns::advance(
             s,
@@ -599,106 +570,7 @@ fn pay_seller(
     Ok((journal, line))
 }
 
-fn request_refund(s: &Snapshot, amount: Won, by: Party) -> Result<Plan, Refusal> {
-    if s.order == OrderStatus::Returned {
-        return returns::refund_owed(s, amount, by);
-    }
-    let p = holding(s, "refunded")?;
-    if amount == Won::ZERO {
-        return Err(Refusal::Field {
-            field: "amount",
-            message: "must be greater than 0".into(),
-        });
-    }
-    match by {
-        Party::Buyer if s.order != OrderStatus::Paid => {
-            return Err(invalid(
-                "after shipment the buyer opens a dispute instead of a refund".into(),
-            ))
-        }
-        Party::Buyer if amount != p.refundable() => {
-            return Err(Refusal::Field {
-                field: "amount",
-                message: "a buyer refunds in full".into(),
-            })
-        }
-        Party::Gateway | Party::System => {
-            return Err(invalid(
-                "only a party to the order asks for a refund".into(),
-            ))
-        }
-        _ => {}
-    }
-    if amount > p.refundable() {
-        return Err(Refusal::ExceedsBalance {
-            left: p.refundable(),
-        });
-    }
-    let refunding = p.refunding.checked_add(amount).map_err(too_large)?;
-    Ok(Plan {
-        amounts: Some(Amounts {
-            refunding,
-            ..amounts(&p)
-        }),
-        ..quiet(s, Event::RefundRequested)
-    })
-}
-
-/// Settles `reserved` of the reservation as `amount` refunded (equal but for rounding at
-/// gateways that never differ today; kept apart so the arithmetic says which is which).
-fn refund_succeeded(s: &Snapshot, reserved: Won, amount: Won) -> Result<Plan, Refusal> {
-    let p = payment(s)?;
-    let refunding = p
-        .refunding
-        .checked_sub(reserved)
-        .map_err(|_| invalid(format!("no refund of {reserved} is in progress")))?;
-    let refunded = p.refunded.checked_add(amount).map_err(too_large)?;
-    let gone = refunded.checked_add(p.released).map_err(too_large)?;
-    if gone > p.amount {
-        return Err(Refusal::ExceedsBalance {
-            left: p.refundable(),
-        });
-    }
-    let full = gone == p.amount;
-    let before_shipment = s.order == OrderStatus::Paid;
-    // An accepted return's refund: the order and the escrow moved when it was accepted.
-    let returned = s.order == OrderStatus::Returned;
-    let to = match full {
-        false => PaymentStatus::PartiallyRefunded,
-        // A return fee was released: not all of the payment came back.
-        true if p.released > Won::ZERO => PaymentStatus::PartiallyRefunded,
-        true if before_shipment && p.refunded == Won::ZERO => PaymentStatus::Cancelled,
-        true => PaymentStatus::Refunded,
-    };
-    let order = match (full && !returned, before_shipment) {
-        (false, _) => None,
-        (true, true) => Some(order_move(s, OrderStatus::Cancelled)?),
-        (true, false) => Some(order_move(s, OrderStatus::Refunded)?),
-    };
-    Ok(Plan {
-        order,
-        payment: Some(payment_move(&p, to)?),
-        escrow: if full && !returned {
-            escrow_move(&p, EscrowStatus::Returned)?
-        } else {
-            None
-        },
-        amounts: Some(Amounts {
-            refunded,
-            released: p.released,
-            refunding,
-        }),
-        journal: Some(Journal::transfer(
-            JournalKind::Refund,
-            Account::Escrow,
-            Account::Refunds,
-            amount,
-        )),
-        returns_stock: full && before_shipment,
-        ..quiet(s, Event::PaymentRefunded)
-    })
-}
-
+mod refunds;
 mod returns;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,8 @@ use crate::escrow::{
     EscrowStatus as E, OrderStatus as O, PaymentStatus as P, ReturnKind as K, ReturnReason as R,
 };
 
+mod returns;
+
 fn won(amount: i64) -> Won {
     Won::new(amount).unwrap_or(Won::ZERO)
 }
@@ -40,7 +42,7 @@ fn rules() -> Rules {
     }
 }
 
-fn accept(kind: K, reason: R, fee: i64) -> Transition {
+pub(super) fn accept(kind: K, reason: R, fee: i64) -> Transition {
     Transition::AcceptReturn {
         kind,
         reason,
@@ -474,216 +476,12 @@ fn the_contracts_cases() {
             RefundedAtGateway { amount: won(3_000) },
             InvalidState,
         ),
-        (
-            "return requested",
-            held(O::Delivered),
-            RequestReturn,
-            Moves(Some(O::ReturnRequested), None, None),
-        ),
-        (
-            "return in transit",
-            held(O::Shipping),
-            RequestReturn,
-            InvalidState,
-        ),
-        (
-            "return after release",
-            released,
-            RequestReturn,
-            InvalidState,
-        ),
-        (
-            "return of a disputed order",
-            held(O::Disputed),
-            RequestReturn,
-            InvalidState,
-        ),
-        (
-            "return twice",
-            held(O::ReturnRequested),
-            RequestReturn,
-            InvalidState,
-        ),
-        (
-            "return shipped",
-            held(O::ReturnRequested),
-            ShipReturn,
-            Moves(Some(O::ReturnShipping), None, None),
-        ),
-        (
-            "return shipped twice",
-            held(O::ReturnShipping),
-            ShipReturn,
-            InvalidState,
-        ),
-        (
-            "return received",
-            held(O::ReturnShipping),
-            ReceiveReturn,
-            Moves(Some(O::ReturnReceived), None, None),
-        ),
-        (
-            "return received before it was sent",
-            held(O::ReturnRequested),
-            ReceiveReturn,
-            InvalidState,
-        ),
-        (
-            "return accepted",
-            held(O::ReturnReceived),
-            accept(K::Return, R::Defective, 0),
-            Moves(Some(O::Returned), None, Some(E::Returned)),
-        ),
-        (
-            "return accepted with a fee",
-            held(O::ReturnReceived),
-            accept(K::Return, R::ChangedMind, 3_000),
-            Moves(Some(O::Returned), None, Some(E::Returned)),
-        ),
-        (
-            "return fee for a defect",
-            held(O::ReturnReceived),
-            accept(K::Return, R::Defective, 3_000),
-            Field,
-        ),
-        (
-            "return fee above the limit",
-            held(O::ReturnReceived),
-            accept(K::Return, R::ChangedMind, 6_001),
-            Field,
-        ),
-        (
-            "return fee above what is left",
-            snap(
-                O::ReturnReceived,
-                Some(facts(P::PartiallyRefunded, E::Held, 8_000, 0, 0)),
-            ),
-            accept(K::Return, R::ChangedMind, 2_001),
-            Field,
-        ),
-        (
-            "exchange fee",
-            held(O::ReturnReceived),
-            accept(K::Exchange, R::ChangedMind, 1_000),
-            Field,
-        ),
-        (
-            "exchange accepted",
-            held(O::ReturnReceived),
-            accept(K::Exchange, R::WrongItem, 0),
-            Moves(Some(O::Paid), None, None),
-        ),
-        (
-            "accepted before it arrived",
-            held(O::ReturnShipping),
-            accept(K::Return, R::Defective, 0),
-            InvalidState,
-        ),
-        (
-            "accepted while refunding",
-            refunding(O::ReturnReceived),
-            accept(K::Return, R::Defective, 0),
-            RefundInProgress,
-        ),
-        (
-            "return rejected",
-            held(O::ReturnReceived),
-            RejectReturn,
-            Moves(Some(O::Disputed), None, None),
-        ),
-        (
-            "return rejected before it was sent",
-            held(O::ReturnRequested),
-            RejectReturn,
-            Moves(Some(O::Disputed), None, None),
-        ),
-        (
-            "no return to reject",
-            held(O::Delivered),
-            RejectReturn,
-            InvalidState,
-        ),
-        (
-            "return lapsed",
-            held(O::ReturnRequested),
-            LapseReturn,
-            Moves(Some(O::Delivered), None, None),
-        ),
-        (
-            "a sent return does not lapse",
-            held(O::ReturnShipping),
-            LapseReturn,
-            InvalidState,
-        ),
-        (
-            "confirm during a return",
-            held(O::ReturnRequested),
-            Release { by: Party::Buyer },
-            InvalidState,
-        ),
-        (
-            "auto-confirm during a return",
-            held(O::ReturnReceived),
-            Release { by: Party::System },
-            InvalidState,
-        ),
-        (
-            "dispute during a return",
-            held(O::ReturnShipping),
-            Dispute,
-            InvalidState,
-        ),
-        (
-            "seller refunds during a return",
-            held(O::ReturnShipping),
-            refund(10_000, Party::Seller),
-            Moves(None, None, None),
-        ),
-        (
-            "an accepted return's refund done",
-            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 0, 10_000))),
-            RefundSucceeded {
-                amount: won(10_000),
-            },
-            Moves(None, Some(P::Refunded), None),
-        ),
-        (
-            "an accepted return's refund done, fee kept",
-            snap(
-                O::Returned,
-                Some(facts(P::Paid, E::Returned, 0, 3_000, 7_000)),
-            ),
-            RefundSucceeded { amount: won(7_000) },
-            Moves(None, Some(P::PartiallyRefunded), None),
-        ),
-        (
-            "an accepted return's refund asked again",
-            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 3_000, 0))),
-            refund(7_000, Party::System),
-            Moves(None, None, None),
-        ),
-        (
-            "a returned order is refunded by the service alone",
-            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 3_000, 0))),
-            refund(7_000, Party::Seller),
-            InvalidState,
-        ),
-        (
-            "an accepted return's refund asked in part",
-            snap(O::Returned, Some(facts(P::Paid, E::Returned, 0, 3_000, 0))),
-            refund(1_000, Party::System),
-            ExceedsBalance,
-        ),
-        (
-            "an accepted return's refund asked twice",
-            snap(
-                O::Returned,
-                Some(facts(P::Paid, E::Returned, 0, 3_000, 7_000)),
-            ),
-            refund(7_000, Party::System),
-            RefundInProgress,
-        ),
     ];
+    check(cases);
+}
+
+/// Plans each case and compares its outcome.
+fn check(cases: Vec<(&str, Snapshot, Transition, Expect)>) {
     for (name, snapshot, transition, expected) in cases {
         let result = plan(&snapshot, transition, &rules());
         assert_eq!(outcome(&result), expected, "{name}: {result:?}");
@@ -701,22 +499,32 @@ fn a_release_pays_the_seller_less_fee_and_vat() {
         Transition::Release { by: Party::Buyer },
         &rules(),
     );
-    let Ok(plan) = plan else {
-        panic!("release refused: {plan:?}");
-    };
     // 9 000 released: 3 % fee is 270, its 10 % VAT 27.
+    assert_pays_seller(&plan, 9_000, 270, 27);
+}
+
+/// Asserts `plan` releases `gross` to the seller less `fee` and its `vat`, in its journal
+/// and its settlement line.
+fn assert_pays_seller(plan: &Result<Plan, Refusal>, gross: i64, fee: i64, vat: i64) {
+    let Ok(plan) = plan else {
+        panic!("refused: {plan:?}");
+    };
+    let net = gross - fee - vat;
     let line = SettlementLine {
-        gross: won(9_000),
-        fee: won(270),
-        fee_vat: won(27),
-        net: won(8_703),
+        gross: won(gross),
+        fee: won(fee),
+        fee_vat: won(vat),
+        net: won(net),
     };
     assert_eq!(plan.settlement, Some(line));
-    let journal = plan.journal.unwrap_or_else(|| panic!("no journal"));
-    assert_eq!(journal.net(Account::Escrow), -9_000);
-    assert_eq!(journal.net(Account::Seller(SELLER)), 8_703);
-    assert_eq!(journal.net(Account::PlatformFee), 270);
-    assert_eq!(journal.net(Account::FeeVat), 27);
+    let journal = plan
+        .journal
+        .as_ref()
+        .unwrap_or_else(|| panic!("no journal"));
+    assert_eq!(journal.net(Account::Escrow), -gross);
+    assert_eq!(journal.net(Account::Seller(SELLER)), net);
+    assert_eq!(journal.net(Account::PlatformFee), fee);
+    assert_eq!(journal.net(Account::FeeVat), vat);
 }
 
 const ORDERS: [O; 13] = [
@@ -914,53 +722,4 @@ fn releases_and_refunds_exclude_each_other() {
             assert!(refund.is_err(), "refund after release: {s:?}");
         }
     }
-}
-
-#[test]
-fn nothing_is_released_while_a_return_is_open() {
-    for s in snapshots().into_iter().filter(|s| s.order.return_open()) {
-        for by in PARTIES {
-            let release = plan(&s, Transition::Release { by }, &rules());
-            assert!(
-                release.is_err(),
-                "released during a return: {s:?} by {by:?}"
-            );
-        }
-        assert!(plan(&s, Transition::Dispute, &rules()).is_err(), "{s:?}");
-    }
-}
-
-#[test]
-fn an_accepted_return_keeps_its_fee_as_a_release_and_reserves_the_rest() {
-    let plan = plan(
-        &held(O::ReturnReceived),
-        accept(K::Return, R::ChangedMind, 5_000),
-        &rules(),
-    );
-    let Ok(plan) = plan else {
-        panic!("accept refused: {plan:?}");
-    };
-    // The fee is released as a release is: 3 % platform fee (150) and its 10 % VAT (15).
-    let line = SettlementLine {
-        gross: won(5_000),
-        fee: won(150),
-        fee_vat: won(15),
-        net: won(4_835),
-    };
-    assert_eq!(plan.settlement, Some(line));
-    let after = plan.amounts.unwrap_or_else(|| panic!("no amounts"));
-    assert_eq!((after.released, after.refunding), (won(5_000), won(5_000)));
-    let journal = plan.journal.unwrap_or_else(|| panic!("no journal"));
-    assert_eq!(journal.net(Account::Escrow), -5_000);
-    assert_eq!(journal.net(Account::Seller(SELLER)), 4_835);
-    assert_eq!(plan.event, Event::ReturnAccepted);
-    // No fee: nothing is released, all of it is reserved for the refund.
-    let free = super::plan(
-        &held(O::ReturnReceived),
-        accept(K::Return, R::ChangedMind, 0),
-        &rules(),
-    );
-    let free = free.unwrap_or_else(|r| panic!("refused: {r:?}"));
-    assert_eq!((free.journal, free.settlement), (None, None));
-    assert_eq!(free.amounts.map(|a| a.refunding), Some(won(10_000)));
 }
