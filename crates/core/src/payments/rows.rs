@@ -6,7 +6,7 @@ use super::Payments;
 use crate::error::{AppError, AppResult};
 use crate::joined::{assemble, joined_row, JoinedRow};
 use crate::orders::{self, Shipping};
-use escrow_domain::{EscrowStatus, FailureCode, PaymentStatus, RefundStatus, Won};
+use escrow_domain::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus, RefundStatus, Won};
 use escrow_store::{params, ReadRow};
 use std::sync::atomic::AtomicBool;
 
@@ -244,7 +244,13 @@ impl Payments {
         } else {
             None
         };
-        let return_request = self.latest_return(payment_id).await?;
+        // Only an order whose history shows a return has one: most views read no more.
+        let asked = OrderStatus::ReturnRequested.as_str();
+        let return_request = if history.iter().any(|h| h.entity == "order" && h.to == asked) {
+            self.latest_return(payment_id).await?
+        } else {
+            None
+        };
         Ok(PaymentStatusView {
             payment,
             shipment,

@@ -244,7 +244,12 @@ on_both_databases! {
             assert_eq!(answer.body["errors"][0]["field"], field, "{:#}", answer.body);
         }
         let wrong_type = app.act(Some(&buyer), id, "return", json!({"kind": 1, "reason_code": "defective", "reason": "r"})).await;
-        assert!(wrong_type.status.is_client_error(), "{:#}", wrong_type.body);
+        wrong_type.assert_problem(422, "validation_failed");
+        let huge = app.act(Some(&buyer), id, "return", json!({"kind": "return", "reason_code": "defective", "reason": "가".repeat(100_000)})).await;
+        assert!(huge.status.is_client_error(), "{:#}", huge.body);
+        let path = format!("/payments/{id}/return");
+        app.raw(reqwest::Method::POST, &path, Some(&buyer.token), "application/json", "{").await.assert_problem(400, "malformed_json");
+        assert_eq!(app.count("returns").await, 0, "nothing half-written");
         assert_eq!(app.status(id, &buyer.token).await["order_status"], "delivered");
 
         step(&app, &buyer, id, "return", ask("return", "changed_mind")).await;
@@ -266,10 +271,15 @@ on_both_databases! {
         step(&app, &buyer, id, "return/shipment", parcel("3000003")).await;
         app.act(Some(&seller), id, "return/reject", json!({"reason": ""})).await.assert_problem(422, "validation_failed");
         step(&app, &seller, id, "return/received", json!({})).await;
-        // The fee: a won amount, within the limit and what was paid.
-        for fee in [json!(-1), json!(6_001), json!("1000")] {
+        // The fee: a won amount, within the limit and what was paid; the body JSON.
+        for fee in [json!(-1), json!(6_001), json!("1000"), json!(10.5), json!(1e300)] {
             let answer = app.act(Some(&seller), id, "return/accept", json!({"return_fee": fee})).await;
-            assert!(answer.status.is_client_error(), "fee {fee}: {:#}", answer.body);
+            answer.assert_problem(422, "validation_failed");
+        }
+        let accept = format!("/payments/{id}/return/accept");
+        for (body, status, code) in [("{", 400, "malformed_json"), ("[]", 422, "validation_failed"), (r#"{"return_fee": 99999999999999999999999}"#, 422, "validation_failed")] {
+            let answer = app.raw(reqwest::Method::POST, &accept, Some(&seller.token), "application/json", body).await;
+            answer.assert_problem(status, code);
         }
         let status = app.status(id, &buyer.token).await;
         assert_eq!((status["order_status"].as_str(), status["refunded_amount"].as_i64()), (Some("return_received"), Some(0)), "nothing half-written: {status:#}");
