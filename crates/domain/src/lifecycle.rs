@@ -269,6 +269,10 @@ pub fn plan(s: &Snapshot, t: Transition, rules: &Rules) -> Result<Plan, Refusal>
         }
         Deliver => {
             holding(s, "marked delivered")?;
+            // Only a parcel on its way: a return going back to `delivered` is a lapse.
+            if s.order != OrderStatus::Shipping {
+                return Err(invalid(format!("a {} order cannot be delivered", s.order)));
+            }
             order_only(s, OrderStatus::Delivered, Event::OrderDelivered)
         }
         Dispute => {

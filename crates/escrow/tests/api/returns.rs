@@ -259,6 +259,9 @@ on_both_databases! {
         app.act(Some(&buyer), id, "dispute", json!({"reason": "r"})).await.assert_problem(409, "invalid_state");
         app.act(Some(&seller), id, "return/received", json!({})).await.assert_problem(409, "invalid_state");
         app.act(Some(&seller), id, "return/accept", json!({})).await.assert_problem(409, "invalid_state");
+        // Nor does the seller end it by marking the order delivered or shipping again.
+        app.act(Some(&seller), id, "delivered", json!({})).await.assert_problem(409, "invalid_state");
+        app.act(Some(&seller), id, "shipment", parcel("3000004")).await.assert_problem(409, "invalid_state");
         for (body, field) in [
             (json!({"courier": "FEDEX", "invoice_number": "1"}), "courier"),
             (json!({"courier": "CJGLS", "invoice_number": "12 34"}), "invoice_number"),

@@ -171,6 +171,18 @@ fn the_return_cases() {
             InvalidState,
         ),
         (
+            "marked delivered during a return",
+            held(O::ReturnRequested),
+            Deliver,
+            InvalidState,
+        ),
+        (
+            "shipped during a return",
+            held(O::ReturnReceived),
+            Ship,
+            InvalidState,
+        ),
+        (
             "dispute during a return",
             held(O::ReturnShipping),
             Dispute,
