@@ -1,7 +1,8 @@
 //! Returns racing what would release or refund the same money, fired at once over many
 //! rounds (`races.rs`'s harness): the buyer's return × their own confirmation, a return ×
-//! the automatic confirmation due at that moment, and the seller's accept × a second accept
-//! and × a partial refund, with a prompt and a slow gateway. Whichever lands first, the money
+//! the automatic confirmation due at that moment, the seller's accept × a second accept
+//! and × a partial refund, with a prompt and a slow gateway; and the return's own timers at
+//! their deadlines: the parcel sent × the lapse, the seller's accept × acceptance by silence. Whichever lands first, the money
 //! agrees with the gateway, and a return that was taken is never released.
 
 use crate::escrow_support::{on_both_databases_with, EscrowApp};
@@ -12,6 +13,7 @@ use crate::races::{
 };
 use crate::returns::{ask, parcel};
 use crate::support::{Answer, TestApp};
+use escrow::config::Config;
 use serde_json::json;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -60,6 +62,28 @@ async fn finish_return(app: &TestApp, market: &Market, payment: &Payment) -> Vec
         )];
     }
     vec![]
+}
+
+/// A delivered payment whose changed-mind return the seller has received.
+async fn returned_to_seller(app: &TestApp, market: &Market) -> Payment {
+    let payment = payment_at(app, market, Stage::Delivered).await;
+    for (by, action, body) in [
+        (&market.buyer, "return", ask("return", "changed_mind")),
+        (&market.buyer, "return/shipment", parcel("9000009")),
+        (&market.seller, "return/received", json!({})),
+    ] {
+        app.act(Some(by), payment.id, action, body)
+            .await
+            .assert_status(200);
+    }
+    payment
+}
+
+/// The seller accepts, keeping 3 000 won.
+async fn accept_with_fee(app: &TestApp, market: &Market, payment: &Payment) -> Answer {
+    let body = json!({"return_fee": 3_000});
+    app.act(Some(&market.seller), payment.id, "return/accept", body)
+        .await
 }
 
 /// Exactly one of a return and a release may win; the other answers 409.
@@ -147,16 +171,7 @@ async fn accept_against(app: TestApp, gateway: Gateway, other: &'static str) {
     let market = Market::open(&app).await;
     let mut tally = Tally::new(&format!("return accept × {other}"), &app, gateway);
     for _ in 0..rounds() {
-        let payment = payment_at(&app, &market, Stage::Delivered).await;
-        for (by, action, body) in [
-            (&market.buyer, "return", ask("return", "changed_mind")),
-            (&market.buyer, "return/shipment", parcel("9000009")),
-            (&market.seller, "return/received", json!({})),
-        ] {
-            app.act(Some(by), payment.id, action, body)
-                .await
-                .assert_status(200);
-        }
+        let payment = returned_to_seller(&app, &market).await;
         let second = match other {
             "refund" => call(
                 &market.seller,
@@ -185,14 +200,7 @@ async fn accept_against(app: TestApp, gateway: Gateway, other: &'static str) {
         let status = app.status(payment.id, &market.buyer.token).await;
         let mut more = vec![];
         if status["order_status"] == "return_received" {
-            let again = app
-                .act(
-                    Some(&market.seller),
-                    payment.id,
-                    "return/accept",
-                    json!({"return_fee": 3_000}),
-                )
-                .await;
+            let again = accept_with_fee(&app, &market, &payment).await;
             if again.status != 200 {
                 more.push(finding(
                     "the accept after the race failed",
@@ -235,6 +243,149 @@ on_both_databases! {
 
     async fn accept_x_refund_slow_gateway(app: TestApp) {
         accept_against(app, Gateway::Slow, "refund").await
+    }
+}
+
+/// The return's deadlines: 300 ms to send it back, 300 ms to inspect; jobs every 20 ms.
+const RETURN_DEADLINE: Duration = Duration::from_millis(300);
+
+fn fast_return_timers(config: &mut Config) {
+    config.return_ship_within = RETURN_DEADLINE;
+    config.return_inspection = RETURN_DEADLINE;
+    config.job_interval = JOB_INTERVAL;
+}
+
+/// When a step aimed at a deadline is sent: from two job ticks before it to a little after.
+fn aim(round: usize) -> Duration {
+    RETURN_DEADLINE - JOB_INTERVAL * 2 + Duration::from_millis(8) * (round % 8) as u32
+}
+
+/// The buyer sends the parcel at the moment the return lapses: shipped, or lapsed, never both.
+async fn shipment_against_lapse(app: TestApp) {
+    let market = Market::open(&app).await;
+    let mut tally = Tally::new("return shipment × lapse", &app, Gateway::Prompt);
+    for round in 0..rounds() {
+        let payment = payment_at(&app, &market, Stage::Delivered).await;
+        app.act(
+            Some(&market.buyer),
+            payment.id,
+            "return",
+            ask("return", "defective"),
+        )
+        .await
+        .assert_status(200);
+        let asked = Instant::now();
+        tokio::time::sleep_until(asked + aim(round)).await;
+        let shipped = app
+            .act(
+                Some(&market.buyer),
+                payment.id,
+                "return/shipment",
+                parcel("7700077"),
+            )
+            .await;
+        let status = app.status(payment.id, &market.buyer.token).await;
+        let (order, outcome) = (&status["order_status"], &status["return"]["outcome"]);
+        let consistent = match shipped.status.as_u16() {
+            200 => order == "return_shipping" && outcome.is_null(),
+            _ => {
+                order == "delivered"
+                    && outcome == "lapsed"
+                    && status["return"]["shipped_at"].is_null()
+            }
+        };
+        let more = if consistent {
+            vec![]
+        } else {
+            vec![finding(
+                "the parcel and the lapse disagree",
+                &payment,
+                &status,
+            )]
+        };
+        tally
+            .check(
+                &app,
+                &market,
+                &payment,
+                &[("return/shipment", &shipped)],
+                more,
+            )
+            .await;
+    }
+    tally.assert_every_round_agreed();
+}
+
+/// The seller accepts with a fee at the moment their silence counts as acceptance: one
+/// acceptance, its refund once, the fee kept only if the seller's came first.
+async fn accept_against_silence(app: TestApp) {
+    let market = Market::open(&app).await;
+    let mut tally = Tally::new(
+        "return accept × acceptance by silence",
+        &app,
+        Gateway::Prompt,
+    );
+    for round in 0..rounds() {
+        let payment = returned_to_seller(&app, &market).await;
+        let received = Instant::now();
+        tokio::time::sleep_until(received + aim(round)).await;
+        let accept = accept_with_fee(&app, &market, &payment).await;
+        let status = app
+            .wait_for_payment(
+                payment.id,
+                &market.buyer.token,
+                "the return's refund",
+                |s| {
+                    s["order_status"] == "returned"
+                        && s["refunds"]
+                            .as_array()
+                            .is_some_and(|r| r.iter().all(|r| r["status"] == "succeeded"))
+                },
+            )
+            .await;
+        let fee = status["return"]["return_fee"].as_i64().unwrap_or(-1);
+        let (refunded, released) = (
+            status["refunded_amount"].as_i64(),
+            status["released_amount"].as_i64(),
+        );
+        let accepted_by = status["history"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["to"] == "returned"))
+            .map(|h| h["actor"].clone());
+        let consistent = match fee {
+            3_000 => {
+                (refunded, released) == (Some(payment.amount - 3_000), Some(3_000))
+                    && accepted_by.as_ref().is_some_and(|a| a != "system")
+            }
+            0 => {
+                (refunded, released) == (Some(payment.amount), Some(0))
+                    && accepted_by.as_ref().is_some_and(|a| a == "system")
+            }
+            _ => false,
+        };
+        let more = if consistent {
+            vec![]
+        } else {
+            vec![finding(
+                "the acceptance and its money disagree",
+                &payment,
+                &status,
+            )]
+        };
+        tally
+            .check(&app, &market, &payment, &[("return/accept", &accept)], more)
+            .await;
+    }
+    tally.assert_every_round_agreed();
+}
+
+on_both_databases_with! { fast_return_timers =>
+    async fn return_shipment_x_lapse(app: TestApp) {
+        shipment_against_lapse(app).await
+    }
+
+    async fn return_accept_x_acceptance_by_silence(app: TestApp) {
+        accept_against_silence(app).await
     }
 }
 
