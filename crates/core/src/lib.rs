@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod chaos;
 pub mod error;
+pub mod gateway;
 pub mod idempotency;
 pub mod jobs;
 mod joined;

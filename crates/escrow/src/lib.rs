@@ -9,6 +9,7 @@ pub mod webhooks;
 use anyhow::Context;
 use config::Config;
 use escrow_core::auth::{Passwords, Tokens};
+use escrow_core::gateway::{self, Gateway};
 use escrow_core::jobs::JobSchedule;
 use escrow_core::members::{Members, NewMember, SignupFields};
 use escrow_core::orders::{Orders, UnpaidLimits};
@@ -83,7 +84,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
             (url, format!("{SANDBOX_PATH}/iamport.js"), Some(sandbox))
         }
     };
-    let gateway: Arc<dyn PortOne> = Arc::new(
+    let v1: Arc<dyn PortOne> = Arc::new(
         PortOneClient::new(
             ClientConfig::new(
                 gateway_url,
@@ -94,6 +95,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         )
         .map_err(|e| anyhow::anyhow!("building the gateway client: {e}"))?,
     );
+    let gateway: Arc<dyn Gateway> = Arc::new(gateway::v1::V1::new(v1, config.pg.clone()));
     let browser = BrowserConfig {
         imp_code: config.imp_code.clone(),
         iamport_js,

@@ -1,12 +1,12 @@
 //! The one application state, built once by the composition root.
 
+use escrow_core::gateway::Gateway;
 use escrow_core::members::Members;
 use escrow_core::orders::Orders;
 use escrow_core::payments::Payments;
 use escrow_core::products::Products;
 use escrow_core::webhooks::Webhooks;
 use escrow_core::Db;
-use portone::PortOne;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -85,7 +85,7 @@ pub struct Services {
     pub products: Products,
     pub orders: Orders,
     pub payments: Payments,
-    pub gateway: Arc<dyn PortOne>,
+    pub gateway: Arc<dyn Gateway>,
     pub browser: BrowserConfig,
     pub webhook_sources: WebhookSources,
     pub webhooks: Webhooks,

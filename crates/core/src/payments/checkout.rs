@@ -8,11 +8,11 @@ use super::model::{
 use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{GatewayError, PaymentRef};
 use crate::orders::{self, Shipping, ORDER_VIEW_COLUMNS, ORDER_VIEW_FROM};
 use crate::records::{self, Actor};
 use escrow_domain::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus, Won};
 use escrow_store::{now_millis, params, ReadRow};
-use portone::PortOneError;
 use sqlx::Row;
 use std::sync::atomic::AtomicBool;
 
@@ -327,15 +327,18 @@ impl Payments {
         }
         let gw = self
             .gateway
-            .get_payment(imp_uid)
+            .payment(&PaymentRef::new(
+                payment.merchant_uid.clone(),
+                Some(imp_uid),
+            ))
             .await
             .map_err(|err| match err {
-                PortOneError::NotFound { .. } => {
+                GatewayError::NotFound(_) => {
                     AppError::field("imp_uid", "the gateway has no such payment")
                 }
                 other => gateway_error(other),
             })?;
-        if gw.merchant_uid != payment.merchant_uid {
+        if gw.reference != payment.merchant_uid {
             return Err(AppError::field(
                 "imp_uid",
                 "this gateway payment belongs to another order",
@@ -386,15 +389,18 @@ impl Payments {
         }
         let gw = self
             .gateway
-            .get_payment(imp_uid)
+            .payment(&PaymentRef::new(
+                payment.merchant_uid.clone(),
+                Some(imp_uid),
+            ))
             .await
             .map_err(|err| match err {
-                PortOneError::NotFound { .. } => {
+                GatewayError::NotFound(_) => {
                     AppError::NotFound("the gateway has no such payment".into())
                 }
                 other => gateway_error(other),
             })?;
-        if gw.merchant_uid != payment.merchant_uid {
+        if gw.reference != payment.merchant_uid {
             return Err(AppError::NotFound(
                 "no such payment for this merchant_uid".into(),
             ));

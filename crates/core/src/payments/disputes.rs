@@ -21,15 +21,16 @@ impl Payments {
         let payment = self.load_for(caller, payment_id).await?;
         only(caller.user_id == payment.buyer_id, "the buyer")?;
         let actor = Actor::member(caller.role, caller.user_id);
-        self.step_payment(payment_id, &actor, |p| {
-            let mut step = Step::new(Transition::Dispute)
-                .reason(reason)
-                .data(serde_json::json!({"reason": reason}));
-            step.order_columns = vec![("disputed_from", Param::from(p.order_status.as_str()))];
-            Ok(Some(step))
-        })
-        .await?;
-        self.load(payment_id).await
+        let stepped = self
+            .step_payment(&payment, &actor, |p| {
+                let mut step = Step::new(Transition::Dispute)
+                    .reason(reason)
+                    .data(serde_json::json!({"reason": reason}));
+                step.order_columns = vec![("disputed_from", Param::from(p.order_status.as_str()))];
+                Ok(Some(step))
+            })
+            .await?;
+        self.after_step(payment_id, &stepped).await
     }
 
     /// An admin decides a dispute: release to the seller, or refund (all, or `amount` with
@@ -69,7 +70,7 @@ impl Payments {
                 self.settle_open_refunds(&payment).await?;
                 let refunded = self
                     .refund_as(
-                        payment_id,
+                        &payment,
                         Party::Admin,
                         amount,
                         "dispute resolved: refunded",

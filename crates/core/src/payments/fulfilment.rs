@@ -5,15 +5,16 @@
 use super::gateway::gateway_error;
 use super::model::PaymentRecord;
 use super::rows::ShipmentSubject;
+use super::steps::Stepped;
 use super::transitions::Step;
 use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{Contact, Delivery, GatewayError, PaymentRef};
 use crate::records::Actor;
 use escrow_domain::lifecycle::{Party, Transition};
 use escrow_domain::{OrderStatus, Won};
 use escrow_store::{now_millis, Param};
-use portone::PortOneError;
 
 const INSERT_SHIPMENT: &str = "INSERT INTO shipments (payment_id, courier, invoice_number, \
     sent_at, registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)";
@@ -60,45 +61,37 @@ impl Payments {
             // The seller's row must exist, as a lookup of it by id would require.
             let seller_name =
                 seller_name.ok_or_else(|| AppError::NotFound("the seller is gone".into()))?;
-            let logis = portone::EscrowLogis {
-                sender: portone::EscrowSender {
-                    name: Some(seller_name),
-                    tel: Some(seller_phone.unwrap_or_else(|| "-".into())),
-                    addr: Some("-".into()),
-                    postcode: Some("00000".into()),
-                    relationship: Some("판매자".into()),
+            let delivery = Delivery {
+                sender: Contact {
+                    name: seller_name,
+                    phone: seller_phone.unwrap_or_else(|| "-".into()),
+                    address: "-".into(),
+                    postcode: "00000".into(),
                 },
-                logis: portone::EscrowLogisInfo {
-                    company: courier.to_string(),
-                    invoice: invoice.to_string(),
-                    sent_at: sent_at / 1000,
-                    receiving_at: None,
-                    address: Some(receiver.address.clone()),
+                relationship: "판매자".into(),
+                receiver: Contact {
+                    name: receiver.receiver_name,
+                    phone: receiver.receiver_phone,
+                    address: receiver.address,
+                    postcode: receiver.postcode,
                 },
-                receiver: portone::EscrowReceiver {
-                    name: Some(receiver.receiver_name),
-                    tel: Some(receiver.receiver_phone),
-                    addr: Some(receiver.address),
-                    postcode: Some(receiver.postcode),
-                },
+                courier: courier.to_string(),
+                invoice: invoice.to_string(),
+                sent_at,
             };
-            let registered = if first {
-                self.gateway.register_escrow_logis(&imp_uid, &logis).await
-            } else {
-                self.gateway.update_escrow_logis(&imp_uid, &logis).await
-            };
-            match registered {
-                Ok(_) => {}
+            let at_gateway = PaymentRef::new(payment.merchant_uid.clone(), Some(&imp_uid));
+            match self.gateway.ship(&at_gateway, &delivery, first).await {
+                Ok(()) => {}
                 // Registered by an earlier attempt whose answer we lost: update instead.
-                Err(PortOneError::Refused { status: 409, .. }) if first => {
+                Err(GatewayError::Refused { conflict: true, .. }) if first => {
                     self.gateway
-                        .update_escrow_logis(&imp_uid, &logis)
+                        .ship(&at_gateway, &delivery, false)
                         .await
                         .map_err(gateway_error)?;
                 }
                 // The gateway refuses the delivery of a payment a racing cancel emptied
                 // meanwhile: answer what our record now says.
-                Err(err @ PortOneError::Refused { .. }) => {
+                Err(err @ GatewayError::Refused { .. }) => {
                     let now = self.load(payment.id).await?;
                     if now.refunding_amount > Won::ZERO {
                         return Err(AppError::RefundInProgress(
@@ -121,24 +114,26 @@ impl Payments {
         let now = now_millis();
         if first {
             // The shipment row is written only with the move to `shipping`, so there is one.
-            self.step_payment(payment.id, &actor, |p| {
-                let mut step = Step::new(Transition::Ship)
-                    .reason(format!("{courier} {invoice}"))
-                    .data(serde_json::json!({"courier": courier, "invoice_number": invoice}));
-                step.also.push((
-                    INSERT_SHIPMENT,
-                    vec![
-                        p.id.into(),
-                        courier.into(),
-                        invoice.into(),
-                        sent_at.into(),
-                        now.into(),
-                        now.into(),
-                    ],
-                ));
-                Ok(Some(step))
-            })
-            .await?;
+            let stepped = self
+                .step_payment(&payment, &actor, |p| {
+                    let mut step = Step::new(Transition::Ship)
+                        .reason(format!("{courier} {invoice}"))
+                        .data(serde_json::json!({"courier": courier, "invoice_number": invoice}));
+                    step.also.push((
+                        INSERT_SHIPMENT,
+                        vec![
+                            p.id.into(),
+                            courier.into(),
+                            invoice.into(),
+                            sent_at.into(),
+                            now.into(),
+                            now.into(),
+                        ],
+                    ));
+                    Ok(Some(step))
+                })
+                .await?;
+            return self.after_step(payment.id, &stepped).await;
         } else {
             let updated = self
                 .db
@@ -181,17 +176,18 @@ impl Payments {
             i64::try_from(self.settings.auto_confirm_after.as_millis()).unwrap_or(i64::MAX / 4);
         let confirm_at = now.saturating_add(after);
         let actor = Actor::member(caller.role, caller.user_id);
-        self.step_payment(payment_id, &actor, |_| {
-            let mut step = Step::new(Transition::Deliver)
-                .data(serde_json::json!({"auto_confirm_at": confirm_at}));
-            step.order_columns = vec![
-                ("delivered_at", Param::from(now)),
-                ("auto_confirm_at", Param::from(confirm_at)),
-            ];
-            Ok(Some(step))
-        })
-        .await?;
-        self.load(payment_id).await
+        let stepped = self
+            .step_payment(&payment, &actor, |_| {
+                let mut step = Step::new(Transition::Deliver)
+                    .data(serde_json::json!({"auto_confirm_at": confirm_at}));
+                step.order_columns = vec![
+                    ("delivered_at", Param::from(now)),
+                    ("auto_confirm_at", Param::from(confirm_at)),
+                ];
+                Ok(Some(step))
+            })
+            .await?;
+        self.after_step(payment_id, &stepped).await
     }
 
     /// The buyer confirms receipt: the escrow is released to the seller.
@@ -199,14 +195,15 @@ impl Payments {
         let payment = self.load_for(caller, payment_id).await?;
         only(caller.user_id == payment.buyer_id, "the buyer")?;
         let actor = Actor::member(caller.role, caller.user_id);
-        self.release(
-            &payment,
-            Party::Buyer,
-            &actor,
-            "purchase confirmed by the buyer",
-        )
-        .await?;
-        self.load(payment_id).await
+        let released = self
+            .release(
+                &payment,
+                Party::Buyer,
+                &actor,
+                "purchase confirmed by the buyer",
+            )
+            .await?;
+        self.after_step(payment_id, &released).await
     }
 
     /// Releases what is left to the seller, less the fee and its VAT. An open refund intent
@@ -218,16 +215,15 @@ impl Payments {
         by: Party,
         actor: &Actor,
         reason: &str,
-    ) -> AppResult<()> {
+    ) -> AppResult<Stepped> {
         self.settle_open_refunds(payment).await?;
-        self.step_payment(payment.id, actor, |_| {
+        self.step_payment(payment, actor, |_| {
             Ok(Some(
                 Step::new(Transition::Release { by })
                     .reason(reason)
                     .data(serde_json::json!({})),
             ))
         })
-        .await?;
-        Ok(())
+        .await
     }
 }

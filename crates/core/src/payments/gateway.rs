@@ -6,13 +6,13 @@ use super::steps::Stepped;
 use super::transitions::{RefundWrite, Step};
 use super::Payments;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{CancelRequest, GatewayError, GatewayPayment, GatewayStatus, PaymentRef};
 use crate::records::Actor;
 use escrow_domain::lifecycle::{Event, Transition};
 use escrow_domain::{OrderStatus, PaymentStatus, Won};
 use escrow_store::Param;
-use portone::{CancelRequest, PortOneError};
 
-pub(super) fn gateway_error(err: PortOneError) -> AppError {
+pub(super) fn gateway_error(err: GatewayError) -> AppError {
     tracing::warn!(gateway.error = err.kind(), error = %err, "gateway call failed");
     AppError::Gateway(err.kind().replace('_', " "))
 }
@@ -36,9 +36,9 @@ enum Verdict {
     Nothing,
 }
 
-fn verdict(ours: &PaymentRecord, gw: &portone::Payment) -> Verdict {
-    use portone::PaymentStatus as Gw;
-    let is_account = gw.pay_method.as_deref() == Some("vbank") && gw.vbank_num.is_some();
+fn verdict(ours: &PaymentRecord, gw: &GatewayPayment) -> Verdict {
+    use GatewayStatus as Gw;
+    let is_account = gw.vbank.is_some();
     let unpaid = matches!(
         ours.status,
         PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
@@ -56,7 +56,7 @@ fn verdict(ours: &PaymentRecord, gw: &portone::Payment) -> Verdict {
         }
         (_, Gw::Paid) if unpaid => {
             let matches = gw.amount == ours.amount.get()
-                && gw.cancel_amount == 0
+                && gw.cancelled == 0
                 && gw.escrow == ours.escrow
                 && gw.currency.eq_ignore_ascii_case("KRW");
             if matches {
@@ -67,16 +67,16 @@ fn verdict(ours: &PaymentRecord, gw: &portone::Payment) -> Verdict {
         }
         (_, Gw::Failed) if unpaid => Verdict::Failed,
         (PaymentStatus::Failed | PaymentStatus::Cancelled, Gw::Paid)
-            if gw.cancellable_amount() > 0 && ours.paid_at.is_none() =>
+            if gw.cancellable() > 0 && ours.paid_at.is_none() =>
         {
             Verdict::FinishCancel
         }
         (_, Gw::Paid | Gw::Cancelled)
-            if ours.paid_at.is_some() && gw.cancel_amount > ours.refunded_amount.get() =>
+            if ours.paid_at.is_some() && gw.cancelled > ours.refunded_amount.get() =>
         {
             // What our open intents reserve is theirs to settle, not an unknown refund.
             let known = ours.refunded_amount.get() + ours.refunding_amount.get();
-            match Won::new(gw.cancel_amount - known) {
+            match Won::new(gw.cancelled - known) {
                 Ok(extra) if extra > Won::ZERO => Verdict::RefundedThere(extra),
                 _ => Verdict::Nothing,
             }
@@ -90,7 +90,7 @@ impl Payments {
     pub(super) async fn apply_gateway(
         &self,
         payment: &PaymentRecord,
-        gw: &portone::Payment,
+        gw: &GatewayPayment,
         actor: &Actor,
     ) -> AppResult<bool> {
         crate::chaos::crash_point("after-gateway-fetch");
@@ -105,7 +105,7 @@ impl Payments {
             Verdict::Pay => self.mark_paid(payment, gw, actor).await?,
             Verdict::AwaitDeposit => self.await_deposit(payment, gw, actor).await?,
             Verdict::Revoke => {
-                self.revoke_logged(payment, &gw.imp_uid).await;
+                self.revoke_logged(payment, &gw.to_ref()).await;
                 false
             }
             Verdict::Mismatch => {
@@ -120,12 +120,12 @@ impl Payments {
                 let won = self
                     .close_ready(payment, gw, Transition::RefuseMismatch, &reason, actor)
                     .await?;
-                if won && gw.status == portone::PaymentStatus::Ready {
+                if won && gw.status == GatewayStatus::Ready {
                     tracing::warn!(
                         payment.id = payment.id,
                         "virtual account of another amount: revoking it"
                     );
-                    self.revoke_logged(payment, &gw.imp_uid).await;
+                    self.revoke_logged(payment, &gw.to_ref()).await;
                 } else if won {
                     tracing::warn!(
                         payment.id = payment.id,
@@ -157,16 +157,12 @@ impl Payments {
     async fn mark_paid(
         &self,
         payment: &PaymentRecord,
-        gw: &portone::Payment,
+        gw: &GatewayPayment,
         actor: &Actor,
     ) -> AppResult<bool> {
-        let paid_at = if gw.paid_at > 0 {
-            gw.paid_at * 1000
-        } else {
-            escrow_store::now_millis()
-        };
+        let paid_at = gw.paid_at.unwrap_or_else(escrow_store::now_millis);
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if !matches!(
                     p.status,
                     PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
@@ -176,15 +172,15 @@ impl Payments {
                 if p.order_status != OrderStatus::PendingPayment {
                     let mut step = Step::new(Transition::RefuseLate)
                         .reason("paid after the order closed")
-                        .data(serde_json::json!({"imp_uid": gw.imp_uid}));
-                    step.payment_columns = vec![("imp_uid", Param::from(gw.imp_uid.as_str()))];
+                        .data(serde_json::json!({"imp_uid": gw.gateway_id}));
+                    step.payment_columns = vec![("imp_uid", Param::from(gw.gateway_id.as_str()))];
                     return Ok(Some(step));
                 }
                 let mut step = Step::new(Transition::Pay).data(serde_json::json!({
-                    "amount": p.amount.get(), "imp_uid": gw.imp_uid,
+                    "amount": p.amount.get(), "imp_uid": gw.gateway_id,
                 }));
                 step.payment_columns = vec![
-                    ("imp_uid", Param::from(gw.imp_uid.as_str())),
+                    ("imp_uid", Param::from(gw.gateway_id.as_str())),
                     ("pg_provider", Param::from(gw.pg_provider.as_deref())),
                     ("pay_method", Param::from(gw.pay_method.as_deref())),
                     ("paid_at", Param::from(paid_at)),
@@ -215,26 +211,25 @@ impl Payments {
     async fn await_deposit(
         &self,
         payment: &PaymentRecord,
-        gw: &portone::Payment,
+        gw: &GatewayPayment,
         actor: &Actor,
     ) -> AppResult<bool> {
-        let bank_code = gw.vbank_code.clone().unwrap_or_default();
-        let bank_name = gw
-            .vbank_name
+        let account = gw.vbank.clone().unwrap_or_default();
+        let bank_name = account
+            .bank_name
             .clone()
-            .or_else(|| escrow_domain::banks::bank_name(&bank_code).map(str::to_owned))
+            .or_else(|| escrow_domain::banks::bank_name(&account.bank_code).map(str::to_owned))
             .unwrap_or_default();
-        let account_number = gw.vbank_num.clone().unwrap_or_default();
-        let holder = gw.vbank_holder.clone().unwrap_or_default();
-        let due_at = gw.vbank_date.saturating_mul(1000);
-        let issued_at = if gw.vbank_issued_at > 0 {
-            gw.vbank_issued_at.saturating_mul(1000)
-        } else {
-            escrow_store::now_millis()
-        };
+        let (bank_code, account_number, holder, due_at) = (
+            account.bank_code,
+            account.account_number,
+            account.holder,
+            account.due_at,
+        );
+        let issued_at = account.issued_at.unwrap_or_else(escrow_store::now_millis);
         let mut closed = false;
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if p.status != PaymentStatus::Ready {
                     return Ok(None);
                 }
@@ -243,12 +238,12 @@ impl Payments {
                     return Ok(None);
                 }
                 let mut step = Step::new(Transition::AwaitDeposit).data(serde_json::json!({
-                    "amount": p.amount.get(), "imp_uid": gw.imp_uid, "bank_code": bank_code,
+                    "amount": p.amount.get(), "imp_uid": gw.gateway_id, "bank_code": bank_code,
                     "bank_name": bank_name, "account_number": account_number, "holder": holder,
                     "due_at": due_at,
                 }));
                 step.payment_columns = vec![
-                    ("imp_uid", Param::from(gw.imp_uid.as_str())),
+                    ("imp_uid", Param::from(gw.gateway_id.as_str())),
                     ("pg_provider", Param::from(gw.pg_provider.as_deref())),
                 ];
                 step.also.push((
@@ -268,7 +263,7 @@ impl Payments {
             })
             .await?;
         if closed {
-            self.revoke_logged(payment, &gw.imp_uid).await;
+            self.revoke_logged(payment, &gw.to_ref()).await;
         }
         Ok(matches!(stepped, Stepped::Applied(_)))
     }
@@ -278,13 +273,13 @@ impl Payments {
     async fn close_ready(
         &self,
         payment: &PaymentRecord,
-        gw: &portone::Payment,
+        gw: &GatewayPayment,
         transition: Transition,
         reason: &str,
         actor: &Actor,
     ) -> AppResult<bool> {
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if !matches!(
                     p.status,
                     PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
@@ -294,9 +289,9 @@ impl Payments {
                 let mut step = Step::new(transition)
                     .reason(reason)
                     .data(serde_json::json!({
-                        "imp_uid": gw.imp_uid,
+                        "imp_uid": gw.gateway_id,
                     }));
-                step.payment_columns = vec![("imp_uid", Param::from(gw.imp_uid.as_str()))];
+                step.payment_columns = vec![("imp_uid", Param::from(gw.gateway_id.as_str()))];
                 Ok(Some(step))
             })
             .await?;
@@ -312,7 +307,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<bool> {
         let recorded = self
-            .step_payment(payment.id, actor, |_| {
+            .step_payment(payment, actor, |_| {
                 let reason = "refunded at the gateway, recorded from its record";
                 let mut step = Step::new(Transition::RefundedAtGateway { amount })
                     .reason(reason)
@@ -341,7 +336,7 @@ impl Payments {
         }
     }
 
-    async fn cancel_refused_logged(&self, payment: &PaymentRecord, gw: &portone::Payment) {
+    async fn cancel_refused_logged(&self, payment: &PaymentRecord, gw: &GatewayPayment) {
         if let Err(err) = self.cancel_refused(gw).await {
             // Reconciliation finishes it: a refused payment still paid at the gateway.
             tracing::error!(payment.id = payment.id, error = %err, "cancelling a refused payment failed");
@@ -350,21 +345,24 @@ impl Payments {
 
     /// Cancels in full a payment we refused. Racing callers may both try; the gateway refuses
     /// the second, which is success for us once the gateway shows nothing left to cancel.
-    pub(super) async fn cancel_refused(&self, gw: &portone::Payment) -> AppResult<bool> {
-        let request = CancelRequest::full(
-            gw.imp_uid.clone(),
-            gw.cancellable_amount(),
-            "escrow: refused payment",
-        );
+    pub(super) async fn cancel_refused(&self, gw: &GatewayPayment) -> AppResult<bool> {
+        let request = CancelRequest {
+            payment: gw.to_ref(),
+            amount: None,
+            cancellable: Some(gw.cancellable()),
+            reason: "escrow: refused payment".into(),
+            refund_account: None,
+            pg_provider: gw.pg_provider.clone(),
+        };
         match self.gateway.cancel(&request).await {
             Ok(_) => Ok(true),
-            Err(PortOneError::Refused { .. }) => {
+            Err(GatewayError::Refused { .. }) => {
                 let now = self
                     .gateway
-                    .get_payment(&gw.imp_uid)
+                    .payment(&gw.to_ref())
                     .await
                     .map_err(gateway_error)?;
-                if now.cancellable_amount() == 0 {
+                if now.cancellable() == 0 {
                     Ok(false)
                 } else {
                     Err(AppError::Gateway(
@@ -379,14 +377,17 @@ impl Payments {
     pub(super) async fn find_at_gateway(
         &self,
         payment: &PaymentRecord,
-    ) -> AppResult<Option<portone::Payment>> {
-        let found = match &payment.imp_uid {
-            Some(imp_uid) => self.gateway.get_payment(imp_uid).await,
-            None => self.gateway.find_payment(&payment.merchant_uid).await,
-        };
+    ) -> AppResult<Option<GatewayPayment>> {
+        let found = self
+            .gateway
+            .payment(&PaymentRef::new(
+                payment.merchant_uid.clone(),
+                payment.imp_uid.as_deref(),
+            ))
+            .await;
         match found {
-            Ok(gw) if gw.merchant_uid == payment.merchant_uid => Ok(Some(gw)),
-            Ok(_) | Err(PortOneError::NotFound { .. }) => Ok(None),
+            Ok(gw) if gw.reference == payment.merchant_uid => Ok(Some(gw)),
+            Ok(_) | Err(GatewayError::NotFound(_)) => Ok(None),
             Err(err) => Err(gateway_error(err)),
         }
     }
@@ -423,17 +424,28 @@ mod tests {
         }
     }
 
-    fn theirs(status: portone::PaymentStatus, amount: i64, cancelled: i64) -> portone::Payment {
-        let json = serde_json::json!({
-            "imp_uid": "imp_1", "merchant_uid": "m", "status": status, "amount": amount,
-            "cancel_amount": cancelled, "currency": "KRW", "escrow": true,
-        });
-        serde_json::from_value(json).unwrap_or_else(|e| panic!("payment json: {e}"))
+    fn theirs(status: GatewayStatus, amount: i64, cancelled: i64) -> GatewayPayment {
+        GatewayPayment {
+            reference: "m".into(),
+            gateway_id: "imp_1".into(),
+            status,
+            amount,
+            cancelled,
+            currency: "KRW".into(),
+            escrow: true,
+            pg_provider: None,
+            pay_method: None,
+            paid_at: None,
+            fail_reason: None,
+            cancellations: Vec::new(),
+            vbank: None,
+            escrow_at_pg: None,
+        }
     }
 
     #[test]
     fn verdicts() {
-        use portone::PaymentStatus as Gw;
+        use GatewayStatus as Gw;
         use PaymentStatus as P;
         let cases = [
             (

@@ -40,15 +40,15 @@ pub use payouts::DEFAULT_MIN_PAYOUT;
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::gateway::Gateway;
 use crate::turns::Turns;
 use escrow_store::Db;
-use portone::PortOne;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Payments {
     db: Db,
-    gateway: Arc<dyn PortOne>,
+    gateway: Arc<dyn Gateway>,
     settings: Arc<PaymentSettings>,
     /// The buyer's completion and the gateway's webhook of one payment arrive together
     /// (the usual race): in turn, the second finds the payment verified and asks the
@@ -78,7 +78,7 @@ fn only(allowed: bool, who: &str) -> AppResult<()> {
 }
 
 impl Payments {
-    pub fn new(db: Db, gateway: Arc<dyn PortOne>, settings: PaymentSettings) -> Self {
+    pub fn new(db: Db, gateway: Arc<dyn Gateway>, settings: PaymentSettings) -> Self {
         Self {
             db,
             gateway,

@@ -9,12 +9,12 @@ use super::transitions::{RefundWrite, Step};
 use super::{only, Payments};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{CancelRequest, GatewayError, PaymentRef};
 use crate::records::Actor;
 use escrow_domain::banks::RefundAccount;
 use escrow_domain::lifecycle::{Party, Transition};
 use escrow_domain::{OrderStatus, PaymentStatus, RefundStatus, Won};
 use escrow_store::{now_millis, params};
-use portone::{CancelRequest, PortOneError};
 
 /// How a refund's reason names its intent at the gateway, so that the gateway's record of
 /// its cancels tells which of our intents it carried out.
@@ -63,6 +63,7 @@ fn intent_of(applied: Applied, reason: &str) -> AppResult<Intent> {
         before,
         plan,
         refund_id,
+        after,
     } = applied;
     let refund_id =
         refund_id.ok_or_else(|| AppError::Internal("a refund request without its id".into()))?;
@@ -75,7 +76,8 @@ fn intent_of(applied: Applied, reason: &str) -> AppResult<Intent> {
         .map_err(|e| AppError::internal("refund amount", e))?;
     Ok(Intent {
         refund_id,
-        payment,
+        // As the reservation left it, so that settling it needs no read.
+        payment: after.unwrap_or(payment),
         amount,
         reason: reason.to_string(),
         refund_account: None,
@@ -118,7 +120,7 @@ impl Payments {
         }
         needs_account(&payment, refund_account.as_ref())?;
         let by = party(caller, &payment);
-        self.refund_as(payment_id, by, amount, reason, refund_account, &actor)
+        self.refund_as(&payment, by, amount, reason, refund_account, &actor)
             .await
     }
 
@@ -126,7 +128,7 @@ impl Payments {
     /// `None`) on behalf of `by`.
     pub(super) async fn refund_as(
         &self,
-        payment_id: i64,
+        payment: &PaymentRecord,
         by: Party,
         amount: Option<Won>,
         reason: &str,
@@ -134,7 +136,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<Refunded> {
         let mut intent = self
-            .request_refund(payment_id, by, amount, reason, actor)
+            .request_refund(payment, by, amount, reason, actor)
             .await?;
         intent.refund_account = refund_account;
         self.ask_gateway(intent, actor).await
@@ -181,18 +183,24 @@ impl Payments {
             }
         }
         if payment.order_status == OrderStatus::PendingPayment {
-            self.step(super::steps::Key::Order(payment.order_id), &actor, |_| {
-                Ok(Some(
-                    Step::new(Transition::CancelUnpaid)
-                        .reason(reason)
-                        .data(serde_json::json!({})),
-                ))
-            })
+            self.step(
+                super::steps::Key::Order(payment.order_id),
+                None,
+                &actor,
+                |_| {
+                    Ok(Some(
+                        Step::new(Transition::CancelUnpaid)
+                            .reason(reason)
+                            .data(serde_json::json!({})),
+                    ))
+                },
+            )
             .await?;
             return self.load(payment_id).await;
         }
-        self.settle_open_refunds(&payment).await?;
-        let payment = self.load(payment_id).await?;
+        if !self.settle_open_refunds(&payment).await?.is_empty() {
+            payment = self.load(payment_id).await?;
+        }
         if payment.order_status != OrderStatus::Paid {
             return Err(AppError::InvalidState(format!(
                 "a {} order cannot be cancelled; open a dispute or ask for a refund",
@@ -206,15 +214,16 @@ impl Payments {
         }
         needs_account(&payment, refund_account.as_ref())?;
         let by = party(caller, &payment);
-        self.refund_as(payment_id, by, None, reason, refund_account, &actor)
+        let refunded = self
+            .refund_as(&payment, by, None, reason, refund_account, &actor)
             .await?;
-        self.load(payment_id).await
+        Ok(refunded.payment)
     }
 
     /// Records the intent: the amount is reserved from here on.
     async fn request_refund(
         &self,
-        payment_id: i64,
+        payment: &PaymentRecord,
         by: Party,
         amount: Option<Won>,
         reason: &str,
@@ -222,7 +231,7 @@ impl Payments {
     ) -> AppResult<Intent> {
         let settle_after = now_millis() + self.gateway_patience();
         let stepped = self
-            .step_payment(payment_id, actor, |payment| {
+            .step_payment(payment, actor, |payment| {
                 if payment.imp_uid.is_none() && payment.status.holds_money() {
                     return Err(AppError::InvalidState(
                         "the payment has no gateway id".into(),
@@ -274,19 +283,14 @@ impl Payments {
         // No checksum: the reservation already keeps our requests within what is left, and
         // refunds of one payment may be asked for together.
         let request = CancelRequest {
-            imp_uid: Some(imp_uid),
+            payment: PaymentRef::new(intent.payment.merchant_uid.clone(), Some(&imp_uid)),
             amount: Some(intent.amount.get()),
-            reason: Some(format!("{} {}", intent.reason, tag(intent.refund_id))),
-            ..CancelRequest::default()
+            cancellable: None,
+            reason: format!("{} {}", intent.reason, tag(intent.refund_id)),
+            refund_account: intent.refund_account.clone(),
+            pg_provider: intent.payment.pg_provider.clone(),
         };
-        let pg = intent
-            .payment
-            .pg_provider
-            .as_deref()
-            .unwrap_or(&self.settings.pg);
-        let request =
-            super::vbank::with_refund_account(request, pg, intent.refund_account.as_ref());
-        match self.gateway.cancel(&request).await {
+        let settled = match self.gateway.cancel(&request).await {
             Ok(_) => {
                 crate::chaos::crash_point("after-gateway-cancel");
                 let settled = self
@@ -298,13 +302,16 @@ impl Payments {
                         actor,
                     )
                     .await;
-                if let Err(err) = settled {
-                    // The gateway refunded; whoever comes next settles it from its record.
-                    self.settle_from_now(intent.refund_id).await;
-                    return Err(err);
+                match settled {
+                    Ok(settled) => settled,
+                    Err(err) => {
+                        // The gateway refunded; whoever comes next settles it from its record.
+                        self.settle_from_now(intent.refund_id).await;
+                        return Err(err);
+                    }
                 }
             }
-            Err(PortOneError::Refused { message, .. }) => {
+            Err(GatewayError::Refused { message, .. }) => {
                 self.settle_refund(
                     &intent.payment,
                     intent.refund_id,
@@ -322,8 +329,8 @@ impl Payments {
                 self.settle_from_now(intent.refund_id).await;
                 return Err(gateway_error(err));
             }
-        }
-        let payment = self.load(intent.payment.id).await?;
+        };
+        let payment = self.after_step(intent.payment.id, &settled).await?;
         let refund = self.refund_by_id(intent.refund_id).await?;
         Ok(Refunded { payment, refund })
     }
@@ -351,7 +358,7 @@ impl Payments {
         amount: Won,
         outcome: Result<(), String>,
         actor: &Actor,
-    ) -> AppResult<()> {
+    ) -> AppResult<Stepped> {
         let (transition, to, failure) = match outcome {
             Ok(()) => (
                 Transition::RefundSucceeded { amount },
@@ -368,7 +375,7 @@ impl Payments {
             RefundStatus::Succeeded => "refunded at the gateway",
             _ => "the gateway refused the refund",
         };
-        self.step_payment(payment.id, actor, |_| {
+        self.step_payment(payment, actor, |_| {
             let mut step = Step::new(transition)
                 .reason(reason)
                 .data(serde_json::json!({"amount": amount.get()}));
@@ -379,8 +386,7 @@ impl Payments {
             });
             Ok(Some(step))
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Settles the payment's `requested` intents whose request has given up, from the
@@ -408,17 +414,16 @@ impl Payments {
         };
         let gw = self
             .gateway
-            .get_payment(imp_uid)
+            .payment(&PaymentRef::new(
+                payment.merchant_uid.clone(),
+                Some(imp_uid),
+            ))
             .await
             .map_err(gateway_error)?;
         let actor = Actor::system();
         let mut settled = Vec::with_capacity(settleable.len());
         for mut refund in settleable {
-            let done = gw.cancel_history.iter().any(|c| {
-                c.reason
-                    .as_deref()
-                    .is_some_and(|r| r.contains(&tag(refund.id)))
-            });
+            let done = gw.has_cancellation(&tag(refund.id));
             let outcome = if done {
                 Ok(())
             } else {

@@ -44,7 +44,7 @@ impl Payments {
         let mut lapsed = 0;
         for order_id in self.orders_due(OrderStatus::ReturnRequested).await? {
             let subject = self.load_order_subject(order_id).await?;
-            let Some(payment) = subject.payment else {
+            let Some(payment) = subject.payment.clone() else {
                 continue;
             };
             let Some(open) = self
@@ -57,7 +57,7 @@ impl Payments {
             let now = now_millis();
             let confirm_at = now.saturating_add(open.confirm_left);
             let stepped = self
-                .step(Key::Order(order_id), &Actor::system(), |s| {
+                .step(Key::Order(order_id), Some(subject), &Actor::system(), |s| {
                     if s.order_status != OrderStatus::ReturnRequested {
                         return Ok(None);
                     }

@@ -135,12 +135,13 @@ impl Payments {
     async fn return_step(
         &self,
         caller: Caller,
-        payment_id: i64,
+        payment: &PaymentRecord,
         mut make: impl FnMut(&PaymentRecord) -> AppResult<Step>,
     ) -> AppResult<PaymentRecord> {
-        self.step_payment(payment_id, &actor_of(caller), |p| make(p).map(Some))
+        let stepped = self
+            .step_payment(payment, &actor_of(caller), |p| make(p).map(Some))
             .await?;
-        self.load(payment_id).await
+        self.after_step(payment.id, &stepped).await
     }
 
     /// The buyer refuses delivered goods, before the inspection period ends.
@@ -163,7 +164,7 @@ impl Payments {
         let ship_by = now.saturating_add(millis(self.settings.return_ship_within));
         let confirm_left = confirm_at.map_or(0, |at| (at - now).max(0));
         let account = ask.refund_account.as_ref();
-        self.return_step(caller, payment_id, |p| {
+        self.return_step(caller, &payment, |p| {
             // The domain refuses other states; a delivered order past its period is the
             // automatic confirmation's, even if its round has not come yet.
             if p.order_status == OrderStatus::Delivered && confirm_left == 0 {
@@ -224,7 +225,7 @@ impl Payments {
             return self.load(payment_id).await;
         }
         let open_id = open.map(|r| r.id);
-        self.return_step(caller, payment_id, |_| {
+        self.return_step(caller, &payment, |_| {
             let mut step = Step::new(Transition::ShipReturn)
                 .reason(format!("{courier} {invoice}"))
                 .data(serde_json::json!({"courier": courier, "invoice_number": invoice}));
@@ -244,11 +245,11 @@ impl Payments {
         caller: Caller,
         payment_id: i64,
     ) -> AppResult<PaymentRecord> {
-        let (_, open) = self.for_side(caller, payment_id, Side::Seller).await?;
+        let (payment, open) = self.for_side(caller, payment_id, Side::Seller).await?;
         let now = now_millis();
         let inspect_by = now.saturating_add(millis(self.settings.return_inspection));
         let open_id = open.map(|r| r.id);
-        self.return_step(caller, payment_id, |_| {
+        self.return_step(caller, &payment, |_| {
             let mut step = Step::new(Transition::ReceiveReturn)
                 .reason("the returned goods arrived")
                 .data(serde_json::json!({"inspect_by": inspect_by}));
@@ -271,9 +272,9 @@ impl Payments {
         payment_id: i64,
         reason: &str,
     ) -> AppResult<PaymentRecord> {
-        let (_, open) = self.for_side(caller, payment_id, Side::Seller).await?;
+        let (payment, open) = self.for_side(caller, payment_id, Side::Seller).await?;
         let now = now_millis();
-        self.return_step(caller, payment_id, |p| {
+        self.return_step(caller, &payment, |p| {
             let mut step = Step::new(Transition::RejectReturn)
                 .reason(reason)
                 .data(serde_json::json!({"reason": reason}));
@@ -333,7 +334,7 @@ impl Payments {
         // From when on the jobs may ask again for a refund this request did not finish.
         let owed_check = now.saturating_add(self.gateway_patience());
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 let mut step = Step::new(Transition::AcceptReturn {
                     kind: open.kind,
                     reason: open.reason_code,
@@ -395,7 +396,7 @@ impl Payments {
             .await?
             .and_then(|r| r.refund_account);
         self.refund_as(
-            payment.id,
+            &payment,
             Party::System,
             None,
             "return accepted: refunded",

@@ -6,11 +6,11 @@ use super::steps::Key;
 use super::transitions::Step;
 use super::Payments;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{ChangedQuery, GatewayPayment, GatewayStatus, PaymentRef};
 use crate::records::Actor;
 use escrow_domain::lifecycle::{Party, Transition};
 use escrow_domain::{FailureCode, OrderStatus, PaymentStatus, RefundStatus};
 use escrow_store::{now_millis, params};
-use portone::{PaymentListQuery, StatusFilter};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -56,7 +56,7 @@ impl Payments {
                 subject.payment.filter(|p| p.status == PaymentStatus::Ready)
             {
                 match self.find_at_gateway(&payment).await {
-                    Ok(Some(gw)) if gw.status == portone::PaymentStatus::Paid => {
+                    Ok(Some(gw)) if gw.status == GatewayStatus::Paid => {
                         self.apply_gateway(&payment, &gw, &Actor::system()).await?;
                         continue;
                     }
@@ -66,7 +66,7 @@ impl Payments {
                 }
             }
             let stepped = self
-                .step(Key::Order(order_id), &Actor::system(), |s| {
+                .step(Key::Order(order_id), None, &Actor::system(), |s| {
                     if s.order_status != OrderStatus::PendingPayment {
                         return Ok(None);
                     }
@@ -117,7 +117,7 @@ impl Payments {
                 )
                 .await;
             match done {
-                Ok(()) => released += 1,
+                Ok(_) => released += 1,
                 Err(
                     AppError::InvalidState(_)
                     | AppError::RefundInProgress(_)
@@ -182,7 +182,7 @@ impl Payments {
         let mut after = 0i64;
         loop {
             let rows = sqlx::query(
-                "SELECT id, imp_uid FROM payments WHERE id > ? AND imp_uid IS NOT NULL AND ( \
+                "SELECT id, merchant_uid, imp_uid FROM payments WHERE id > ? AND imp_uid IS NOT NULL AND ( \
                  (status IN (?, ?, ?) AND released_amount = 0) \
                  OR (status IN (?, ?) AND failure_code IN (?, ?) AND paid_at IS NULL AND updated_at >= ?)) \
                  ORDER BY id LIMIT ?",
@@ -204,14 +204,17 @@ impl Payments {
             };
             after = last.try_get("id")?;
             let mut ours: HashMap<String, i64> = HashMap::new();
+            let mut refs = Vec::with_capacity(rows.len());
             for row in &rows {
-                ours.insert(row.try_get("imp_uid")?, row.try_get("id")?);
+                let reference: String = row.try_get("merchant_uid")?;
+                let gateway_id: Option<String> = row.try_get("imp_uid")?;
+                refs.push(PaymentRef::new(reference.clone(), gateway_id.as_deref()));
+                ours.insert(reference, row.try_get("id")?);
             }
-            let imp_uids: Vec<String> = ours.keys().cloned().collect();
-            match self.gateway.get_payments(&imp_uids).await {
+            match self.gateway.payments(&refs).await {
                 Ok(found) => {
                     for gw in found {
-                        if let Some(id) = ours.get(&gw.imp_uid) {
+                        if let Some(id) = ours.get(&gw.reference) {
                             self.reconcile_one(*id, &gw, report).await;
                         }
                     }
@@ -237,38 +240,30 @@ impl Payments {
             .map(|at| at - WINDOW_OVERLAP_SECS)
             .unwrap_or(now - MAX_WINDOW_SECS)
             .max(now - MAX_WINDOW_SECS);
-        for status in [
-            // Virtual accounts issued: a `ready` webhook that never came.
-            StatusFilter::Ready,
-            StatusFilter::Paid,
-            StatusFilter::Failed,
-            StatusFilter::Cancelled,
-        ] {
-            let mut page = 1;
-            loop {
-                let query = PaymentListQuery::new(status)
-                    .between(from, now)
-                    .limit(100)
-                    .page(page);
-                let listed = match self.gateway.list_payments(&query).await {
-                    Ok(listed) => listed,
-                    Err(err) => {
-                        // The mark stays: the next round lists this window again.
-                        tracing::warn!(error = %err, "gateway list failed while reconciling");
-                        return Ok(());
-                    }
-                };
-                for gw in &listed.list {
-                    match self.load_by_merchant_uid(&gw.merchant_uid).await {
-                        Ok(payment) => self.reconcile_one(payment.id, gw, report).await,
-                        Err(AppError::NotFound(_)) => {}
-                        Err(err) => return Err(err),
-                    }
+        let mut query = ChangedQuery {
+            from,
+            to: now,
+            cursor: None,
+        };
+        loop {
+            let listed = match self.gateway.changed(&query).await {
+                Ok(listed) => listed,
+                Err(err) => {
+                    // The mark stays: the next round lists this window again.
+                    tracing::warn!(error = %err, "gateway list failed while reconciling");
+                    return Ok(());
                 }
-                match listed.next_page() {
-                    Some(next) => page = next,
-                    None => break,
+            };
+            for gw in &listed.payments {
+                match self.load_by_merchant_uid(&gw.reference).await {
+                    Ok(payment) => self.reconcile_one(payment.id, gw, report).await,
+                    Err(AppError::NotFound(_)) => {}
+                    Err(err) => return Err(err),
                 }
+            }
+            match listed.next {
+                Some(next) => query.cursor = Some(next),
+                None => break,
             }
         }
         self.db
@@ -294,7 +289,7 @@ impl Payments {
         Ok(())
     }
 
-    async fn reconcile_one(&self, id: i64, gw: &portone::Payment, report: &mut ReconcileReport) {
+    async fn reconcile_one(&self, id: i64, gw: &GatewayPayment, report: &mut ReconcileReport) {
         report.checked += 1;
         let payment: PaymentRecord = match self.load(id).await {
             Ok(payment) => payment,
@@ -303,7 +298,7 @@ impl Payments {
                 return;
             }
         };
-        if gw.merchant_uid != payment.merchant_uid {
+        if gw.reference != payment.merchant_uid {
             return;
         }
         match self.apply_gateway(&payment, gw, &Actor::system()).await {

@@ -6,10 +6,9 @@ use super::gateway::gateway_error;
 use super::model::{PaymentRecord, VbankAccount};
 use super::Payments;
 use crate::error::{AppError, AppResult};
+use crate::gateway::{GatewayError, GatewayStatus as Gw, PaymentRef};
 use crate::records::Actor;
-use escrow_domain::banks::{pg_bank_code, RefundAccount};
 use escrow_store::{now_millis, params};
-use portone::{CancelRequest, PaymentStatus as Gw, PortOneError};
 use sqlx::Row;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -33,20 +32,6 @@ pub(super) fn pg_due_text(_pg: &str, at: i64) -> String {
         t.hour(),
         t.minute()
     )
-}
-
-/// The refund account's fields of a gateway cancel, with the bank in `pg`'s code format.
-pub(super) fn with_refund_account(
-    mut request: CancelRequest,
-    pg: &str,
-    account: Option<&RefundAccount>,
-) -> CancelRequest {
-    if let Some(account) = account {
-        request.refund_bank = Some(pg_bank_code(pg, &account.bank_code));
-        request.refund_account = Some(account.account_number.clone());
-        request.refund_holder = Some(account.holder.clone());
-    }
-    request
 }
 
 /// What closing a payment's account at the gateway found.
@@ -106,17 +91,17 @@ impl Payments {
             return Ok(AccountClosed::Closed);
         };
         let gw = if gw.status == Gw::Ready {
-            match self.gateway.revoke_vbank(&gw.imp_uid).await {
+            match self.gateway.close_account(&gw.to_ref()).await {
                 Ok(_) => {
                     crate::chaos::crash_point("after-gateway-revoke");
                     return Ok(AccountClosed::Closed);
                 }
                 // Refused (no longer `ready`: paid or revoked meanwhile), or an unknown
                 // outcome: the gateway's record says which.
-                Err(PortOneError::NotFound { .. }) => return Ok(AccountClosed::Closed),
+                Err(GatewayError::NotFound(_)) => return Ok(AccountClosed::Closed),
                 Err(_) => self
                     .gateway
-                    .get_payment(&gw.imp_uid)
+                    .payment(&gw.to_ref())
                     .await
                     .map_err(gateway_error)?,
             }
@@ -136,8 +121,8 @@ impl Payments {
     }
 
     /// Revokes the account of a payment we ended; logged, since reconciliation retries it.
-    pub(super) async fn revoke_logged(&self, payment: &PaymentRecord, imp_uid: &str) {
-        if let Err(err) = self.gateway.revoke_vbank(imp_uid).await {
+    pub(super) async fn revoke_logged(&self, payment: &PaymentRecord, at_gateway: &PaymentRef) {
+        if let Err(err) = self.gateway.close_account(at_gateway).await {
             tracing::warn!(payment.id = payment.id, error = %err, "revoking a virtual account failed");
         }
     }
@@ -159,33 +144,5 @@ mod tests {
         for (at, text) in rows {
             assert_eq!(pg_due_text("html5_inicis", at), text, "{at}");
         }
-    }
-
-    #[test]
-    fn refund_account_in_the_pgs_format() {
-        let account = RefundAccount {
-            bank_code: "088".into(),
-            account_number: "110123456789".into(),
-            holder: "홍길동".into(),
-        };
-        let request = with_refund_account(
-            CancelRequest::full("imp_1", 1000, "r"),
-            "html5_inicis",
-            Some(&account),
-        );
-        assert_eq!(
-            (
-                request.refund_bank.as_deref(),
-                request.refund_account.as_deref(),
-                request.refund_holder.as_deref()
-            ),
-            (Some("88"), Some("110123456789"), Some("홍길동"))
-        );
-        let plain = with_refund_account(
-            CancelRequest::full("imp_1", 1000, "r"),
-            "html5_inicis",
-            None,
-        );
-        assert_eq!(plain.refund_bank, None);
     }
 }
