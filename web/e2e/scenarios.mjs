@@ -37,6 +37,14 @@ async function act(page, action, fill = async () => {}) {
   await page.waitForSelector('[data-testid=action-done]');
 }
 
+/** Opens a return action on the order page, fills it, submits and waits for its done note. */
+async function returnAct(page, action, fill = async () => {}) {
+  await page.click(`[data-testid=action-${action}]`);
+  await fill();
+  await page.click('[data-testid=return-submit]');
+  await page.waitForSelector('[data-testid=return-done]');
+}
+
 async function paymentIdOf(buyer, orderId) {
   const order = await buyer.client.ok('GET', `/orders/${orderId}`);
   assert(order.payment?.payment_id !== undefined, `order ${orderId} has a payment`);
@@ -689,6 +697,94 @@ export const scenarios = [
       const after = await buyer.client.ok('GET', `/payments/${paymentId}/status`);
       assert(after.status === 'cancelled' && after.refunded_amount === 45000, `refunded in full: ${JSON.stringify(after)}`);
       assert(page.jsErrors.length === 0 && phone.jsErrors.length === 0, `no page errors: ${[...page.jsErrors, ...phone.jsErrors].join('; ')}`);
+    },
+  },
+{
+    name: 'returns: a changed-mind return refunded less a fee, and an exchange shipped again and confirmed',
+    async run(ctx) {
+      const seller = await member(ctx.apiBase, 'seller');
+      const p = await product(seller, { name: '린넨 셔츠', price: 48000, stock: 5 });
+      const buyer = await member(ctx.apiBase, 'buyer');
+      const page = await newPage(ctx, { token: buyer.token });
+      const sellerPage = await newPage(ctx, { token: seller.token });
+      const delivered = async () => {
+        const orderId = await buyThroughUi(ctx, page, p.product_id);
+        const paymentId = await paymentIdOf(buyer, orderId);
+        await seller.client.ok('POST', `/payments/${paymentId}/shipment`, { courier: 'CJGLS', invoice_number: '123123123' });
+        await seller.client.ok('POST', `/payments/${paymentId}/delivered`);
+        return { orderId, paymentId };
+      };
+
+      // A return: the buyer changed their mind and sends it back; the seller keeps 3,000원.
+      const ret = await delivered();
+      await page.goto(app(ctx, `orders/${ret.orderId}`));
+      await expectStatus(page, 'delivered');
+      await page.click('[data-testid=action-return_request]');
+      await page.check('[data-testid=return-kind-return]');
+      await page.selectOption('[data-testid=return-reason-code]', 'changed_mind');
+      await page.fill('[data-testid=return-reason]', '사이즈가 맞지 않아요');
+      await shot(ctx, page, 'return-request-form');
+      await page.click('[data-testid=return-submit]');
+      await page.waitForSelector('[data-testid=return-done]');
+      await expectStatus(page, 'return_requested');
+      await page.waitForSelector('[data-testid=return-steps] [data-step=shipped] [data-testid=return-deadline]');
+      await returnAct(page, 'return_ship', async () => {
+        await page.selectOption('[data-testid=return-courier]', 'HANJIN');
+        await page.fill('[data-testid=return-invoice]', '555666777');
+      });
+      await expectStatus(page, 'return_shipping');
+      assert((await page.textContent('[data-testid=return-parcel]')).includes('555666777'), 'the return parcel is shown');
+      await shot(ctx, page, 'return-shipped-buyer');
+
+      await sellerPage.goto(app(ctx, `orders/${ret.orderId}`));
+      await expectStatus(sellerPage, 'return_shipping');
+      await returnAct(sellerPage, 'return_received');
+      await expectStatus(sellerPage, 'return_received');
+      await sellerPage.waitForSelector('[data-testid=return-steps] [data-step=decision] [data-testid=return-deadline]');
+      await sellerPage.click('[data-testid=action-return_accept]');
+      await sellerPage.fill('[data-testid=return-fee-input]', '9000');
+      await sellerPage.click('[data-testid=return-submit]');
+      await sellerPage.waitForSelector('.error-box');
+      await sellerPage.fill('[data-testid=return-fee-input]', '3,000');
+      await shot(ctx, sellerPage, 'return-accept-with-fee-seller');
+      await sellerPage.click('[data-testid=return-submit]');
+      await sellerPage.waitForSelector('[data-testid=return-done]');
+      await expectStatus(sellerPage, 'returned');
+      await sellerPage.waitForSelector('[data-testid=return-steps] [data-step=accepted]');
+      await shot(ctx, sellerPage, 'return-accepted-seller');
+      const returned = await buyer.client.ok('GET', `/payments/${ret.paymentId}/status`);
+      assert(returned.refunded_amount === 45000 && returned.released_amount === 3000, `refunded less the fee: ${JSON.stringify(returned)}`);
+      await page.goto(app(ctx, `orders/${ret.orderId}`));
+      await expectStatus(page, 'returned');
+      assert((await page.textContent('[data-testid=return-fee]')).includes('3,000'), 'the buyer sees the fee kept');
+      await shot(ctx, page, 'return-refunded-buyer');
+
+      // An exchange: the wrong item goes back, the seller ships another, the buyer confirms.
+      const ex = await delivered();
+      await page.goto(app(ctx, `orders/${ex.orderId}`));
+      await expectStatus(page, 'delivered');
+      await returnAct(page, 'return_request', async () => {
+        await page.check('[data-testid=return-kind-exchange]');
+        await page.selectOption('[data-testid=return-reason-code]', 'wrong_item');
+        await page.fill('[data-testid=return-reason]', '다른 색상이 왔습니다');
+      });
+      await returnAct(page, 'return_ship', () => page.fill('[data-testid=return-invoice]', '888999000'));
+      await sellerPage.goto(app(ctx, `orders/${ex.orderId}`));
+      await returnAct(sellerPage, 'return_received');
+      await returnAct(sellerPage, 'return_accept');
+      await expectStatus(sellerPage, 'paid');
+      await shot(ctx, sellerPage, 'exchange-accepted-seller');
+      await act(sellerPage, 'ship', () => sellerPage.fill('[data-testid=invoice]', '121212121'));
+      await expectStatus(sellerPage, 'shipping');
+      await act(sellerPage, 'delivered');
+      await page.goto(app(ctx, `orders/${ex.orderId}`));
+      await expectStatus(page, 'delivered');
+      await act(page, 'confirm');
+      await expectStatus(page, 'confirmed');
+      await shot(ctx, page, 'exchange-confirmed-buyer');
+      const confirmed = await buyer.client.ok('GET', `/payments/${ex.paymentId}/status`);
+      assert(confirmed.escrow_status === 'released' && confirmed.return?.kind === 'exchange', `exchange released: ${JSON.stringify(confirmed)}`);
+      assert(page.jsErrors.length === 0 && sellerPage.jsErrors.length === 0, `no page errors: ${[...page.jsErrors, ...sellerPage.jsErrors].join('; ')}`);
     },
   },
 ];

@@ -1,7 +1,7 @@
-//! Background work: settling refunds whose answer was lost, expiring unpaid orders, automatic
-//! confirmation, reconciliation with the gateway, overdue settlements, and forgetting old
-//! idempotency keys, published events and settled webhook deliveries. Every instance runs it;
-//! each change is a conditional transition (a sweep deletes only what is old enough), so two
+//! Background work: settling refunds whose answer was lost, expiring unpaid orders, the
+//! returns' deadlines, automatic confirmation, reconciliation with the gateway, overdue
+//! settlements, and forgetting old idempotency keys, published events and settled webhook
+//! deliveries. Every instance runs it; each change is a conditional transition (a sweep deletes only what is old enough), so two
 //! instances never do the same job twice and a dead instance's work is simply picked up on the
 //! next tick by another.
 
@@ -34,6 +34,9 @@ pub async fn run(db: Db, payments: Payments, schedule: JobSchedule) {
         }
         if let Err(err) = payments.expire_due().await {
             tracing::warn!(error = %err, "expiring orders failed");
+        }
+        if let Err(err) = payments.run_return_timers().await {
+            tracing::warn!(error = %err, "the returns' timers failed");
         }
         if let Err(err) = payments.confirm_due().await {
             tracing::warn!(error = %err, "automatic confirmation failed");

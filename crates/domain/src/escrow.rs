@@ -44,6 +44,10 @@ states! {
         Refunded => "refunded",
         Disputed => "disputed",
         Expired => "expired",
+        ReturnRequested => "return_requested",
+        ReturnShipping => "return_shipping",
+        ReturnReceived => "return_received",
+        Returned => "returned",
     }
 }
 
@@ -83,6 +87,33 @@ states! {
 }
 
 states! {
+    /// What a buyer who refuses delivered goods wants: the money back, or another parcel.
+    ReturnKind {
+        Return => "return",
+        Exchange => "exchange",
+    }
+}
+
+states! {
+    /// Why the goods go back; only a buyer who changed their mind may be charged a fee.
+    ReturnReason {
+        ChangedMind => "changed_mind",
+        Defective => "defective",
+        WrongItem => "wrong_item",
+        NotAsDescribed => "not_as_described",
+    }
+}
+
+states! {
+    /// How a return ended.
+    ReturnOutcome {
+        Accepted => "accepted",
+        Rejected => "rejected",
+        Lapsed => "lapsed",
+    }
+}
+
+states! {
     /// Why a payment we never held money for ended.
     FailureCode {
         AmountMismatch => "amount_mismatch",
@@ -115,15 +146,26 @@ impl OrderStatus {
             (PendingPayment, Paid | Cancelled | Expired)
                 | (Paid, Shipping | Cancelled | Refunded)
                 | (Shipping, Delivered | Confirmed | Disputed | Refunded)
-                | (Delivered, Confirmed | Disputed | Refunded)
+                | (Delivered, Confirmed | Disputed | Refunded | ReturnRequested)
                 | (Disputed, Confirmed | Refunded)
+                // A seller's or an admin's full refund also ends an open return.
+                | (ReturnRequested, ReturnShipping | Delivered | Disputed | Refunded)
+                | (ReturnShipping, ReturnReceived | Disputed | Refunded)
+                // `Paid`: an exchange awaits its new shipment.
+                | (ReturnReceived, Returned | Paid | Disputed | Refunded)
         )
     }
 
     /// Money has left (or never reached) escrow: nothing more can happen.
     pub fn is_final(self) -> bool {
         use OrderStatus::*;
-        matches!(self, Confirmed | Cancelled | Refunded | Expired)
+        matches!(self, Confirmed | Cancelled | Refunded | Expired | Returned)
+    }
+
+    /// The buyer refused the goods and the seller has not decided yet: nothing is released.
+    pub fn return_open(self) -> bool {
+        use OrderStatus::*;
+        matches!(self, ReturnRequested | ReturnShipping | ReturnReceived)
     }
 
     /// Shipped and not yet released: the buyer may confirm receipt or dispute.
@@ -200,9 +242,21 @@ mod tests {
         assert!(!Confirmed.can_become(Refunded), "no refund after release");
         assert!(!Disputed.can_become(Delivered));
         assert!(!Expired.can_become(Paid));
-        for state in [Confirmed, Cancelled, Refunded, Expired] {
+        for state in [Confirmed, Cancelled, Refunded, Expired, Returned] {
             assert!(state.is_final());
         }
+        assert!(Delivered.can_become(ReturnRequested));
+        assert!(
+            !Shipping.can_become(ReturnRequested),
+            "a return starts after delivery"
+        );
+        assert!(ReturnRequested.can_become(Delivered), "a lapse");
+        assert!(ReturnReceived.can_become(Paid), "an exchange");
+        assert!(
+            !ReturnReceived.can_become(Confirmed),
+            "no release while a return is open"
+        );
+        assert!(!Returned.can_become(Paid));
     }
 
     #[test]

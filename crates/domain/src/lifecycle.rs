@@ -3,7 +3,9 @@
 //! [`Snapshot`], asks [`plan`] and applies the [`Plan`] in one transaction, conditional on the
 //! snapshot still being current.
 
-use crate::escrow::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus};
+use crate::escrow::{
+    EscrowStatus, FailureCode, OrderStatus, PaymentStatus, ReturnKind, ReturnReason,
+};
 use crate::ledger::{Account, Journal, JournalKind};
 use crate::money::{Bps, Won};
 
@@ -94,6 +96,25 @@ pub enum Transition {
     RefundedAtGateway {
         amount: Won,
     },
+    /// The buyer refuses delivered goods within the inspection period (a return or an
+    /// exchange); the parties are checked by the flow, as for `Ship`.
+    RequestReturn,
+    /// The buyer sent the goods back.
+    ShipReturn,
+    /// The seller has the goods back; the inspection period starts.
+    ReceiveReturn,
+    /// The seller (or, silent past the inspection period, `System` with no fee) accepts:
+    /// a return is refunded less `fee`, which is released to the seller; an exchange goes
+    /// back to `paid` for a new shipment. `kind` and `reason` are the return's, as recorded.
+    AcceptReturn {
+        kind: ReturnKind,
+        reason: ReturnReason,
+        fee: Won,
+    },
+    /// The seller refuses the returned goods: an admin decides, as in a dispute.
+    RejectReturn,
+    /// The goods were not sent back in time: the order is delivered again.
+    LapseReturn,
 }
 
 /// The service's money rules.
@@ -102,6 +123,8 @@ pub struct Rules {
     pub fee: Bps,
     /// VAT on the fee, also charged to the seller.
     pub fee_vat: Bps,
+    /// The most a seller may keep of a return the buyer changed their mind about.
+    pub max_return_fee: Won,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +166,12 @@ pub enum Event {
     RefundRequested,
     PaymentRefunded,
     RefundFailed,
+    ReturnRequested,
+    ReturnShipped,
+    ReturnReceived,
+    ReturnAccepted,
+    ReturnRejected,
+    ReturnLapsed,
 }
 
 impl Event {
@@ -162,6 +191,12 @@ impl Event {
             Event::RefundRequested => "refund.requested",
             Event::PaymentRefunded => "payment.refunded",
             Event::RefundFailed => "refund.failed",
+            Event::ReturnRequested => "return.requested",
+            Event::ReturnShipped => "return.shipped",
+            Event::ReturnReceived => "return.received",
+            Event::ReturnAccepted => "return.accepted",
+            Event::ReturnRejected => "return.rejected",
+            Event::ReturnLapsed => "return.lapsed",
         }
     }
 }
@@ -234,6 +269,10 @@ pub fn plan(s: &Snapshot, t: Transition, rules: &Rules) -> Result<Plan, Refusal>
         }
         Deliver => {
             holding(s, "marked delivered")?;
+            // Only a parcel on its way: a return going back to `delivered` is a lapse.
+            if s.order != OrderStatus::Shipping {
+                return Err(invalid(format!("a {} order cannot be delivered", s.order)));
+            }
             order_only(s, OrderStatus::Delivered, Event::OrderDelivered)
         }
         Dispute => {
@@ -244,39 +283,31 @@ pub fn plan(s: &Snapshot, t: Transition, rules: &Rules) -> Result<Plan, Refusal>
             order_only(s, OrderStatus::Disputed, Event::OrderDisputed)
         }
         Release { by } => release(s, by, rules),
-        RequestRefund { amount, by } => request_refund(s, amount, by),
-        RefundSucceeded { amount } => refund_succeeded(s, amount, amount),
-        RefundFailed { amount } => {
-            let p = payment(s)?;
-            let refunding = p
-                .refunding
-                .checked_sub(amount)
-                .map_err(|_| invalid(format!("no refund of {amount} is in progress")))?;
-            Ok(Plan {
-                amounts: Some(Amounts {
-                    refunding,
-                    ..amounts(&p)
-                }),
-                ..quiet(s, Event::RefundFailed)
-            })
-        }
-        RefundedAtGateway { amount } => {
-            let p = holding(s, "refunded")?;
-            if amount > p.refundable() {
-                return Err(Refusal::ExceedsBalance {
-                    left: p.refundable(),
-                });
-            }
-            // Reserve and settle in one step: the gateway has done it already.
-            let reserved = Snapshot {
-                payment: Some(PaymentFacts {
-                    refunding: p.refunding.checked_add(amount).map_err(too_large)?,
-                    ..p
-                }),
-                ..*s
-            };
-            refund_succeeded(&reserved, amount, amount)
-        }
+        RequestRefund { amount, by } => refunds::request(s, amount, by),
+        RefundSucceeded { amount } => refunds::succeeded(s, amount, amount),
+        RefundFailed { amount } => refunds::failed(s, amount),
+        RefundedAtGateway { amount } => refunds::at_gateway(s, amount),
+        RequestReturn => returns::request(s),
+        ShipReturn => returns::advance(
+            s,
+            OrderStatus::ReturnRequested,
+            OrderStatus::ReturnShipping,
+            Event::ReturnShipped,
+        ),
+        ReceiveReturn => returns::advance(
+            s,
+            OrderStatus::ReturnShipping,
+            OrderStatus::ReturnReceived,
+            Event::ReturnReceived,
+        ),
+        AcceptReturn { kind, reason, fee } => returns::accept(s, kind, reason, fee, rules),
+        RejectReturn => returns::reject(s),
+        LapseReturn => returns::advance(
+            s,
+            OrderStatus::ReturnRequested,
+            OrderStatus::Delivered,
+            Event::ReturnLapsed,
+        ),
     }
 }
 
@@ -496,6 +527,27 @@ fn release(s: &Snapshot, by: Party, rules: &Rules) -> Result<Plan, Refusal> {
     let p = holding(s, "released")?;
     not_refunding(&p)?;
     let gross = p.amount.checked_sub(p.refunded).map_err(too_large)?;
+    let (journal, line) = pay_seller(&p, gross, rules)?;
+    Ok(Plan {
+        order: Some(order_move(s, OrderStatus::Confirmed)?),
+        escrow: escrow_move(&p, EscrowStatus::Released)?,
+        amounts: Some(Amounts {
+            released: gross,
+            ..amounts(&p)
+        }),
+        journal: Some(journal),
+        settlement: Some(line),
+        ..quiet(s, Event::EscrowReleased)
+    })
+}
+
+/// `gross` out of escrow to the seller, less the platform's fee and its VAT: what any
+/// release (the whole payment, or a return's fee) posts and owes.
+fn pay_seller(
+    p: &PaymentFacts,
+    gross: Won,
+    rules: &Rules,
+) -> Result<(Journal, SettlementLine), Refusal> {
     let fee = rules.fee.of(gross);
     let fee_vat = rules.fee_vat.of(fee);
     let net = gross
@@ -513,116 +565,16 @@ fn release(s: &Snapshot, by: Party, rules: &Rules) -> Result<Plan, Refusal> {
         ],
     )
     .map_err(|err| invalid(err.to_string()))?;
-    Ok(Plan {
-        order: Some(order_move(s, OrderStatus::Confirmed)?),
-        escrow: escrow_move(&p, EscrowStatus::Released)?,
-        amounts: Some(Amounts {
-            released: gross,
-            ..amounts(&p)
-        }),
-        journal: Some(journal),
-        settlement: Some(SettlementLine {
-            gross,
-            fee,
-            fee_vat,
-            net,
-        }),
-        ..quiet(s, Event::EscrowReleased)
-    })
-}
-
-fn request_refund(s: &Snapshot, amount: Won, by: Party) -> Result<Plan, Refusal> {
-    let p = holding(s, "refunded")?;
-    if amount == Won::ZERO {
-        return Err(Refusal::Field {
-            field: "amount",
-            message: "must be greater than 0".into(),
-        });
-    }
-    match by {
-        Party::Buyer if s.order != OrderStatus::Paid => {
-            return Err(invalid(
-                "after shipment the buyer opens a dispute instead of a refund".into(),
-            ))
-        }
-        Party::Buyer if amount != p.refundable() => {
-            return Err(Refusal::Field {
-                field: "amount",
-                message: "a buyer refunds in full".into(),
-            })
-        }
-        Party::Gateway | Party::System => {
-            return Err(invalid(
-                "only a party to the order asks for a refund".into(),
-            ))
-        }
-        _ => {}
-    }
-    if amount > p.refundable() {
-        return Err(Refusal::ExceedsBalance {
-            left: p.refundable(),
-        });
-    }
-    let refunding = p.refunding.checked_add(amount).map_err(too_large)?;
-    Ok(Plan {
-        amounts: Some(Amounts {
-            refunding,
-            ..amounts(&p)
-        }),
-        ..quiet(s, Event::RefundRequested)
-    })
-}
-
-/// Settles `reserved` of the reservation as `amount` refunded (equal but for rounding at
-/// gateways that never differ today; kept apart so the arithmetic says which is which).
-fn refund_succeeded(s: &Snapshot, reserved: Won, amount: Won) -> Result<Plan, Refusal> {
-    let p = payment(s)?;
-    let refunding = p
-        .refunding
-        .checked_sub(reserved)
-        .map_err(|_| invalid(format!("no refund of {reserved} is in progress")))?;
-    let refunded = p.refunded.checked_add(amount).map_err(too_large)?;
-    let gone = refunded.checked_add(p.released).map_err(too_large)?;
-    if gone > p.amount {
-        return Err(Refusal::ExceedsBalance {
-            left: p.refundable(),
-        });
-    }
-    let full = gone == p.amount;
-    let before_shipment = s.order == OrderStatus::Paid;
-    let to = match full {
-        false => PaymentStatus::PartiallyRefunded,
-        true if before_shipment && p.refunded == Won::ZERO => PaymentStatus::Cancelled,
-        true => PaymentStatus::Refunded,
+    let line = SettlementLine {
+        gross,
+        fee,
+        fee_vat,
+        net,
     };
-    let order = match (full, before_shipment) {
-        (false, _) => None,
-        (true, true) => Some(order_move(s, OrderStatus::Cancelled)?),
-        (true, false) => Some(order_move(s, OrderStatus::Refunded)?),
-    };
-    Ok(Plan {
-        order,
-        payment: Some(payment_move(&p, to)?),
-        escrow: if full {
-            escrow_move(&p, EscrowStatus::Returned)?
-        } else {
-            None
-        },
-        amounts: Some(Amounts {
-            refunded,
-            released: p.released,
-            refunding,
-        }),
-        journal: Some(Journal::transfer(
-            JournalKind::Refund,
-            Account::Escrow,
-            Account::Refunds,
-            amount,
-        )),
-        returns_stock: full && before_shipment,
-        ..quiet(s, Event::PaymentRefunded)
-    })
+    Ok((journal, line))
 }
 
+mod refunds;
+mod returns;
 #[cfg(test)]
 mod tests;

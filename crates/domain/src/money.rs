@@ -8,7 +8,9 @@ use std::fmt;
 pub const MAX_WON: i64 = 10_000_000_000;
 
 /// An amount of won, always within `0..=MAX_WON`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Won(i64);
 

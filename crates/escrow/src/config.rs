@@ -117,6 +117,20 @@ pub struct Config {
     #[arg(long = "auto-confirm-after", env = "ESCROW_AUTO_CONFIRM_AFTER", value_name = "ESCROW_AUTO_CONFIRM_AFTER", default_value = "7d", value_parser = parse_duration, global = true)]
     pub auto_confirm_after: Duration,
 
+    /// How long a buyer has to send a return or exchange back before it lapses (automatic
+    /// confirmation then resumes): 30s, 2h, 7d.
+    #[arg(long = "return-ship-within", env = "ESCROW_RETURN_SHIP_WITHIN", value_name = "ESCROW_RETURN_SHIP_WITHIN", default_value = "7d", value_parser = parse_duration, global = true)]
+    pub return_ship_within: Duration,
+
+    /// How long a seller may inspect returned goods before their silence is acceptance
+    /// (no fee): 30s, 2h, 3d.
+    #[arg(long = "return-inspection", env = "ESCROW_RETURN_INSPECTION", value_name = "ESCROW_RETURN_INSPECTION", default_value = "3d", value_parser = parse_duration, global = true)]
+    pub return_inspection: Duration,
+
+    /// The most a seller may keep of a return the buyer changed their mind about (won).
+    #[arg(long = "max-return-fee", env = "ESCROW_MAX_RETURN_FEE", value_name = "ESCROW_MAX_RETURN_FEE", default_value_t = 6_000, value_parser = clap::value_parser!(i64).range(0..=10_000_000_000), global = true)]
+    pub max_return_fee: i64,
+
     /// How long a virtual account waits for its deposit (the order's expiry is extended to it): 30s, 2h, 24h, 3d.
     #[arg(long = "vbank-due", env = "ESCROW_VBANK_DUE", value_name = "ESCROW_VBANK_DUE", default_value = "24h", value_parser = parse_duration, global = true)]
     pub vbank_due: Duration,
@@ -374,6 +388,9 @@ impl Config {
             max_unpaid_per_product: 1_000_000,
             max_unpaid_units: 1_000_000,
             vbank_due: Duration::from_secs(24 * 3600),
+            return_ship_within: Duration::from_secs(7 * 86400),
+            return_inspection: Duration::from_secs(3 * 86400),
+            max_return_fee: 6_000,
             fee_bps: 0,
             fee_vat_bps: 1_000,
             settlement_delay: 1,

@@ -20,7 +20,7 @@ use escrow_core::webhooks::{WebhookSettings, Webhooks};
 use escrow_core::Db;
 use escrow_domain::lifecycle::Rules;
 use escrow_domain::settlement::Calendar;
-use escrow_domain::Bps;
+use escrow_domain::{Bps, Won};
 use escrow_http::{AppState, BrowserConfig, Services, WebhookSources};
 use escrow_store::DbConfig;
 use portone::{ClientConfig, PortOne, PortOneClient};
@@ -112,12 +112,15 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         rules: Rules {
             fee: Bps::new(config.fee_bps)?,
             fee_vat: Bps::new(config.fee_vat_bps)?,
+            max_return_fee: Won::new(config.max_return_fee)?,
         },
         calendar: Calendar::new(config.settlement_delay, config.holidays.0.clone()),
         settlement_deadline: config.settlement_deadline,
         auto_confirm_after: config.auto_confirm_after,
         vbank_due: config.vbank_due,
         gateway_timeout: config.gateway_timeout,
+        return_ship_within: config.return_ship_within,
+        return_inspection: config.return_inspection,
     };
     let products = Products::new(db.clone(), i64::from(config.search_window));
     let orders = Orders::new(

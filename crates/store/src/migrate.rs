@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0007_settlements_payouts.sql"),
     ),
     (
+        8,
+        "returns and exchanges",
+        include_str!("../../../migrations/0008_returns.sql"),
+    ),
+    (
         10,
         "flat costs",
         include_str!("../../../migrations/0010_flat_costs.sql"),

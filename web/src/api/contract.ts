@@ -57,6 +57,10 @@ export type RefundSummary = S['RefundSummaryBody'];
 export type Refund = S['RefundBody'];
 export type RefundList = S['RefundsBody'];
 export type ResolveRequest = S['ResolveRequest'];
+// ---- returns and exchanges (api.md §10) ----
+export type ReturnBody = S['ReturnBody'];
+export type ReturnRequest = S['ReturnRequest'];
+export type ReturnShipmentRequest = S['ReturnShipmentRequest'];
 export type PaymentChanged = S['PaymentChanged'];
 export type Settlement = S['SettlementBody'];
 export type SettlementList = S['SettlementsBody'];

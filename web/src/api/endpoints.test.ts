@@ -28,7 +28,10 @@ describe('the typed client against openapi.json', () => {
       api.payments.create(1, 'k'), api.payments.complete(1, 'imp_1', 'k'), api.payments.status(1),
       api.payments.shipment(1, { courier: 'CJGLS', invoice_number: '1' }), api.payments.delivered(1),
       api.payments.confirm(1), api.payments.cancel(1), api.payments.refund(1, 'r', 100), api.payments.refunds(1), api.payments.dispute(1, 'r'),
-      api.payments.resolve(1, { outcome: 'release' }), api.settlements.list(), api.admin.ledger(), api.admin.reconcile(),
+      api.payments.resolve(1, { outcome: 'release' }),
+      api.payments.requestReturn(1, { kind: 'return', reason_code: 'defective', reason: 'r' }),
+      api.payments.returnShipment(1, { courier: 'CJGLS', invoice_number: '1' }), api.payments.returnReceived(1),
+      api.payments.acceptReturn(1, 3000), api.payments.rejectReturn(1, 'r'), api.settlements.list(), api.admin.ledger(), api.admin.reconcile(),
       api.admin.disputes(),
       api.webhooks.list(), api.webhooks.create({ url: 'https://example.com/hook' }), api.webhooks.remove(1),
       api.webhooks.deliveries(1, 'c'), api.webhooks.resend(1, 2),
@@ -37,7 +40,7 @@ describe('the typed client against openapi.json', () => {
       api.payouts.list(), api.payouts.create(), api.payouts.get(1), api.payouts.paid(1, 2), api.payouts.failed(1, 2, 'r'),
       api.payouts.overdue(), api.payouts.chargeback(1, 100, 'r'), api.payouts.transferFile(1),
     ]);
-    expect(calls).toHaveLength(44);
+    expect(calls).toHaveLength(49);
     expect(calls.filter((c) => !documented.has(c))).toEqual([]);
   });
 });

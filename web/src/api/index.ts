@@ -58,6 +58,12 @@ export const payments = {
   refunds: (id: C.Id) => http.get<C.RefundList>(`${p(id)}/refunds`),
   dispute: (id: C.Id, reason: string) => http.post<C.PaymentChanged>(`${p(id)}/dispute`, { reason }),
   resolve: (id: C.Id, body: C.ResolveRequest) => http.post<C.PaymentChanged>(`${p(id)}/resolve`, body),
+  requestReturn: (id: C.Id, body: C.ReturnRequest) => http.post<C.PaymentChanged>(`${p(id)}/return`, body),
+  returnShipment: (id: C.Id, body: C.ReturnShipmentRequest) => http.post<C.PaymentChanged>(`${p(id)}/return/shipment`, body),
+  returnReceived: (id: C.Id) => http.post<C.PaymentChanged>(`${p(id)}/return/received`),
+  acceptReturn: (id: C.Id, returnFee: number) =>
+    http.post<C.PaymentChanged>(`${p(id)}/return/accept`, returnFee ? { return_fee: returnFee } : {}),
+  rejectReturn: (id: C.Id, reason: string) => http.post<C.PaymentChanged>(`${p(id)}/return/reject`, { reason }),
 };
 
 export const banks = {

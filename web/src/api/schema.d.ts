@@ -604,6 +604,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/payments/{payment_id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The buyer refuses the delivered goods within the inspection period: a return or an
+         *     exchange. Automatic confirmation stops while it is open.
+         */
+        post: operations["request_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{payment_id}/return/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The seller accepts the returned goods: a return is refunded (less `return_fee`, released
+         *     to the seller), an exchange awaits a new shipment.
+         */
+        post: operations["accept_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{payment_id}/return/received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The seller has the goods back: the inspection period (`ESCROW_RETURN_INSPECTION`) starts. */
+        post: operations["receive_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{payment_id}/return/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The seller refuses the returned goods: the order is disputed for an admin's `resolve`. */
+        post: operations["reject_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{payment_id}/return/shipment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The buyer sends the goods back (a second call corrects the parcel's details). */
+        post: operations["ship_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments/{payment_id}/shipment": {
         parameters: {
             query?: never;
@@ -1086,6 +1177,11 @@ export interface components {
         PaymentStatusBody: {
             /** Format: int64 */
             amount: number;
+            /**
+             * @description When a `delivered` order is confirmed automatically, unless the buyer confirms,
+             *     disputes or returns it first.
+             */
+            auto_confirm_at?: string | null;
             escrow: boolean;
             /** @description inactive, pending, held, released, returned */
             escrow_status: string;
@@ -1107,6 +1203,7 @@ export interface components {
             refunds: components["schemas"]["RefundBody"][];
             /** Format: int64 */
             released_amount: number;
+            return?: null | components["schemas"]["ReturnBody"];
             shipment?: null | components["schemas"]["ShipmentBody"];
             /** @description ready, awaiting_deposit, paid, partially_refunded, refunded, cancelled, failed */
             status: string;
@@ -1298,6 +1395,57 @@ export interface components {
             amount?: number | null;
             outcome: components["schemas"]["Outcome"];
             refund_account?: null | components["schemas"]["RefundAccountBody"];
+        };
+        ReturnAcceptRequest: {
+            /**
+             * Format: int64
+             * @description Won the seller keeps of a `changed_mind` return (at most `ESCROW_MAX_RETURN_FEE`);
+             *     the rest is refunded. None for an exchange.
+             */
+            return_fee?: number | null;
+        };
+        /** @description A payment's latest return or exchange; its state is the order's status. */
+        ReturnBody: {
+            closed_at?: string | null;
+            courier?: string | null;
+            /** @description The seller's inspection ends then; silence is acceptance with no fee. */
+            inspect_by?: string | null;
+            invoice_number?: string | null;
+            /** @description return, exchange */
+            kind: string;
+            /** @description accepted, rejected or lapsed, once closed. */
+            outcome?: string | null;
+            reason: string;
+            /** @description changed_mind, defective, wrong_item, not_as_described */
+            reason_code: string;
+            received_at?: string | null;
+            requested_at: string;
+            /**
+             * Format: int64
+             * @description Won the seller kept of an accepted return.
+             */
+            return_fee: number;
+            /** Format: int64 */
+            return_id: number;
+            /** @description The parcel must be sent back by then, or the return lapses. */
+            ship_by: string;
+            shipped_at?: string | null;
+        };
+        ReturnRejectRequest: {
+            reason: string;
+        };
+        ReturnRequest: {
+            /** @description `return` (the money back) or `exchange` (another parcel). */
+            kind: string;
+            reason: string;
+            /** @description `changed_mind`, `defective`, `wrong_item` or `not_as_described`. */
+            reason_code: string;
+            refund_account?: null | components["schemas"]["RefundAccountBody"];
+        };
+        ReturnShipmentRequest: {
+            /** @description The gateway's courier code, as for a shipment: CJGLS, HANJIN, EPOST, ... ETC. */
+            courier: string;
+            invoice_number: string;
         };
         SettlementBody: {
             /** @description `YYYY-MM-DD` (Korean time): from this date the net amount can be paid out. */
@@ -2720,6 +2868,249 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    request_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentChanged"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    accept_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnAcceptRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentChanged"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state or refund_in_progress */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description gateway_error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receive_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentChanged"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reject_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnRejectRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentChanged"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ship_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnShipmentRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentChanged"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@
 export const ORDER_STATUSES = [
   'pending_payment', 'paid', 'shipping', 'delivered', 'confirmed',
   'cancelled', 'refunded', 'disputed', 'expired',
+  'return_requested', 'return_shipping', 'return_received', 'returned',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
@@ -31,6 +32,7 @@ export type Tone = 'neutral' | 'info' | 'progress' | 'success' | 'warning' | 'da
 const TONES: Record<string, Tone> = {
   pending_payment: 'warning', paid: 'info', shipping: 'progress', delivered: 'progress',
   confirmed: 'success', cancelled: 'neutral', refunded: 'neutral', disputed: 'danger', expired: 'neutral',
+  return_requested: 'warning', return_shipping: 'progress', return_received: 'progress',
   ready: 'warning', awaiting_deposit: 'warning', partially_refunded: 'info', failed: 'danger',
   inactive: 'neutral', pending: 'warning', held: 'info', released: 'success', returned: 'neutral',
 };

@@ -4,6 +4,7 @@
 //! - `fulfilment`: shipment, delivery, confirmation and release;
 //! - `refunds`: cancels and refunds, recorded as intents before the gateway is asked;
 //! - `vbank`: virtual accounts (revoking one at expiry or cancel, the refund account);
+//! - `returns`: returns and exchanges; `return_timers`: their deadlines, as jobs;
 //! - `disputes`, `ledger` (the ledger report), `sweeps` (the jobs' bodies);
 //! - `settlements` (lines, balances, chargebacks), `payouts` (bank accounts, batches),
 //!   `overdue` (the settlement deadline);
@@ -20,6 +21,8 @@ mod model;
 mod overdue;
 mod payouts;
 mod refunds;
+mod return_timers;
+mod returns;
 mod rows;
 mod seller_totals;
 mod settlements;
@@ -31,8 +34,8 @@ mod vbank;
 pub use model::{
     Balance, BankAccountRecord, Checkout, Divergence, HistoryEntry, Ledger, PayMethod,
     PaymentCreated, PaymentRecord, PaymentSettings, PaymentStatusView, Payout, PayoutItem,
-    PayoutOutcome, ReconcileReport, Refund, Refunded, Resolution, SeedPayment, Settlement,
-    SettlementTotals, SettlementsView, VbankAccount,
+    PayoutOutcome, ReconcileReport, Refund, Refunded, Resolution, ReturnAsk, ReturnRecord,
+    SeedPayment, Settlement, SettlementTotals, SettlementsView, VbankAccount,
 };
 pub use payouts::DEFAULT_MIN_PAYOUT;
 

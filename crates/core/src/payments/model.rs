@@ -24,6 +24,10 @@ pub struct PaymentSettings {
     /// How long one gateway call may take: a refund intent younger than this may still be
     /// waiting for its answer, so nobody else settles it.
     pub gateway_timeout: Duration,
+    /// How long a buyer has to send a return back before it lapses.
+    pub return_ship_within: Duration,
+    /// How long a seller may inspect returned goods; silence then is acceptance.
+    pub return_inspection: Duration,
 }
 
 /// A payment with the order fields its rules need.
@@ -185,6 +189,43 @@ pub struct PaymentStatusView {
     pub history: Vec<HistoryEntry>,
     pub refunds: Vec<Refund>,
     pub vbank: Option<VbankAccount>,
+    /// The latest return or exchange, open or closed.
+    pub return_request: Option<ReturnRecord>,
+    /// When a delivered order is confirmed automatically (kept while a return is open: a
+    /// lapse moves it by the time the return took).
+    pub auto_confirm_at: Option<i64>,
+}
+
+/// A return or an exchange as recorded; its state is its order's status.
+#[derive(Debug, Clone)]
+pub struct ReturnRecord {
+    pub id: i64,
+    pub kind: escrow_domain::escrow::ReturnKind,
+    pub reason_code: escrow_domain::escrow::ReturnReason,
+    pub reason: String,
+    pub requested_at: i64,
+    pub ship_by: i64,
+    /// What was left of the confirmation period when it was asked for (ms).
+    pub confirm_left: i64,
+    pub courier: Option<String>,
+    pub invoice_number: Option<String>,
+    pub shipped_at: Option<i64>,
+    pub received_at: Option<i64>,
+    pub inspect_by: Option<i64>,
+    pub outcome: Option<escrow_domain::escrow::ReturnOutcome>,
+    pub closed_at: Option<i64>,
+    pub fee: Won,
+    pub refund_account: Option<escrow_domain::banks::RefundAccount>,
+}
+
+/// What the buyer asks for when refusing the goods.
+#[derive(Debug, Clone)]
+pub struct ReturnAsk {
+    pub kind: escrow_domain::escrow::ReturnKind,
+    pub reason_code: escrow_domain::escrow::ReturnReason,
+    pub reason: String,
+    /// A virtual-account payment's refund goes there.
+    pub refund_account: Option<escrow_domain::banks::RefundAccount>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -57,6 +57,33 @@ pub(super) fn needs_account(
     Ok(())
 }
 
+/// The intent a transition recorded: what it reserved beyond what was reserved before.
+fn intent_of(applied: Applied, reason: &str) -> AppResult<Intent> {
+    let Applied {
+        before,
+        plan,
+        refund_id,
+        after,
+    } = applied;
+    let refund_id =
+        refund_id.ok_or_else(|| AppError::Internal("a refund request without its id".into()))?;
+    let payment = before
+        .payment
+        .ok_or_else(|| AppError::Internal("a refund without its payment".into()))?;
+    let reserved = plan.amounts.map_or(Won::ZERO, |a| a.refunding);
+    let amount = reserved
+        .checked_sub(payment.refunding_amount)
+        .map_err(|e| AppError::internal("refund amount", e))?;
+    Ok(Intent {
+        refund_id,
+        // As the reservation left it, so that settling it needs no read.
+        payment: after.unwrap_or(payment),
+        amount,
+        reason: reason.to_string(),
+        refund_account: None,
+    })
+}
+
 impl Payments {
     /// Refunds all or part of what is left, by the rules of the contract.
     pub async fn refund(
@@ -223,35 +250,25 @@ impl Payments {
             })
             .await?;
         match stepped {
-            Stepped::Applied(applied) => {
-                let Applied {
-                    before,
-                    plan,
-                    refund_id,
-                    after,
-                } = *applied;
-                let refund_id = refund_id
-                    .ok_or_else(|| AppError::Internal("a refund request without its id".into()))?;
-                let payment = before
-                    .payment
-                    .ok_or_else(|| AppError::Internal("a refund without its payment".into()))?;
-                let reserved = plan.amounts.map_or(Won::ZERO, |a| a.refunding);
-                let amount = reserved
-                    .checked_sub(payment.refunding_amount)
-                    .map_err(|e| AppError::internal("refund amount", e))?;
-                Ok(Intent {
-                    refund_id,
-                    // As the reservation left it, so that settling it needs no read.
-                    payment: after.unwrap_or(payment),
-                    amount,
-                    reason: reason.to_string(),
-                    refund_account: None,
-                })
-            }
+            Stepped::Applied(applied) => intent_of(*applied, reason),
             other => Err(AppError::Internal(format!(
                 "a refund request did not record its intent: {other:?}"
             ))),
         }
+    }
+
+    /// Asks the gateway for the refund intent another flow's transition recorded (an
+    /// accepted return), and settles it, as a refund's own request does.
+    pub(super) async fn ask_for_recorded(
+        &self,
+        applied: Applied,
+        reason: &str,
+        refund_account: Option<RefundAccount>,
+        actor: &Actor,
+    ) -> AppResult<Refunded> {
+        let mut intent = intent_of(applied, reason)?;
+        intent.refund_account = refund_account;
+        self.ask_gateway(intent, actor).await
     }
 
     /// Asks the gateway for an intent's refund and settles it from the answer. A failed
@@ -425,7 +442,7 @@ impl Payments {
     }
 
     /// How long the request that made an intent may still be waiting for the gateway.
-    fn gateway_patience(&self) -> i64 {
+    pub(super) fn gateway_patience(&self) -> i64 {
         let timeout = self.settings.gateway_timeout.as_millis();
         i64::try_from(timeout).unwrap_or(i64::MAX / 4) + 1_000
     }

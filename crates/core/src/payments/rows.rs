@@ -6,7 +6,7 @@ use super::Payments;
 use crate::error::{AppError, AppResult};
 use crate::joined::{assemble, joined_row, JoinedRow};
 use crate::orders::{self, Shipping};
-use escrow_domain::{EscrowStatus, FailureCode, PaymentStatus, RefundStatus, Won};
+use escrow_domain::{EscrowStatus, FailureCode, OrderStatus, PaymentStatus, RefundStatus, Won};
 use escrow_store::{params, ReadRow};
 use std::sync::atomic::AtomicBool;
 
@@ -65,7 +65,7 @@ pub(super) fn record_from_row(row: &dyn ReadRow) -> AppResult<PaymentRecord> {
 /// history row per result row (none: `history_id` is NULL), in one statement. A look-up by
 /// key (`IN (?)`, see [`escrow_store::Reads::fetch_by_key`]), so its rows come in no
 /// promised order: the history is sorted by id after.
-const STATUS_VIEW_REST: &str = "s.courier AS shipment_courier, \
+const STATUS_VIEW_REST: &str = "o.auto_confirm_at, s.courier AS shipment_courier, \
     s.invoice_number AS shipment_invoice_number, s.sent_at AS shipment_sent_at, h.id AS history_id, \
     h.at AS history_at, h.entity AS history_entity, h.from_state AS history_from, \
     h.to_state AS history_to, h.actor AS history_actor, h.reason AS history_reason \
@@ -105,7 +105,8 @@ fn shipment_subject(row: &dyn ReadRow) -> AppResult<ShipmentSubject> {
 
 /// One mapped row of the status view: on the first row the payment and its shipment, on
 /// every row one history entry, if any.
-type StatusRow = JoinedRow<(PaymentRecord, Option<orders::ShipmentView>), HistoryEntry>;
+type StatusRow =
+    JoinedRow<(PaymentRecord, Option<orders::ShipmentView>, Option<i64>), HistoryEntry>;
 
 fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRow> {
     joined_row(
@@ -113,7 +114,8 @@ fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRo
         head_wanted,
         |row| {
             let shipment = orders::shipment_from_row(row)?;
-            Ok((record_from_row(row)?, shipment))
+            let confirm_at = row.opt_int("auto_confirm_at")?;
+            Ok((record_from_row(row)?, shipment, confirm_at))
         },
         |row| {
             let Some(id) = row.opt_int("history_id")? else {
@@ -234,11 +236,18 @@ impl Payments {
             .reads()
             .fetch_by_key(&sql, payment_id, |row| status_row(row, &head_wanted))
             .await?;
-        let ((payment, shipment), history) = assemble(rows)
+        let ((payment, shipment, auto_confirm_at), history) = assemble(rows)
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
         let refunds = self.refunds_of(payment_id).await?;
         let vbank = if payment.is_vbank() {
             self.vbank_account(payment_id).await?
+        } else {
+            None
+        };
+        // Only an order whose history shows a return has one: most views read no more.
+        let asked = OrderStatus::ReturnRequested.as_str();
+        let return_request = if history.iter().any(|h| h.entity == "order" && h.to == asked) {
+            self.latest_return(payment_id).await?
         } else {
             None
         };
@@ -248,6 +257,8 @@ impl Payments {
             history,
             refunds,
             vbank,
+            return_request,
+            auto_confirm_at,
         })
     }
 

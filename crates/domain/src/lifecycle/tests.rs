@@ -2,7 +2,11 @@
 //! that checks what must hold of any plan.
 
 use super::*;
-use crate::escrow::{EscrowStatus as E, OrderStatus as O, PaymentStatus as P};
+use crate::escrow::{
+    EscrowStatus as E, OrderStatus as O, PaymentStatus as P, ReturnKind as K, ReturnReason as R,
+};
+
+mod returns;
 
 fn won(amount: i64) -> Won {
     Won::new(amount).unwrap_or(Won::ZERO)
@@ -34,6 +38,15 @@ fn rules() -> Rules {
     Rules {
         fee: Bps::new(300).unwrap_or(Bps::ZERO),
         fee_vat: Bps::new(1_000).unwrap_or(Bps::ZERO),
+        max_return_fee: won(6_000),
+    }
+}
+
+pub(super) fn accept(kind: K, reason: R, fee: i64) -> Transition {
+    Transition::AcceptReturn {
+        kind,
+        reason,
+        fee: won(fee),
     }
 }
 
@@ -464,6 +477,11 @@ fn the_contracts_cases() {
             InvalidState,
         ),
     ];
+    check(cases);
+}
+
+/// Plans each case and compares its outcome.
+fn check(cases: Vec<(&str, Snapshot, Transition, Expect)>) {
     for (name, snapshot, transition, expected) in cases {
         let result = plan(&snapshot, transition, &rules());
         assert_eq!(outcome(&result), expected, "{name}: {result:?}");
@@ -481,25 +499,35 @@ fn a_release_pays_the_seller_less_fee_and_vat() {
         Transition::Release { by: Party::Buyer },
         &rules(),
     );
-    let Ok(plan) = plan else {
-        panic!("release refused: {plan:?}");
-    };
     // 9 000 released: 3 % fee is 270, its 10 % VAT 27.
-    let line = SettlementLine {
-        gross: won(9_000),
-        fee: won(270),
-        fee_vat: won(27),
-        net: won(8_703),
-    };
-    assert_eq!(plan.settlement, Some(line));
-    let journal = plan.journal.unwrap_or_else(|| panic!("no journal"));
-    assert_eq!(journal.net(Account::Escrow), -9_000);
-    assert_eq!(journal.net(Account::Seller(SELLER)), 8_703);
-    assert_eq!(journal.net(Account::PlatformFee), 270);
-    assert_eq!(journal.net(Account::FeeVat), 27);
+    assert_pays_seller(&plan, 9_000, 270, 27);
 }
 
-const ORDERS: [O; 9] = [
+/// Asserts `plan` releases `gross` to the seller less `fee` and its `vat`, in its journal
+/// and its settlement line.
+fn assert_pays_seller(plan: &Result<Plan, Refusal>, gross: i64, fee: i64, vat: i64) {
+    let Ok(plan) = plan else {
+        panic!("refused: {plan:?}");
+    };
+    let net = gross - fee - vat;
+    let line = SettlementLine {
+        gross: won(gross),
+        fee: won(fee),
+        fee_vat: won(vat),
+        net: won(net),
+    };
+    assert_eq!(plan.settlement, Some(line));
+    let journal = plan
+        .journal
+        .as_ref()
+        .unwrap_or_else(|| panic!("no journal"));
+    assert_eq!(journal.net(Account::Escrow), -gross);
+    assert_eq!(journal.net(Account::Seller(SELLER)), net);
+    assert_eq!(journal.net(Account::PlatformFee), fee);
+    assert_eq!(journal.net(Account::FeeVat), vat);
+}
+
+const ORDERS: [O; 13] = [
     O::PendingPayment,
     O::Paid,
     O::Shipping,
@@ -509,6 +537,10 @@ const ORDERS: [O; 9] = [
     O::Refunded,
     O::Disputed,
     O::Expired,
+    O::ReturnRequested,
+    O::ReturnShipping,
+    O::ReturnReceived,
+    O::Returned,
 ];
 const PAYMENTS: [P; 7] = [
     P::Ready,
@@ -542,7 +574,19 @@ fn transitions() -> Vec<Transition> {
         Ship,
         Deliver,
         Dispute,
+        RequestReturn,
+        ShipReturn,
+        ReceiveReturn,
+        RejectReturn,
+        LapseReturn,
     ];
+    for kind in [K::Return, K::Exchange] {
+        for reason in [R::ChangedMind, R::Defective] {
+            for fee in [0, 3_000, 6_001] {
+                all.push(accept(kind, reason, fee));
+            }
+        }
+    }
     for by in PARTIES {
         all.push(Release { by });
         for amount in [0, 1, 4_000, 10_000] {

@@ -64,6 +64,15 @@ fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
             "/payments" | "/payments/{payment_id}/complete" | "/payments/{payment_id}/confirm",
         ) => &[Buyer],
         ("post", "/payments/{payment_id}/dispute") => &[Buyer],
+        ("post", "/payments/{payment_id}/return" | "/payments/{payment_id}/return/shipment") => {
+            &[Buyer]
+        }
+        (
+            "post",
+            "/payments/{payment_id}/return/received"
+            | "/payments/{payment_id}/return/accept"
+            | "/payments/{payment_id}/return/reject",
+        ) => &[Seller],
         ("post", "/payments/{payment_id}/shipment") => &[Seller],
         ("post", "/payments/{payment_id}/delivered") => &[Seller, Admin],
         ("post", "/payments/{payment_id}/cancel") => &[Buyer, Seller],
@@ -116,7 +125,9 @@ on_both_databases! {
                 ("post", "/payments/{payment_id}/complete") => json!({"imp_uid": paid.imp_uid}),
                 ("post", "/payments/{payment_id}/shipment") => json!({"courier": "CJGLS", "invoice_number": "12345"}),
                 ("post", "/payments/{payment_id}/refund") => json!({"reason": "r", "amount": 100}),
-                ("post", "/payments/{payment_id}/dispute" | "/payments/{payment_id}/cancel") => json!({"reason": "r"}),
+                ("post", "/payments/{payment_id}/dispute" | "/payments/{payment_id}/cancel" | "/payments/{payment_id}/return/reject") => json!({"reason": "r"}),
+                ("post", "/payments/{payment_id}/return") => json!({"kind": "return", "reason_code": "defective", "reason": "r"}),
+                ("post", "/payments/{payment_id}/return/shipment") => json!({"courier": "CJGLS", "invoice_number": "12345"}),
                 ("post", "/payments/{payment_id}/resolve") => json!({"outcome": "release"}),
                 ("post", "/admin/webhook-endpoints") => json!({"url": "http://127.0.0.1:9/hook"}),
                 ("post", "/payments/{payment_id}/chargeback") => json!({"amount": 100, "reason": "r"}),

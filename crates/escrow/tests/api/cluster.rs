@@ -153,7 +153,8 @@ impl LocalCluster {
     }
 }
 
-async fn count(db: &mut sqlx::AnyConnection, sql: &str) -> i64 {
+/// `SELECT COUNT(*) AS n ...`, read on `db`.
+pub(crate) async fn count(db: &mut sqlx::AnyConnection, sql: &str) -> i64 {
     use sqlx::Row as _;
     sqlx::query(sql)
         .fetch_one(db)

@@ -1,12 +1,13 @@
-//! Crash safety: many concurrent lifecycles (by card, and every third by virtual account:
-//! deposited then refunded or cancelled, or cancelled before the deposit) while the service is killed with SIGKILL at
-//! random moments and aborts itself at crash points between gateway calls and the commits
+//! Crash safety: many concurrent lifecycles (by card: confirmed, released automatically,
+//! refunded in part, cancelled, returned less a fee, or exchanged and released; and every
+//! third by virtual account: deposited then refunded or cancelled, or cancelled before the
+//! deposit) while the service is killed with SIGKILL at random moments and aborts itself at crash points between gateway calls and the commits
 //! that record them; restarted each time, then reconciled. Afterwards every payment agrees
 //! with the gateway, nothing was refunded twice, the ledger balances and no stock was lost
 //! or made. The gateway is `escrow sandbox` in a process of its own, so it outlives the
 //! service like the real one.
 
-use crate::cluster::LocalCluster;
+use crate::cluster::{count, LocalCluster};
 use crate::support::{free_port, Backend, TestDatabase};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -19,6 +20,8 @@ use tokio::sync::Mutex;
 const SECRET: &str = "crash-test-secret-crash-test-secret-0123";
 const INITIAL_STOCK: i64 = 10_000;
 const PRICE: i64 = 10_000;
+/// What a seller keeps of each accepted return in the workload.
+const RETURN_FEE: i64 = 2_000;
 
 pub(crate) fn escrow() -> Command {
     let mut command = crate::support::escrow_command();
@@ -90,7 +93,11 @@ impl Service {
             .env("PORTONE_TIMEOUT", "2s")
             .env("ESCROW_JOB_INTERVAL", "200ms")
             .env("ESCROW_RECONCILE_INTERVAL", "1s")
-            .env("ESCROW_AUTO_CONFIRM_AFTER", "300ms")
+            // Long enough for a return to be asked for after delivery, even across a restart.
+            .env("ESCROW_AUTO_CONFIRM_AFTER", "1s")
+            // A return a crash left unsent lapses, an undecided one is accepted, mid-run.
+            .env("ESCROW_RETURN_SHIP_WITHIN", "5s")
+            .env("ESCROW_RETURN_INSPECTION", "3s")
             .env("ESCROW_CRASH_POINTS", crash_points)
             .stderr(log_file(port))
             .stdout(log_file(port))
@@ -519,7 +526,7 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                     }
                     continue;
                 }
-                match rng.gen_range(0..4) {
+                match rng.gen_range(0..6) {
                     0 => {
                         post(path("shipment"), seller.clone(), json!({"courier": "CJGLS", "invoice_number": "123456"})).await;
                         post(path("delivered"), seller.clone(), json!({})).await;
@@ -529,6 +536,24 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                         // Released by the automatic confirmation, on whichever instance.
                         post(path("shipment"), seller.clone(), json!({"courier": "HANJIN", "invoice_number": "654321"})).await;
                         post(path("delivered"), seller.clone(), json!({})).await;
+                    }
+                    // A return, refunded less a fee through a refund intent; or an exchange,
+                    // shipped again and released by the automatic confirmation. Every step is
+                    // sent whatever the one before answered: a step that committed just
+                    // before a crash answers its retry 409, and the flow goes on.
+                    choice @ (4 | 5) => {
+                        let exchange = choice == 5;
+                        let (kind, fee) = if exchange { ("exchange", 0) } else { ("return", RETURN_FEE) };
+                        post(path("shipment"), seller.clone(), json!({"courier": "CJGLS", "invoice_number": "223344"})).await;
+                        post(path("delivered"), seller.clone(), json!({})).await;
+                        post(path("return"), buyer.clone(), json!({"kind": kind, "reason_code": "changed_mind", "reason": "r"})).await;
+                        post(path("return/shipment"), buyer.clone(), json!({"courier": "EPOST", "invoice_number": "998877"})).await;
+                        post(path("return/received"), seller.clone(), json!({})).await;
+                        post(path("return/accept"), seller.clone(), json!({"return_fee": fee})).await;
+                        if exchange {
+                            post(path("shipment"), seller.clone(), json!({"courier": "HANJIN", "invoice_number": "445566"})).await;
+                            post(path("delivered"), seller.clone(), json!({})).await;
+                        }
                     }
                     2 => {
                         post(path("refund"), seller.clone(), json!({"reason": "partial", "amount": 1_000})).await;
@@ -584,23 +609,27 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
             Some(json!({})),
         )
         .await;
-        let delivered: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM orders WHERE status = 'delivered'")
-                .fetch_one(&mut db)
-                .await
-                .unwrap()
-                .try_get("n")
-                .unwrap();
+        let delivered: i64 = count(
+            &mut db,
+            "SELECT COUNT(*) AS n FROM orders WHERE status = 'delivered'",
+        )
+        .await;
         // A refund whose request died waits out the gateway's timeout before anyone
         // settles it from the gateway's record.
-        let requested: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM refunds WHERE status = 'requested'")
-                .fetch_one(&mut db)
-                .await
-                .unwrap()
-                .try_get("n")
-                .unwrap();
-        if report["repaired"] == 0 && delivered == 0 && requested == 0 {
+        let requested: i64 = count(
+            &mut db,
+            "SELECT COUNT(*) AS n FROM refunds WHERE status = 'requested'",
+        )
+        .await;
+        // An accepted return whose refund a crash or a fault cut short is asked again.
+        let owed: i64 = count(
+            &mut db,
+            "SELECT COUNT(*) AS n FROM orders o JOIN payments p ON p.order_id = o.id \
+             WHERE o.status = 'returned' AND p.amount > p.refunded_amount + p.released_amount",
+        )
+        .await;
+        let open: i64 = count(&mut db, "SELECT COUNT(*) AS n FROM orders WHERE status IN ('return_requested', 'return_shipping', 'return_received')").await;
+        if report["repaired"] == 0 && delivered == 0 && requested == 0 && owed == 0 && open == 0 {
             settled = true;
             break;
         }
@@ -677,36 +706,64 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     );
 
     // The virtual-account lifecycles ran: accounts were issued and recorded.
-    let accounts: i64 = sqlx::query("SELECT COUNT(*) AS n FROM vbank_accounts")
-        .fetch_one(&mut db)
-        .await
-        .unwrap()
-        .try_get("n")
-        .unwrap();
+    let accounts: i64 = count(&mut db, "SELECT COUNT(*) AS n FROM vbank_accounts").await;
     assert!(accounts > 0, "no virtual account was recorded");
 
     // Each release happened once: one settlement and one release entry per released payment.
-    let released: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE released_amount > 0")
-        .fetch_one(&mut db)
-        .await
-        .unwrap()
-        .try_get("n")
-        .unwrap();
-    let settlements: i64 = sqlx::query("SELECT COUNT(*) AS n FROM settlements")
-        .fetch_one(&mut db)
-        .await
-        .unwrap()
-        .try_get("n")
-        .unwrap();
-    let release_entries: i64 = sqlx::query(
+    let released: i64 = count(
+        &mut db,
+        "SELECT COUNT(*) AS n FROM payments WHERE released_amount > 0",
+    )
+    .await;
+    let settlements: i64 = count(&mut db, "SELECT COUNT(*) AS n FROM settlements").await;
+    let release_entries: i64 = count(
+        &mut db,
         "SELECT COUNT(DISTINCT journal) AS n FROM ledger_postings WHERE kind = 'release'",
     )
-    .fetch_one(&mut db)
-    .await
-    .unwrap()
-    .try_get("n")
-    .unwrap();
+    .await;
     assert_eq!((settlements, release_entries), (released, released));
+
+    // Returns (none is left open: the wait above saw to it): each accepted return refunded
+    // all but its fee (none when the seller's silence accepted it, after a crash cut the
+    // workload's accept short), and none was released while it was open.
+    let returns = sqlx::query(
+        "SELECT p.merchant_uid, p.amount, p.refunded_amount, p.released_amount, o.status FROM payments p \
+         JOIN orders o ON o.id = p.order_id JOIN returns r ON r.payment_id = p.id",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert!(!returns.is_empty(), "no return or exchange ran");
+    let returned = returns
+        .iter()
+        .filter(|r| {
+            r.try_get::<String, _>("status")
+                .is_ok_and(|s| s == "returned")
+        })
+        .count();
+    for row in &returns {
+        let merchant_uid: String = row.try_get("merchant_uid").unwrap();
+        let (amount, refunded, released): (i64, i64, i64) = (
+            row.try_get("amount").unwrap(),
+            row.try_get("refunded_amount").unwrap(),
+            row.try_get("released_amount").unwrap(),
+        );
+        match row.try_get::<String, _>("status").unwrap().as_str() {
+            "returned" => assert!(
+                refunded + released == amount && (released == RETURN_FEE || released == 0),
+                "{merchant_uid}: refunded {refunded}, released {released} of {amount}"
+            ),
+            // An exchange shipped again, or a lapsed return, released in full.
+            "confirmed" => assert_eq!((refunded, released), (0, amount), "{merchant_uid}"),
+            other => assert!(
+                matches!(other, "refunded" | "cancelled"),
+                "{merchant_uid}: {other}"
+            ),
+        }
+    }
+    let released_in_return: i64 = count(&mut db, "SELECT COUNT(*) AS n FROM state_history WHERE entity = 'order' AND to_state = 'confirmed' \
+         AND from_state IN ('return_requested', 'return_shipping', 'return_received')").await;
+    assert_eq!(released_in_return, 0, "released while a return was open");
 
     // The ledger balances.
     let (status, ledger) = call(
@@ -788,7 +845,7 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
         answered(|s| &s.answered_503),
         answered(|s| &s.answered_409),
     );
-    eprintln!("{chaos:?} × {instances} instance(s): {checked} payments, {events} chaos events, {restarts} restarts, {released} released once; answered 500: {answered_500}, 503: {answered_503}, 409: {answered_409}");
+    eprintln!("{chaos:?} × {instances} instance(s): {checked} payments, {events} chaos events, {restarts} restarts, {released} released once, {} returns and exchanges ({returned} returned); answered 500: {answered_500}, 503: {answered_503}, 409: {answered_409}", returns.len());
     if let Some(cluster) = &cluster {
         assert_eq!(answered_500, 0, "no failure a client cannot retry");
         assert!(events >= 1, "no node was killed");

@@ -26,6 +26,8 @@ mod outage;
 mod products;
 mod races;
 mod refund_crash;
+mod returns;
+mod returns_races;
 mod settlements;
 mod system;
 mod vbank;

@@ -16,7 +16,7 @@ use tokio::sync::Barrier;
 use tokio::time::Instant;
 
 /// Rounds per scenario; `ESCROW_SOAK=n` plays n times as many.
-fn rounds() -> usize {
+pub(crate) fn rounds() -> usize {
     let soak: usize = std::env::var("ESCROW_SOAK")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -24,49 +24,49 @@ fn rounds() -> usize {
     12 * soak.max(1)
 }
 
-const PRICE: i64 = 10_000;
+pub(crate) const PRICE: i64 = 10_000;
 const PARTIAL_REFUND: i64 = 4_000;
 
 /// How long the slow gateway holds each call: longer than our own work on either side of
 /// a gateway call, so the other movement always lands inside that window.
-const SLOW_GATEWAY: Duration = Duration::from_millis(250);
+pub(crate) const SLOW_GATEWAY: Duration = Duration::from_millis(250);
 
-const AUTO_CONFIRM_AFTER: Duration = Duration::from_millis(300);
-const JOB_INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const AUTO_CONFIRM_AFTER: Duration = Duration::from_millis(300);
+pub(crate) const JOB_INTERVAL: Duration = Duration::from_millis(20);
 
-fn fast_automatic_confirmation(config: &mut Config) {
+pub(crate) fn fast_automatic_confirmation(config: &mut Config) {
     config.auto_confirm_after = AUTO_CONFIRM_AFTER;
     config.job_interval = JOB_INTERVAL;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Gateway {
+pub(crate) enum Gateway {
     Prompt,
     Slow,
 }
 
 /// Holds every gateway call `SLOW_GATEWAY` until `prompt_gateway`.
-async fn slow_gateway(app: &TestApp) {
+pub(crate) async fn slow_gateway(app: &TestApp) {
     let fault = json!({"target": "api", "mode": "delay", "count": 10_000, "delay_ms": SLOW_GATEWAY.as_millis() as u64});
     app.post("/sandbox/portone/_sandbox/faults", None, fault)
         .await
         .assert_status(200);
 }
 
-async fn prompt_gateway(app: &TestApp) {
+pub(crate) async fn prompt_gateway(app: &TestApp) {
     app.clear_sandbox_faults().await;
 }
 
 /// The people of a scenario and the product they trade.
-struct Market {
-    buyer: Member,
-    seller: Member,
-    admin: Member,
-    product_id: i64,
+pub(crate) struct Market {
+    pub buyer: Member,
+    pub seller: Member,
+    pub admin: Member,
+    pub product_id: i64,
 }
 
 impl Market {
-    async fn open(app: &TestApp) -> Self {
+    pub async fn open(app: &TestApp) -> Self {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         let product_id = app.product(&seller, "경합 상품", PRICE, 1_000).await;
         Self {
@@ -77,7 +77,7 @@ impl Market {
         }
     }
 
-    fn viewers(&self) -> Viewers<'_> {
+    pub fn viewers(&self) -> Viewers<'_> {
         Viewers {
             buyer: &self.buyer.token,
             seller: &self.seller.token,
@@ -88,7 +88,7 @@ impl Market {
 
 /// How far a round's payment goes before the race.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Stage {
+pub(crate) enum Stage {
     Paid,
     Shipped,
     Delivered,
@@ -96,7 +96,7 @@ enum Stage {
 }
 
 /// A fresh escrow payment of `PRICE`, taken to `stage`.
-async fn payment_at(app: &TestApp, market: &Market, stage: Stage) -> Payment {
+pub(crate) async fn payment_at(app: &TestApp, market: &Market, stage: Stage) -> Payment {
     let order_id = app.order(&market.buyer, market.product_id, 1).await;
     let checkout = app.checkout(&market.buyer, order_id).await;
     let imp_uid = app.pay(&market.buyer, &checkout).await;
@@ -121,13 +121,13 @@ async fn payment_at(app: &TestApp, market: &Market, stage: Stage) -> Payment {
 }
 
 /// One `POST /payments/{id}/{action}`.
-struct Call<'a> {
+pub(crate) struct Call<'a> {
     by: &'a Member,
     action: &'static str,
     body: Value,
 }
 
-fn call<'a>(by: &'a Member, action: &'static str, body: Value) -> Call<'a> {
+pub(crate) fn call<'a>(by: &'a Member, action: &'static str, body: Value) -> Call<'a> {
     Call { by, action, body }
 }
 
@@ -137,7 +137,7 @@ fn partial_refund(amount: i64) -> Value {
 
 /// Sends both calls together (each waits at a barrier until the other is ready, so both
 /// are in flight at once), through a slow gateway if asked; returns their answers.
-async fn at_once(
+pub(crate) async fn at_once(
     app: &TestApp,
     gateway: Gateway,
     payment: &Payment,
@@ -168,7 +168,7 @@ async fn send_when_both_ready(
 }
 
 /// What a scenario's rounds found, for the one verdict at its end.
-struct Tally {
+pub(crate) struct Tally {
     scenario: String,
     rounds: usize,
     /// What went wrong → (in how many rounds, the first round's evidence).
@@ -178,7 +178,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(scenario: &str, app: &TestApp, gateway: Gateway) -> Self {
+    pub fn new(scenario: &str, app: &TestApp, gateway: Gateway) -> Self {
         let database = if app.database.url.starts_with("sqlite") {
             "SQLite"
         } else {
@@ -198,7 +198,7 @@ impl Tally {
 
     /// Checks the money after a round (`money_disagreements`) and keeps what it found,
     /// with `more` the scenario found itself.
-    async fn check(
+    pub async fn check(
         &mut self,
         app: &TestApp,
         market: &Market,
@@ -228,7 +228,7 @@ impl Tally {
     }
 
     /// Fails with every kind of finding and in how many rounds it was found.
-    fn assert_every_round_agreed(self) {
+    pub fn assert_every_round_agreed(self) {
         let outcomes: Vec<String> = self
             .outcomes
             .iter()
@@ -318,7 +318,11 @@ async fn refund_against_automatic_confirmation(app: TestApp, gateway: Gateway) {
 }
 
 /// Waits (at most `PATIENCE`) for the escrow to be released; a finding if it never is.
-async fn released_in_time(app: &TestApp, market: &Market, payment: &Payment) -> Vec<Finding> {
+pub(crate) async fn released_in_time(
+    app: &TestApp,
+    market: &Market,
+    payment: &Payment,
+) -> Vec<Finding> {
     let started = Instant::now();
     loop {
         let status = app.status(payment.id, &market.buyer.token).await;

@@ -306,6 +306,34 @@ on_both_databases! {
         app.assert_ledger_balanced(&admin).await;
     }
 
+    async fn a_returned_vbank_payment_is_refunded_to_the_account_named_with_the_return(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let admin = app.admin().await;
+        let (_, account) = app.awaiting(&buyer, &seller, 16_000).await;
+        app.deposit_paid(&buyer, &account).await;
+        let id = account.checkout.payment_id;
+        app.ship(&seller, id, "123456789").await;
+        app.deliver(&seller, id).await;
+        // The refund goes by bank transfer: the buyer names the account with the return.
+        let ask = json!({"kind": "return", "reason_code": "defective", "reason": "파손"});
+        let without = app.act(Some(&buyer), id, "return", ask.clone()).await;
+        without.assert_problem(422, "validation_failed");
+        assert_eq!(without.body["errors"][0]["field"], "refund_account");
+        let mut with = ask;
+        with["refund_account"] = refund_account();
+        app.act(Some(&buyer), id, "return", with).await.assert_status(200);
+        app.act(Some(&buyer), id, "return/shipment", json!({"courier": "EPOST", "invoice_number": "6543210"}))
+            .await
+            .assert_status(200);
+        app.act(Some(&seller), id, "return/received", json!({})).await.assert_status(200);
+        app.act(Some(&seller), id, "return/accept", json!({})).await.assert_status(200);
+        let status = app.status(id, &buyer.token).await;
+        assert_eq!((status["order_status"].as_str(), status["refunded_amount"].as_i64()), (Some("returned"), Some(16_000)), "{status:#}");
+        assert_eq!(app.gateway_payment(&account.imp_uid).await["cancel_amount"], 16_000);
+        app.assert_ledger(&admin, 16_000, 16_000, 0, 0).await;
+    }
+
     async fn ready_and_paid_webhooks_twice_or_out_of_order_change_nothing_more(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;

@@ -3,7 +3,7 @@
 use super::vbank::refund_account;
 use super::wire::*;
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_json, ApiJson, Auth, PathId};
+use crate::extract::{optional_json, ApiJson, Auth, PathId};
 use crate::orders::ShippingBody;
 use crate::state::AppState;
 use axum::extract::State;
@@ -127,17 +127,7 @@ pub async fn ship_payment(
     ApiJson(body): ApiJson<ShipmentRequest>,
 ) -> Result<Json<PaymentChanged>, ApiError> {
     let mut errors = escrow_domain::FieldErrors::new();
-    let courier = errors.check("courier", parse_courier(&body.courier));
-    let invoice = errors.check(
-        "invoice_number",
-        bounded_text(&body.invoice_number, 1, 64).and_then(|i| {
-            if i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                Ok(i)
-            } else {
-                Err("may use only letters, digits and `-`".into())
-            }
-        }),
-    );
+    let (courier, invoice) = parcel(&mut errors, &body.courier, &body.invoice_number);
     let sent_at = body.sent_at.as_deref().and_then(|text| {
         errors.check(
             "sent_at",
@@ -153,6 +143,27 @@ pub async fn ship_payment(
         .ship(caller, payment_id, courier, &invoice, sent_at)
         .await?;
     Ok(Json(PaymentChanged::new("shipment registered", payment)))
+}
+
+/// A parcel's courier code and invoice number, checked as the gateway's delivery API wants
+/// them (a shipment's, and a return's).
+pub(super) fn parcel(
+    errors: &mut escrow_domain::FieldErrors,
+    courier: &str,
+    invoice: &str,
+) -> (Option<&'static str>, Option<String>) {
+    let courier = errors.check("courier", parse_courier(courier));
+    let invoice = errors.check(
+        "invoice_number",
+        bounded_text(invoice, 1, 64).and_then(|i| {
+            if i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                Ok(i)
+            } else {
+                Err("may use only letters, digits and `-`".into())
+            }
+        }),
+    );
+    (courier, invoice)
 }
 
 /// Marks the order delivered; the buyer's confirmation period starts.
@@ -194,12 +205,8 @@ pub async fn cancel_payment(
     PathId(payment_id): PathId,
     body: Bytes,
 ) -> Result<Json<PaymentChanged>, ApiError> {
-    // The body is optional here: no body means no reason.
-    let body: CancelPaymentRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CancelPaymentRequest::default()
-    } else {
-        parse_json(&body)?
-    };
+    // No body means no reason.
+    let body: CancelPaymentRequest = optional_json(&body)?;
     let reason = reason_text(body.reason.as_deref())?;
     let account = refund_account(body.refund_account.as_ref())?;
     let payment = state

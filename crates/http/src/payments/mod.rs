@@ -4,6 +4,7 @@
 mod admin;
 mod handlers;
 mod payouts;
+mod returns;
 mod settlements;
 mod vbank;
 mod webhooks;
@@ -12,6 +13,7 @@ mod wire;
 pub use admin::*;
 pub use handlers::*;
 pub use payouts::*;
+pub use returns::*;
 pub use settlements::*;
 pub use vbank::{__path_list_banks, list_banks};
 pub use webhooks::*;

@@ -1,5 +1,6 @@
 //! The payment calls' bodies and their OpenAPI schemas.
 
+use super::returns::ReturnBody;
 use super::vbank::{RefundAccountBody, VbankBody};
 use crate::error::ApiError;
 use crate::orders::{ShipmentBody, ShippingBody};
@@ -131,6 +132,9 @@ pub struct PaymentStatusBody {
     pub pg_provider: Option<String>,
     pub pay_method: Option<String>,
     pub paid_at: Option<String>,
+    /// When a `delivered` order is confirmed automatically, unless the buyer confirms,
+    /// disputes or returns it first.
+    pub auto_confirm_at: Option<String>,
     pub shipment: Option<ShipmentBody>,
     pub history: Vec<HistoryBody>,
     /// The payment's refunds, oldest first.
@@ -138,6 +142,9 @@ pub struct PaymentStatusBody {
     /// The virtual account the deposit is awaited in (`vbank` payments once issued).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vbank: Option<VbankBody>,
+    /// The latest return or exchange, open or closed; null when the buyer asked for none.
+    #[serde(rename = "return")]
+    pub return_request: Option<ReturnBody>,
 }
 
 impl From<PaymentStatusView> for PaymentStatusBody {
@@ -159,6 +166,7 @@ impl From<PaymentStatusView> for PaymentStatusBody {
             pg_provider: p.pg_provider,
             pay_method: p.pay_method,
             paid_at: p.paid_at.map(rfc3339),
+            auto_confirm_at: view.auto_confirm_at.map(rfc3339),
             shipment: view.shipment.map(Into::into),
             history: view
                 .history
@@ -174,6 +182,7 @@ impl From<PaymentStatusView> for PaymentStatusBody {
                 .collect(),
             refunds: view.refunds.into_iter().map(RefundBody::from).collect(),
             vbank: view.vbank.map(VbankBody::from),
+            return_request: view.return_request.map(ReturnBody::from),
         }
     }
 }
