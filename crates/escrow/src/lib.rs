@@ -7,6 +7,7 @@ pub mod logging;
 pub mod webhooks;
 
 use anyhow::Context;
+use config::ApiVersion;
 use config::Config;
 use escrow_core::auth::{Passwords, Tokens};
 use escrow_core::gateway::{self, Gateway};
@@ -23,7 +24,8 @@ use escrow_domain::settlement::Calendar;
 use escrow_domain::Bps;
 use escrow_http::{AppState, BrowserConfig, Services, WebhookSources};
 use escrow_store::DbConfig;
-use portone::{ClientConfig, PortOne, PortOneClient};
+use portone::v2::{PortOneV2Client, V2Config};
+use portone::{ClientConfig, PortOneClient};
 use portone_sandbox::{Sandbox, SandboxConfig};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +37,8 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Where the built sandbox lives inside the service.
 pub const SANDBOX_PATH: &str = "/sandbox/portone";
+/// Where the built sandbox's V2 face lives inside the service.
+pub const SANDBOX_V2_PATH: &str = "/sandbox/portone-v2";
 
 /// A built service: its state and its router, not yet listening.
 pub struct App {
@@ -80,22 +84,15 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
                 config.imp_secret.clone(),
                 config.imp_code.clone(),
             ));
-            let url = format!("http://{}{SANDBOX_PATH}", reachable(local_addr));
+            let path = match config.api_version {
+                ApiVersion::V1 => SANDBOX_PATH,
+                ApiVersion::V2 => SANDBOX_V2_PATH,
+            };
+            let url = format!("http://{}{path}", reachable(local_addr));
             (url, format!("{SANDBOX_PATH}/iamport.js"), Some(sandbox))
         }
     };
-    let v1: Arc<dyn PortOne> = Arc::new(
-        PortOneClient::new(
-            ClientConfig::new(
-                gateway_url,
-                config.imp_key.clone(),
-                config.imp_secret.clone(),
-            )
-            .with_timeout(config.gateway_timeout),
-        )
-        .map_err(|e| anyhow::anyhow!("building the gateway client: {e}"))?,
-    );
-    let gateway: Arc<dyn Gateway> = Arc::new(gateway::v1::V1::new(v1, config.pg.clone()));
+    let gateway = gateway_for(config, gateway_url)?;
     let browser = BrowserConfig {
         imp_code: config.imp_code.clone(),
         iamport_js,
@@ -108,7 +105,14 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
     let settings = PaymentSettings {
         imp_code: config.imp_code.clone(),
         pg: config.pg.clone(),
-        notice_url: format!("{}/webhooks/portone", public_url.trim_end_matches('/')),
+        notice_url: format!(
+            "{}/webhooks/portone{}",
+            public_url.trim_end_matches('/'),
+            match config.api_version {
+                ApiVersion::V1 => "",
+                ApiVersion::V2 => "/v2",
+            }
+        ),
         rules: Rules {
             fee: Bps::new(config.fee_bps)?,
             fee_vat: Bps::new(config.fee_vat_bps)?,
@@ -143,6 +147,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         orders,
         payments,
         gateway,
+        gateway_webhook_secret: config.webhook_secret.clone(),
         browser,
         webhook_sources,
         webhooks,
@@ -166,6 +171,30 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         }),
         header_timeout: config.header_timeout,
         webhook_concurrency: config.webhook_concurrency as usize,
+    })
+}
+
+/// The gateway port over the configured PortOne API at `url`.
+fn gateway_for(config: &Config, url: String) -> anyhow::Result<Arc<dyn Gateway>> {
+    let built = |e: &dyn std::fmt::Display| anyhow::anyhow!("building the gateway client: {e}");
+    Ok(match config.api_version {
+        ApiVersion::V1 => {
+            let client = PortOneClient::new(
+                ClientConfig::new(url, config.imp_key.clone(), config.imp_secret.clone())
+                    .with_timeout(config.gateway_timeout),
+            )
+            .map_err(|e| built(&e))?;
+            Arc::new(gateway::v1::V1::new(Arc::new(client), config.pg.clone()))
+        }
+        ApiVersion::V2 => {
+            let client = PortOneV2Client::new(
+                V2Config::new(url, config.api_secret.clone())
+                    .with_store_id(config.store_id.clone())
+                    .with_timeout(config.gateway_timeout),
+            )
+            .map_err(|e| built(&e))?;
+            Arc::new(gateway::v2::V2::new(Arc::new(client)))
+        }
     })
 }
 

@@ -86,6 +86,8 @@ pub struct Services {
     pub orders: Orders,
     pub payments: Payments,
     pub gateway: Arc<dyn Gateway>,
+    /// Verifies PortOne V2's webhooks (`PORTONE_WEBHOOK_SECRET`); none: they are refused.
+    pub gateway_webhook_secret: Option<String>,
     pub browser: BrowserConfig,
     pub webhook_sources: WebhookSources,
     pub webhooks: Webhooks,

@@ -21,7 +21,18 @@ impl Payments {
         let payment = self.load_for(caller, payment_id).await?;
         only(caller.user_id == payment.buyer_id, "the buyer")?;
         let actor = Actor::member(caller.role, caller.user_id);
-        self.step_payment(payment_id, &actor, |p| {
+        self.open_dispute(payment_id, &actor, reason).await?;
+        self.load(payment_id).await
+    }
+
+    /// The order becomes `disputed`: the buyer's here, or the buyer's rejection at the PG.
+    pub(super) async fn open_dispute(
+        &self,
+        payment_id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> AppResult<()> {
+        self.step_payment(payment_id, actor, |p| {
             let mut step = Step::new(Transition::Dispute)
                 .reason(reason)
                 .data(serde_json::json!({"reason": reason}));
@@ -29,7 +40,7 @@ impl Payments {
             Ok(Some(step))
         })
         .await?;
-        self.load(payment_id).await
+        Ok(())
     }
 
     /// An admin decides a dispute: release to the seller, or refund (all, or `amount` with

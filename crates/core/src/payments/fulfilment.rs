@@ -220,6 +220,19 @@ impl Payments {
             ))
         })
         .await?;
+        if payment.escrow {
+            self.confirm_at_pg(payment).await;
+        }
         Ok(())
+    }
+
+    /// Tells the PG the purchase is confirmed (V2's `/escrow/complete`; V1 has no such
+    /// call). After the release, best effort: the release stands, and a PG not told
+    /// confirms by itself at the end of its own period.
+    async fn confirm_at_pg(&self, payment: &PaymentRecord) {
+        let at = PaymentRef::new(payment.merchant_uid.clone(), payment.imp_uid.as_deref());
+        if let Err(err) = self.gateway.complete_escrow(&at).await {
+            tracing::warn!(payment.id = payment.id, error = %err, "telling the PG of the confirmation failed");
+        }
     }
 }

@@ -31,6 +31,66 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
     ))
 }
 
+/// How far a received webhook's `webhook-timestamp` may be from now: the specification's
+/// five minutes, against replays.
+pub const TOLERANCE_SECS: i64 = 5 * 60;
+
+/// Why a received webhook is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("the webhook-id, webhook-timestamp and webhook-signature headers are required")]
+    Missing,
+    #[error("the webhook's timestamp is more than five minutes from now")]
+    Stale,
+    #[error("no webhook signature matches")]
+    BadSignature,
+}
+
+/// The three headers of a received webhook, as sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub id: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    /// Space-separated `v1,<base64>` entries (several while a secret is rotated).
+    pub signatures: Option<&'a str>,
+}
+
+/// Checks a received webhook against `secret` (`whsec_` + base64, or the base64 alone, as
+/// PortOne hands it out) at `now` (unix seconds): one `v1` signature must match, compared
+/// in constant time.
+pub fn verify(secret: &str, received: Received<'_>, body: &[u8], now: i64) -> Result<(), Rejected> {
+    let (Some(id), Some(timestamp), Some(signatures)) =
+        (received.id, received.timestamp, received.signatures)
+    else {
+        return Err(Rejected::Missing);
+    };
+    let at: i64 = timestamp.trim().parse().map_err(|_| Rejected::Stale)?;
+    if (now - at).abs() > TOLERANCE_SECS {
+        return Err(Rejected::Stale);
+    }
+    let key = STANDARD
+        .decode(secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret))
+        .map_err(|_| Rejected::BadSignature)?;
+    let matches = |signature: &[u8]| {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key) else {
+            return false;
+        };
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        mac.verify_slice(signature).is_ok()
+    };
+    let found = signatures
+        .split(' ')
+        .filter_map(|entry| entry.strip_prefix("v1,"))
+        .filter_map(|encoded| STANDARD.decode(encoded).ok())
+        .any(|signature| matches(&signature));
+    if found {
+        Ok(())
+    } else {
+        Err(Rejected::BadSignature)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +117,103 @@ mod tests {
         assert!(a.starts_with(SECRET_PREFIX));
         assert!(sign(&a, "id", 1, "{}").is_some());
         assert_eq!(sign("not-a-secret", "id", 1, "{}"), None);
+    }
+
+    fn received<'a>(id: &'a str, timestamp: &'a str, signatures: &'a str) -> Received<'a> {
+        Received {
+            id: Some(id),
+            timestamp: Some(timestamp),
+            signatures: Some(signatures),
+        }
+    }
+
+    #[test]
+    fn verifies_what_it_signs_within_five_minutes() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let bare = secret.trim_start_matches(SECRET_PREFIX);
+        let body = r#"{"test": 2432232314}"#;
+        let (id, at) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330);
+        let signed = sign(secret, id, at, body).unwrap_or_default();
+        // A rotated-out signature first: any one entry may match.
+        let good = format!("v1,bm90LWl0 {signed}");
+        let good = received(id, "1614265330", &good);
+        let unsigned = Received {
+            signatures: None,
+            ..good
+        };
+        let cases = [
+            ("signed", secret, good, body, at, Ok(())),
+            (
+                "secret without its prefix",
+                bare,
+                good,
+                body,
+                at + 300,
+                Ok(()),
+            ),
+            (
+                "too late",
+                secret,
+                good,
+                body,
+                at + 301,
+                Err(Rejected::Stale),
+            ),
+            (
+                "too early",
+                secret,
+                good,
+                body,
+                at - 301,
+                Err(Rejected::Stale),
+            ),
+            (
+                "body changed",
+                secret,
+                good,
+                "{}",
+                at,
+                Err(Rejected::BadSignature),
+            ),
+            (
+                "another secret",
+                "whsec_AAAA",
+                good,
+                body,
+                at,
+                Err(Rejected::BadSignature),
+            ),
+            (
+                "another id",
+                secret,
+                received("msg_x", "1614265330", &signed),
+                body,
+                at,
+                Err(Rejected::BadSignature),
+            ),
+            (
+                "v2 entries only",
+                secret,
+                received(id, "1614265330", "v2,abc"),
+                body,
+                at,
+                Err(Rejected::BadSignature),
+            ),
+            (
+                "no signature",
+                secret,
+                unsigned,
+                body,
+                at,
+                Err(Rejected::Missing),
+            ),
+        ];
+        for (name, secret, received, body, now, expected) in cases {
+            assert_eq!(
+                verify(secret, received, body.as_bytes(), now),
+                expected,
+                "{name}"
+            );
+        }
     }
 }
