@@ -296,6 +296,17 @@ pub struct Config {
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "ESCROW_LOG_FORMAT", value_name = "ESCROW_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     pub log_format: String,
+
+    /// Multiplies the sandbox's waiting times (webhook retries, V2 refunds): 0.001 turns
+    /// V2's one-minute first retry into 60 ms, for tests. Only the built-in sandbox.
+    #[arg(
+        long = "sandbox-time-scale",
+        env = "ESCROW_SANDBOX_TIME_SCALE",
+        value_name = "ESCROW_SANDBOX_TIME_SCALE",
+        default_value_t = 1.0,
+        global = true
+    )]
+    pub sandbox_time_scale: f64,
 }
 
 /// The PortOne API the service speaks.
@@ -461,6 +472,7 @@ impl Config {
             nats_max_age: Duration::from_secs(7 * 86400),
             nats_replicas: 1,
             log_format: "text".into(),
+            sandbox_time_scale: 1.0,
             web_dir: "web/dist".into(),
             public_url: None,
             webhook_allow: Vec::new(),

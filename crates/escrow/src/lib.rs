@@ -79,11 +79,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
             None,
         ),
         None => {
-            let sandbox = Sandbox::new(SandboxConfig::new(
-                config.imp_key.clone(),
-                config.imp_secret.clone(),
-                config.imp_code.clone(),
-            ));
+            let sandbox = Sandbox::new(sandbox_config(config));
             let path = match config.api_version {
                 ApiVersion::V1 => SANDBOX_PATH,
                 ApiVersion::V2 => SANDBOX_V2_PATH,
@@ -157,6 +153,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         // Outside the API's layers: the sandbox speaks PortOne's wire format, not ours.
         router = axum::Router::new()
             .nest(SANDBOX_PATH, sandbox.router())
+            .nest(SANDBOX_V2_PATH, sandbox.v2_router())
             .merge(router);
     }
     Ok(App {
@@ -227,22 +224,59 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Serves the PortOne sandbox alone at the root of `listener`, as the real gateway is
-/// served, until `shutdown`.
-pub async fn serve_sandbox(
-    config: &Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let sandbox = Sandbox::new(SandboxConfig::new(
+/// The sandbox the configuration describes: V1's credentials, V2's secrets, the time scale.
+fn sandbox_config(config: &Config) -> SandboxConfig {
+    SandboxConfig::new(
         config.imp_key.clone(),
         config.imp_secret.clone(),
         config.imp_code.clone(),
-    ));
-    axum::serve(listener, sandbox.router())
-        .with_graceful_shutdown(shutdown)
+    )
+    .with_v2(
+        config.api_secret.clone(),
+        config.store_id.clone(),
+        config
+            .webhook_secret
+            .clone()
+            .unwrap_or_else(|| config::SANDBOX_WEBHOOK_SECRET.into()),
+    )
+    .with_time_scale(config.sandbox_time_scale)
+}
+
+/// Serves the PortOne sandbox alone, V1 at the root of `listener` and V2 at the root of
+/// `v2_listener` (the official V2 JS SDK drops any base path), as the real gateways are
+/// served, one store of payments behind both, until `shutdown`.
+pub async fn serve_sandbox(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    v2_listener: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sandbox = Sandbox::new(sandbox_config(config));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let v2 = v2_listener.map(|listener| {
+        let mut stopped = stopped.clone();
+        let router = sandbox.v2_router();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    });
+    let v1 = axum::serve(listener, sandbox.router())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
-        .context("serving the sandbox")
+        .context("serving the sandbox");
+    if let Some(v2) = v2 {
+        v2.await
+            .context("the V2 sandbox task")?
+            .context("serving the V2 sandbox")?;
+    }
+    v1
 }
 
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {

@@ -109,11 +109,6 @@ pub async fn receive_webhook_v2(
 ) -> Result<Json<Done>, ApiError> {
     allowed_sender(&state, &client)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let received = signing::Received {
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp"),
-        signatures: header("webhook-signature"),
-    };
     let secret = state.gateway_webhook_secret.as_deref().ok_or_else(|| {
         ApiError(AppError::Unauthorized(
             "no PORTONE_WEBHOOK_SECRET is configured: V2 webhooks are refused".into(),
@@ -122,9 +117,24 @@ pub async fn receive_webhook_v2(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    if let Err(rejected) = signing::verify(secret, received, &body, now) {
-        tracing::warn!(client = %client, error = %rejected, "V2 webhook refused");
-        return Err(AppError::Unauthorized(rejected.to_string()).into());
+    let verified = signing::verify(
+        secret,
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+        &body,
+        now,
+    );
+    if let Err(refused) = verified {
+        let why = match refused {
+            signing::VerifyError::MissingHeader => {
+                "the webhook-id, webhook-timestamp and webhook-signature headers are required"
+            }
+            signing::VerifyError::Stale => "the webhook's timestamp is more than five minutes off",
+            signing::VerifyError::BadSignature => "no webhook signature matches",
+        };
+        tracing::warn!(client = %client, error = why, "V2 webhook refused");
+        return Err(AppError::Unauthorized(why.into()).into());
     }
     let notice: WebhookV2Body = parse_json(&body)?;
     let (Some(payment_id), Some(transaction_id)) = notice

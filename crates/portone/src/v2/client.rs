@@ -250,6 +250,13 @@ pub(crate) fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> R
         });
     }
     if let Ok(body) = serde_json::from_slice::<ErrorBody>(bytes) {
+        // A 5xx is the gateway failing whatever it names, except the PG's own refusal.
+        if status.is_server_error() && body.kind != "PG_PROVIDER" {
+            return Err(V2Error::Server {
+                status: code,
+                message: body.message.unwrap_or(body.kind),
+            });
+        }
         return Err(V2Error::typed(code, body));
     }
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
