@@ -22,7 +22,7 @@ use escrow_core::Db;
 use escrow_domain::lifecycle::Rules;
 use escrow_domain::settlement::Calendar;
 use escrow_domain::Bps;
-use escrow_http::{AppState, BrowserConfig, Services, WebhookSources};
+use escrow_http::{AppState, BrowserConfig, BrowserV2, Services, WebhookSources};
 use escrow_store::DbConfig;
 use portone::v2::{PortOneV2Client, V2Config};
 use portone::{ClientConfig, PortOneClient};
@@ -93,6 +93,14 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         imp_code: config.imp_code.clone(),
         iamport_js,
         web_dir: config.web_dir.clone(),
+        v2: (config.api_version == ApiVersion::V2).then(|| BrowserV2 {
+            store_id: config.store_id.clone(),
+            channel_key: config.channel_key.clone(),
+            browser_sdk: match config.portone_api_url {
+                Some(_) => "https://cdn.portone.io/v2/browser-sdk.js".into(),
+                None => format!("{SANDBOX_V2_PATH}/browser-sdk.js"),
+            },
+        }),
     };
     let public_url = config
         .public_url
