@@ -5,6 +5,7 @@
 use super::gateway::gateway_error;
 use super::model::PaymentRecord;
 use super::rows::ShipmentSubject;
+use super::steps::Stepped;
 use super::transitions::Step;
 use super::{only, Payments};
 use crate::auth::Caller;
@@ -113,24 +114,26 @@ impl Payments {
         let now = now_millis();
         if first {
             // The shipment row is written only with the move to `shipping`, so there is one.
-            self.step_payment(payment.id, &actor, |p| {
-                let mut step = Step::new(Transition::Ship)
-                    .reason(format!("{courier} {invoice}"))
-                    .data(serde_json::json!({"courier": courier, "invoice_number": invoice}));
-                step.also.push((
-                    INSERT_SHIPMENT,
-                    vec![
-                        p.id.into(),
-                        courier.into(),
-                        invoice.into(),
-                        sent_at.into(),
-                        now.into(),
-                        now.into(),
-                    ],
-                ));
-                Ok(Some(step))
-            })
-            .await?;
+            let stepped = self
+                .step_payment(&payment, &actor, |p| {
+                    let mut step = Step::new(Transition::Ship)
+                        .reason(format!("{courier} {invoice}"))
+                        .data(serde_json::json!({"courier": courier, "invoice_number": invoice}));
+                    step.also.push((
+                        INSERT_SHIPMENT,
+                        vec![
+                            p.id.into(),
+                            courier.into(),
+                            invoice.into(),
+                            sent_at.into(),
+                            now.into(),
+                            now.into(),
+                        ],
+                    ));
+                    Ok(Some(step))
+                })
+                .await?;
+            return self.after_step(payment.id, &stepped).await;
         } else {
             let updated = self
                 .db
@@ -173,17 +176,18 @@ impl Payments {
             i64::try_from(self.settings.auto_confirm_after.as_millis()).unwrap_or(i64::MAX / 4);
         let confirm_at = now.saturating_add(after);
         let actor = Actor::member(caller.role, caller.user_id);
-        self.step_payment(payment_id, &actor, |_| {
-            let mut step = Step::new(Transition::Deliver)
-                .data(serde_json::json!({"auto_confirm_at": confirm_at}));
-            step.order_columns = vec![
-                ("delivered_at", Param::from(now)),
-                ("auto_confirm_at", Param::from(confirm_at)),
-            ];
-            Ok(Some(step))
-        })
-        .await?;
-        self.load(payment_id).await
+        let stepped = self
+            .step_payment(&payment, &actor, |_| {
+                let mut step = Step::new(Transition::Deliver)
+                    .data(serde_json::json!({"auto_confirm_at": confirm_at}));
+                step.order_columns = vec![
+                    ("delivered_at", Param::from(now)),
+                    ("auto_confirm_at", Param::from(confirm_at)),
+                ];
+                Ok(Some(step))
+            })
+            .await?;
+        self.after_step(payment_id, &stepped).await
     }
 
     /// The buyer confirms receipt: the escrow is released to the seller.
@@ -191,14 +195,15 @@ impl Payments {
         let payment = self.load_for(caller, payment_id).await?;
         only(caller.user_id == payment.buyer_id, "the buyer")?;
         let actor = Actor::member(caller.role, caller.user_id);
-        self.release(
-            &payment,
-            Party::Buyer,
-            &actor,
-            "purchase confirmed by the buyer",
-        )
-        .await?;
-        self.load(payment_id).await
+        let released = self
+            .release(
+                &payment,
+                Party::Buyer,
+                &actor,
+                "purchase confirmed by the buyer",
+            )
+            .await?;
+        self.after_step(payment_id, &released).await
     }
 
     /// Releases what is left to the seller, less the fee and its VAT. An open refund intent
@@ -210,20 +215,21 @@ impl Payments {
         by: Party,
         actor: &Actor,
         reason: &str,
-    ) -> AppResult<()> {
+    ) -> AppResult<Stepped> {
         self.settle_open_refunds(payment).await?;
-        self.step_payment(payment.id, actor, |_| {
-            Ok(Some(
-                Step::new(Transition::Release { by })
-                    .reason(reason)
-                    .data(serde_json::json!({})),
-            ))
-        })
-        .await?;
+        let stepped = self
+            .step_payment(payment, actor, |_| {
+                Ok(Some(
+                    Step::new(Transition::Release { by })
+                        .reason(reason)
+                        .data(serde_json::json!({})),
+                ))
+            })
+            .await?;
         if payment.escrow {
             self.confirm_at_pg(payment).await;
         }
-        Ok(())
+        Ok(stepped)
     }
 
     /// Tells the PG the purchase is confirmed (V2's `/escrow/complete`; V1 has no such

@@ -175,15 +175,12 @@ impl Payments {
             Verdict::ConfirmedAtPg => {
                 let reason = "purchase confirmed by the buyer at the PG";
                 let released = self.release(payment, Party::Buyer, actor, reason).await;
-                not_now(released.map(|()| true))?
+                not_now(released.map(|_| true))?
             }
             Verdict::RejectedAtPg => {
                 let reason = "the buyer refused the goods at the PG";
-                not_now(
-                    self.open_dispute(payment.id, actor, reason)
-                        .await
-                        .map(|()| true),
-                )?
+                let disputed = self.open_dispute(payment, actor, reason).await;
+                not_now(disputed.map(|_| true))?
             }
             Verdict::Nothing => false,
         };
@@ -200,7 +197,7 @@ impl Payments {
     ) -> AppResult<bool> {
         let paid_at = gw.paid_at.unwrap_or_else(escrow_store::now_millis);
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if !matches!(
                     p.status,
                     PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
@@ -267,7 +264,7 @@ impl Payments {
         let issued_at = account.issued_at.unwrap_or_else(escrow_store::now_millis);
         let mut closed = false;
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if p.status != PaymentStatus::Ready {
                     return Ok(None);
                 }
@@ -317,7 +314,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<bool> {
         let stepped = self
-            .step_payment(payment.id, actor, |p| {
+            .step_payment(payment, actor, |p| {
                 if !matches!(
                     p.status,
                     PaymentStatus::Ready | PaymentStatus::AwaitingDeposit
@@ -345,7 +342,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<bool> {
         let recorded = self
-            .step_payment(payment.id, actor, |_| {
+            .step_payment(payment, actor, |_| {
                 let reason = "refunded at the gateway, recorded from its record";
                 let mut step = Step::new(Transition::RefundedAtGateway { amount })
                     .reason(reason)

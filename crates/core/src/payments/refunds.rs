@@ -93,7 +93,7 @@ impl Payments {
         }
         needs_account(&payment, refund_account.as_ref())?;
         let by = party(caller, &payment);
-        self.refund_as(payment_id, by, amount, reason, refund_account, &actor)
+        self.refund_as(&payment, by, amount, reason, refund_account, &actor)
             .await
     }
 
@@ -101,7 +101,7 @@ impl Payments {
     /// `None`) on behalf of `by`.
     pub(super) async fn refund_as(
         &self,
-        payment_id: i64,
+        payment: &PaymentRecord,
         by: Party,
         amount: Option<Won>,
         reason: &str,
@@ -109,7 +109,7 @@ impl Payments {
         actor: &Actor,
     ) -> AppResult<Refunded> {
         let mut intent = self
-            .request_refund(payment_id, by, amount, reason, actor)
+            .request_refund(payment, by, amount, reason, actor)
             .await?;
         intent.refund_account = refund_account;
         self.ask_gateway(intent, actor).await
@@ -156,18 +156,24 @@ impl Payments {
             }
         }
         if payment.order_status == OrderStatus::PendingPayment {
-            self.step(super::steps::Key::Order(payment.order_id), &actor, |_| {
-                Ok(Some(
-                    Step::new(Transition::CancelUnpaid)
-                        .reason(reason)
-                        .data(serde_json::json!({})),
-                ))
-            })
+            self.step(
+                super::steps::Key::Order(payment.order_id),
+                None,
+                &actor,
+                |_| {
+                    Ok(Some(
+                        Step::new(Transition::CancelUnpaid)
+                            .reason(reason)
+                            .data(serde_json::json!({})),
+                    ))
+                },
+            )
             .await?;
             return self.load(payment_id).await;
         }
-        self.settle_open_refunds(&payment).await?;
-        let payment = self.load(payment_id).await?;
+        if !self.settle_open_refunds(&payment).await?.is_empty() {
+            payment = self.load(payment_id).await?;
+        }
         if payment.order_status != OrderStatus::Paid {
             return Err(AppError::InvalidState(format!(
                 "a {} order cannot be cancelled; open a dispute or ask for a refund",
@@ -181,15 +187,16 @@ impl Payments {
         }
         needs_account(&payment, refund_account.as_ref())?;
         let by = party(caller, &payment);
-        self.refund_as(payment_id, by, None, reason, refund_account, &actor)
+        let refunded = self
+            .refund_as(&payment, by, None, reason, refund_account, &actor)
             .await?;
-        self.load(payment_id).await
+        Ok(refunded.payment)
     }
 
     /// Records the intent: the amount is reserved from here on.
     async fn request_refund(
         &self,
-        payment_id: i64,
+        payment: &PaymentRecord,
         by: Party,
         amount: Option<Won>,
         reason: &str,
@@ -197,7 +204,7 @@ impl Payments {
     ) -> AppResult<Intent> {
         let settle_after = now_millis() + self.gateway_patience();
         let stepped = self
-            .step_payment(payment_id, actor, |payment| {
+            .step_payment(payment, actor, |payment| {
                 if payment.imp_uid.is_none() && payment.status.holds_money() {
                     return Err(AppError::InvalidState(
                         "the payment has no gateway id".into(),
@@ -221,6 +228,7 @@ impl Payments {
                     before,
                     plan,
                     refund_id,
+                    after,
                 } = *applied;
                 let refund_id = refund_id
                     .ok_or_else(|| AppError::Internal("a refund request without its id".into()))?;
@@ -233,7 +241,8 @@ impl Payments {
                     .map_err(|e| AppError::internal("refund amount", e))?;
                 Ok(Intent {
                     refund_id,
-                    payment,
+                    // As the reservation left it, so that settling it needs no read.
+                    payment: after.unwrap_or(payment),
                     amount,
                     reason: reason.to_string(),
                     refund_account: None,
@@ -264,7 +273,7 @@ impl Payments {
             refund_account: intent.refund_account.clone(),
             pg_provider: intent.payment.pg_provider.clone(),
         };
-        match self.gateway.cancel(&request).await {
+        let settled = match self.gateway.cancel(&request).await {
             Ok(_) => {
                 crate::chaos::crash_point("after-gateway-cancel");
                 let settled = self
@@ -276,10 +285,13 @@ impl Payments {
                         actor,
                     )
                     .await;
-                if let Err(err) = settled {
-                    // The gateway refunded; whoever comes next settles it from its record.
-                    self.settle_from_now(intent.refund_id).await;
-                    return Err(err);
+                match settled {
+                    Ok(settled) => settled,
+                    Err(err) => {
+                        // The gateway refunded; whoever comes next settles it from its record.
+                        self.settle_from_now(intent.refund_id).await;
+                        return Err(err);
+                    }
                 }
             }
             Err(GatewayError::Refused { message, .. }) => {
@@ -300,8 +312,8 @@ impl Payments {
                 self.settle_from_now(intent.refund_id).await;
                 return Err(gateway_error(err));
             }
-        }
-        let payment = self.load(intent.payment.id).await?;
+        };
+        let payment = self.after_step(intent.payment.id, &settled).await?;
         let refund = self.refund_by_id(intent.refund_id).await?;
         Ok(Refunded { payment, refund })
     }
@@ -329,7 +341,7 @@ impl Payments {
         amount: Won,
         outcome: Result<(), String>,
         actor: &Actor,
-    ) -> AppResult<()> {
+    ) -> AppResult<Stepped> {
         let (transition, to, failure) = match outcome {
             Ok(()) => (
                 Transition::RefundSucceeded { amount },
@@ -346,7 +358,7 @@ impl Payments {
             RefundStatus::Succeeded => "refunded at the gateway",
             _ => "the gateway refused the refund",
         };
-        self.step_payment(payment.id, actor, |_| {
+        self.step_payment(payment, actor, |_| {
             let mut step = Step::new(transition)
                 .reason(reason)
                 .data(serde_json::json!({"amount": amount.get()}));
@@ -357,8 +369,7 @@ impl Payments {
             });
             Ok(Some(step))
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Settles the payment's `requested` intents whose request has given up, from the

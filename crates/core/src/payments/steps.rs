@@ -28,6 +28,18 @@ pub(crate) struct Applied {
     pub before: Subject,
     pub plan: Plan,
     pub refund_id: Option<i64>,
+    /// The payment as the step left it, when the plan describes all it wrote.
+    pub after: Option<PaymentRecord>,
+}
+
+impl Stepped {
+    /// The payment as this step left it, without reading it again when the plan tells.
+    pub fn payment_after(&self) -> Option<&PaymentRecord> {
+        match self {
+            Stepped::Applied(applied) => applied.after.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// Which subject a step reads.
@@ -47,15 +59,20 @@ impl Payments {
     }
 
     /// Runs one transition of `key`'s subject as `decide` chooses from what it reads
-    /// (`None`: nothing to do).
+    /// (`None`: nothing to do). `known` is the subject as the flow just read it: the first
+    /// attempt plans from it instead of reading again (a stale one only costs a retry).
     pub(crate) async fn step(
         &self,
         key: Key,
+        mut known: Option<Subject>,
         actor: &Actor,
         mut decide: impl FnMut(&Subject) -> AppResult<Option<Step>>,
     ) -> AppResult<Stepped> {
         for _ in 0..ATTEMPTS {
-            let subject = self.subject(key).await?;
+            let subject = match known.take() {
+                Some(subject) => subject,
+                None => self.subject(key).await?,
+            };
             let Some(step) = decide(&subject)? else {
                 return Ok(Stepped::Skipped);
             };
@@ -74,11 +91,13 @@ impl Payments {
             {
                 Ok(refund_id) => match tx.commit().await {
                     Ok(()) => {
+                        let after = subject.payment_after(&plan, &step);
                         return Ok(Stepped::Applied(Box::new(Applied {
                             before: subject,
                             plan,
                             refund_id,
-                        })))
+                            after,
+                        })));
                     }
                     // A deadlock, or a Galera certification failure: nothing was written.
                     Err(err) if err.kind() == DbErrorKind::Conflict => continue,
@@ -94,22 +113,41 @@ impl Payments {
         ))
     }
 
-    /// `step` on a payment, answering the payment as it is afterwards.
+    /// `step` on a payment, starting from `payment` as the flow read it.
     pub(crate) async fn step_payment(
         &self,
-        payment_id: i64,
+        payment: &PaymentRecord,
         actor: &Actor,
         decide: impl FnMut(&PaymentRecord) -> AppResult<Option<Step>>,
     ) -> AppResult<Stepped> {
         let mut decide = decide;
-        self.step(Key::Payment(payment_id), actor, |subject| {
-            match &subject.payment {
+        let payment_id = payment.id;
+        let known = Some(Subject::from(payment.clone()));
+        self.step(
+            Key::Payment(payment_id),
+            known,
+            actor,
+            |subject| match &subject.payment {
                 Some(payment) => decide(payment),
                 None => Err(AppError::NotFound(format!(
                     "payment {payment_id} does not exist"
                 ))),
-            }
-        })
+            },
+        )
         .await
+    }
+}
+
+impl Payments {
+    /// The payment as `stepped` left it: from the plan when it tells, else read.
+    pub(crate) async fn after_step(
+        &self,
+        payment_id: i64,
+        stepped: &Stepped,
+    ) -> AppResult<PaymentRecord> {
+        match stepped.payment_after() {
+            Some(after) => Ok(after.clone()),
+            None => self.load(payment_id).await,
+        }
     }
 }

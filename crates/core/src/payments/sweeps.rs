@@ -66,7 +66,7 @@ impl Payments {
                 }
             }
             let stepped = self
-                .step(Key::Order(order_id), &Actor::system(), |s| {
+                .step(Key::Order(order_id), None, &Actor::system(), |s| {
                     if s.order_status != OrderStatus::PendingPayment {
                         return Ok(None);
                     }
@@ -117,7 +117,7 @@ impl Payments {
                 )
                 .await;
             match done {
-                Ok(()) => released += 1,
+                Ok(_) => released += 1,
                 Err(
                     AppError::InvalidState(_)
                     | AppError::RefundInProgress(_)

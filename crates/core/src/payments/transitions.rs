@@ -29,6 +29,29 @@ impl Subject {
     }
 }
 
+impl Subject {
+    /// The payment as `plan` and `step` leave it, so that a flow can answer without reading
+    /// it again; `None` when the step writes payment columns the plan does not describe.
+    pub fn payment_after(&self, plan: &Plan, step: &Step) -> Option<PaymentRecord> {
+        let before = self.payment.as_ref()?;
+        let amounts = plan.amounts?;
+        if !step.payment_columns.is_empty() {
+            return None;
+        }
+        Some(PaymentRecord {
+            status: plan.payment.map_or(before.status, |m| m.to),
+            escrow_status: plan.escrow.map_or(before.escrow_status, |m| m.to),
+            order_status: plan.order.map_or(before.order_status, |m| m.to),
+            refunded_amount: amounts.refunded,
+            released_amount: amounts.released,
+            refunding_amount: amounts.refunding,
+            failure_code: plan.failure.or(before.failure_code),
+            version: before.version + 1,
+            ..before.clone()
+        })
+    }
+}
+
 impl From<PaymentRecord> for Subject {
     fn from(payment: PaymentRecord) -> Self {
         Subject {

@@ -1,6 +1,6 @@
 //! Seller settlements and payouts: lines and their dates, balances from the ledger, bank
 //! accounts, payout batches (made once under concurrency, paid or failed), chargebacks and
-//! negative balances. Every scenario ends with the books balanced and the ledger's seller
+//! negative balances, a chargeback racing a batch. Every scenario ends with the books balanced and the ledger's seller
 //! accounts equal to the sellers' balances.
 
 use crate::escrow_support::{on_both_databases_with, EscrowApp};
@@ -278,6 +278,37 @@ on_both_databases_with! { on_both_apis, same_day =>
         assert_eq!(body["items"][1]["kind"], "chargeback");
         assert_eq!(body["items"][1]["reason"], "카드사 취소");
         assert_books(&app, &admin, &[&seller]).await;
+    }
+
+    async fn a_chargeback_and_a_payout_batch_at_once_take_the_money_once(app: TestApp) {
+        let (buyer, admin) = (app.buyer().await, app.admin().await);
+        let mut outcomes = std::collections::BTreeMap::new();
+        for round in 0..8 {
+            let seller = app.seller().await;
+            bank_account(&app, &seller, "110123456789").await;
+            // 40 000 less 1 000 and 100: 38 900 available, of which a chargeback takes 25 000.
+            let payment_id = released(&app, &buyer, &seller, 40_000).await;
+            let chargeback = json!({"amount": 25_000, "reason": "카드사 취소"});
+            let path = format!("/payments/{payment_id}/chargeback");
+            let (charged, batch) = tokio::join!(
+                app.post(&path, Some(&admin.token), chargeback),
+                create_payout(&app, &admin, json!({})),
+            );
+            charged.assert_status(200);
+            let batch = batch.assert_status(201).clone();
+            let paid: i64 = batch["items"].as_array().unwrap().iter()
+                .filter(|i| i["seller_id"] == seller.id)
+                .map(|i| i["amount"].as_i64().unwrap())
+                .sum();
+            // Either the batch took it all and the chargeback left a debt, or the chargeback
+            // came first and the batch took the rest: never both from the same money.
+            let (_, available, in_payout, _) = balance(&app, &seller).await;
+            assert!(paid == 38_900 || paid == 13_900, "round {round}: batched {paid}: {batch:#}");
+            assert_eq!((in_payout, available + in_payout), (paid, 13_900), "round {round}");
+            *outcomes.entry(paid).or_insert(0) += 1;
+            assert_books(&app, &admin, &[&seller]).await;
+        }
+        eprintln!("chargeback × payout batch: batched amounts {outcomes:?}");
     }
 
     async fn bank_accounts_are_validated(app: TestApp) {

@@ -1,9 +1,11 @@
 //! Virtual accounts under concurrency, on both databases, a fresh order each round: the
 //! browser's completion, the gateway's `ready` webhook and reconciliation recording one
-//! issued account at once; the buyer's cancel and the bank transfer landing together.
+//! issued account at once; the buyer's cancel and the bank transfer landing together; a
+//! refund to the buyer's bank account and the buyer's confirmation landing together.
 //! Whichever wins, our record agrees with the gateway's and the ledger balances.
 
 use crate::escrow_support::*;
+use crate::money::{answered, money_disagreements, Payment, Surface, Viewers};
 use crate::support::{Member, TestApp};
 use serde_json::json;
 
@@ -147,6 +149,41 @@ on_both_databases! { on_both_apis =>
             }
         }
         assert!(wrong.is_empty(), "{} of {ROUNDS} rounds went wrong ({outcomes:?}): {wrong:#?}", wrong.len());
+        app.assert_ledger_balanced(&admin).await;
+    }
+
+    async fn a_refund_to_the_buyers_account_and_the_confirmation_land_together(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let admin = app.admin().await;
+        let product_id = app.product(&seller, "경합 가상계좌", PRICE, 100).await;
+        let viewers = Viewers { buyer: &buyer.token, seller: &seller.token, admin: &admin.token };
+        let mut wrong = Vec::new();
+        let mut outcomes = std::collections::BTreeMap::new();
+        for round in 0..ROUNDS {
+            let r = issued(&app, &buyer, product_id).await;
+            app.complete(&buyer, r.payment_id, &r.imp_uid).await.assert_status(200);
+            let deposit_path = format!("/sandbox/portone/_sandbox/vbanks/{}/deposit", r.imp_uid);
+            app.post(&deposit_path, None, json!({"amount": PRICE})).await.assert_status(200);
+            app.wait_for_payment(r.payment_id, &buyer.token, "the deposit", |s| s["status"] == "paid").await;
+            app.ship(&seller, r.payment_id, "5550002").await;
+            app.deliver(&seller, r.payment_id).await;
+            let refund = json!({"reason": "일부 환불", "amount": 4_000,
+                                "refund_account": {"bank_code": "088", "account_number": "110-123-456789", "holder": "구매자"}});
+            let (refunded, confirmed) = tokio::join!(
+                app.act(Some(&seller), r.payment_id, "refund", refund),
+                app.act(Some(&buyer), r.payment_id, "confirm", json!({})),
+            );
+            let outcome = format!("refund {}, confirm {}", answered(&refunded), answered(&confirmed));
+            *outcomes.entry(outcome).or_insert(0) += 1;
+            let payment = Payment { id: r.payment_id, imp_uid: r.imp_uid.clone(), amount: PRICE };
+            let answers = [("refund", &refunded), ("confirm", &confirmed)];
+            for finding in money_disagreements(&Surface::of(&app), &viewers, &payment, &answers).await {
+                wrong.push(format!("round {round}: {}: {}", finding.what, finding.evidence));
+            }
+        }
+        assert!(wrong.is_empty(), "{} findings over {ROUNDS} rounds ({outcomes:?}): {wrong:#?}", wrong.len());
+        eprintln!("vbank refund × confirm, {ROUNDS} rounds: {outcomes:?}");
         app.assert_ledger_balanced(&admin).await;
     }
 }

@@ -398,6 +398,8 @@ on_both_databases_with! {
 
         let deliveries = settled_deliveries(&app, &admin, prompt_id, ORDERS).await;
         assert!(deliveries.iter().all(|d| d["status"] == "succeeded"), "{deliveries:#?}");
+        // On a loaded machine the prompt endpoint may be done before the first hung attempt.
+        receiver_gets(&hanging, 1).await;
         let most = hanging.in_flight.lock().unwrap().1;
         let limit = app.config.webhook_concurrency as usize;
         assert!(most >= 1 && most <= limit, "{most} attempts at once to one endpoint (limit {limit})");
