@@ -2,98 +2,21 @@
 //! error, faults, signed webhooks, and the store the V2 and V1 faces share.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use axum::http::HeaderMap;
 use portone::v2::{
     CancelRequest, CancellationStatus, CursorQuery, EscrowLogisticsRequest, EscrowParty,
     EscrowStatus, Logistics, PaymentMethod, PaymentStatus, PaymentsQuery, PortOneV2,
     PortOneV2Client, RefundAccount, V2Config, V2Error, VirtualAccountRefundStatus,
 };
 use portone::{ClientConfig, PortOne, PortOneClient};
-use portone_sandbox::{FaultMode, FaultTarget, Sandbox, SandboxConfig};
+use portone_sandbox::{FaultMode, FaultTarget};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-const V1: &str = "/sandbox/portone";
-const V2: &str = "/sandbox/portone-v2";
-
-async fn serve(app: Router) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
-/// Both faces of one sandbox, mounted as the service mounts them.
-struct Env {
-    sandbox: Sandbox,
-    origin: String,
-    http: reqwest::Client,
-}
-
-impl Env {
-    async fn start() -> Self {
-        // Gateway waits (webhook retries, vbank refunds) shrunk ten-thousandfold.
-        let sandbox = Sandbox::new(SandboxConfig::default().with_time_scale(0.0001));
-        let app = Router::new()
-            .nest(V1, sandbox.router())
-            .nest(V2, sandbox.v2_router());
-        let addr = serve(app).await;
-        Self {
-            sandbox,
-            origin: format!("http://{addr}"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn config(&self) -> V2Config {
-        let mut config = V2Config::new(
-            format!("{}{V2}", self.origin),
-            &self.sandbox.config().api_secret,
-        );
-        config.retry_backoff = Duration::from_millis(5);
-        config
-    }
-
-    fn client(&self) -> PortOneV2Client {
-        PortOneV2Client::new(self.config()).unwrap()
-    }
-
-    /// `POST /_sandbox/payments` on the V2 face; the answer's body.
-    async fn pay(&self, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{V2}/_sandbox/payments", self.origin))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
-    }
-
-    async fn card(&self, id: &str, amount: i64) {
-        let answer = self
-            .pay(json!({ "payment_id": id, "amount": amount, "pay_method": "CARD" }))
-            .await;
-        assert_eq!(answer["status"], "PAID", "{answer}");
-    }
-
-    async fn control(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{V2}/_sandbox/{path}", self.origin))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-}
+mod v2_support;
+use v2_support::{Env, Receiver, V1, V2};
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
@@ -516,41 +439,6 @@ async fn faults_are_unknown_outcomes_and_reads_are_retried() {
             .cancelled,
         1_000
     );
-}
-
-/// A receiver recording each webhook's headers and body; answers 500 to the first `fail`.
-#[derive(Clone, Default)]
-struct Receiver {
-    hits: Arc<Mutex<Vec<(HeaderMap, String)>>>,
-    fail: Arc<Mutex<usize>>,
-}
-
-impl Receiver {
-    async fn start(fail: usize) -> (Self, String) {
-        let receiver = Self {
-            fail: Arc::new(Mutex::new(fail)),
-            ..Self::default()
-        };
-        let r = receiver.clone();
-        let app = Router::new().route(
-            "/hook",
-            post(move |headers: HeaderMap, body: String| {
-                let r = r.clone();
-                async move {
-                    r.hits.lock().unwrap().push((headers, body));
-                    let mut fail = r.fail.lock().unwrap();
-                    if *fail > 0 {
-                        *fail -= 1;
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    } else {
-                        StatusCode::OK
-                    }
-                }
-            }),
-        );
-        let addr = serve(app).await;
-        (receiver, format!("http://{addr}/hook"))
-    }
 }
 
 #[tokio::test]

@@ -437,3 +437,108 @@ impl State {
 
 /// The extras of every payment, keyed by `imp_uid`.
 pub(crate) type V2Extras = HashMap<String, V2Extra>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_payments() -> State {
+        let cfg = SandboxConfig::default();
+        let mut state = State::default();
+        for (id, virtual_account) in [("card", false), ("vbank", true)] {
+            let new = V2NewPayment {
+                payment_id: id.into(),
+                amount: 1_000,
+                virtual_account,
+                escrow: true,
+                ..V2NewPayment::default()
+            };
+            assert!(state.v2_create(&cfg, new).is_ok());
+        }
+        state
+    }
+
+    fn ask(amount: Option<i64>, current: Option<i64>) -> V2Cancel {
+        V2Cancel {
+            amount,
+            current_cancellable_amount: current,
+            reason: "test".into(),
+            refund_account: None,
+        }
+    }
+
+    fn refused(result: Result<V2Cancelled, V2Refusal>) -> (u16, &'static str) {
+        match result {
+            Ok(_) => panic!("expected a refusal"),
+            Err(r) => (r.status, r.kind),
+        }
+    }
+
+    #[test]
+    fn cancel_refusals_are_v2s_typed_errors() {
+        let mut state = with_payments();
+        let cases = [
+            ("nobody", ask(None, None), (404, "PAYMENT_NOT_FOUND")),
+            ("vbank", ask(None, None), (409, "PAYMENT_NOT_PAID")),
+            (
+                "card",
+                ask(None, Some(999)),
+                (409, "CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN"),
+            ),
+            (
+                "card",
+                ask(Some(1_001), None),
+                (409, "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"),
+            ),
+            ("card", ask(Some(0), None), (400, "INVALID_REQUEST")),
+        ];
+        for (id, ask, expected) in cases {
+            assert_eq!(refused(state.v2_cancel(id, ask)), expected, "{id}");
+        }
+        assert!(state.v2_cancel("card", ask(None, Some(1_000))).is_ok());
+        assert_eq!(
+            refused(state.v2_cancel("card", ask(None, None))),
+            (409, "PAYMENT_ALREADY_CANCELLED")
+        );
+    }
+
+    #[test]
+    fn the_escrow_moves_in_the_pgs_order() {
+        // (moves before, the move, allowed)
+        let cases: [(&[&'static str], &'static str, bool); 7] = [
+            (&[], "CONFIRMED", true),
+            (&[], "DELIVERED", true),
+            (&["DELIVERED"], "CONFIRMED", true),
+            (&["REJECTED"], "CONFIRMED", false),
+            (&["REJECTED"], "REJECT_CONFIRMED", true),
+            (&["CONFIRMED"], "REJECTED", false),
+            (&[], "REJECT_CONFIRMED", false),
+        ];
+        for (before, step, allowed) in cases {
+            let mut state = with_payments();
+            let registered = state.v2_logistics(
+                "card",
+                "CJ".into(),
+                "1".into(),
+                "2026-01-01T00:00:00Z".into(),
+                false,
+            );
+            assert!(registered.is_ok());
+            for earlier in before {
+                assert!(
+                    state.v2_escrow_to("card", earlier, false).is_ok(),
+                    "{earlier}"
+                );
+            }
+            let result = state.v2_escrow_to("card", step, false);
+            assert_eq!(
+                result.is_ok(),
+                allowed,
+                "{before:?} then {step}: {result:?}"
+            );
+        }
+        // Nothing moves before a delivery is registered.
+        let mut state = with_payments();
+        assert!(state.v2_escrow_to("card", "CONFIRMED", false).is_err());
+    }
+}

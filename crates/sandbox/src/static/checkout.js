@@ -19,6 +19,10 @@
     (Number(shown.amount) || 0).toLocaleString("ko-KR") + "원";
   document.getElementById("escrow").textContent = shown.escrow ? "예" : "아니오";
   if (shown.vbank) {
+    if (v2) {
+      document.getElementById("vbank-note").textContent =
+        "가상계좌가 발급됩니다. 입금은 샌드박스의 입금 호출(POST _sandbox/payments/{paymentId}/deposit)로 합니다.";
+    }
     document.getElementById("card-fields").hidden = true;
     document.getElementById("vbank-note").hidden = false;
     document.getElementById("pay-button").textContent = "가상계좌 발급 (issue account)";
