@@ -168,8 +168,9 @@ impl Payments {
                 self.close_ready(payment, gw, Transition::Fail, &reason, actor)
                     .await?
             }
-            Verdict::RefundedThere(amount) => {
-                self.record_gateway_refund(payment, amount, actor).await?
+            Verdict::RefundedThere(_) => {
+                self.record_gateway_refund(payment, gw.cancelled, actor)
+                    .await?
             }
             Verdict::FinishCancel => self.cancel_refused(gw).await?,
             Verdict::ConfirmedAtPg => {
@@ -335,14 +336,24 @@ impl Payments {
 
     /// Records a refund the gateway made that we did not ask for. After release it cannot be
     /// repaired: a divergence is recorded instead.
+    ///
+    /// What is theirs is decided on our record as the step writes it, not as read before
+    /// the gateway was: a refund of ours reserved or settled meanwhile (its webhook is what
+    /// brought us here) is ours, not an unknown one.
     async fn record_gateway_refund(
         &self,
         payment: &PaymentRecord,
-        amount: Won,
+        cancelled_there: i64,
         actor: &Actor,
     ) -> AppResult<bool> {
+        let mut amount = Won::ZERO;
         let recorded = self
-            .step_payment(payment, actor, |_| {
+            .step_payment(payment, actor, |p| {
+                let known = p.refunded_amount.get() + p.refunding_amount.get();
+                amount = match Won::new(cancelled_there - known) {
+                    Ok(extra) if extra > Won::ZERO => extra,
+                    _ => return Ok(None),
+                };
                 let reason = "refunded at the gateway, recorded from its record";
                 let mut step = Step::new(Transition::RefundedAtGateway { amount })
                     .reason(reason)

@@ -163,8 +163,7 @@ on_both_databases! { on_both_apis =>
         for round in 0..ROUNDS {
             let r = issued(&app, &buyer, product_id).await;
             app.complete(&buyer, r.payment_id, &r.imp_uid).await.assert_status(200);
-            let deposit_path = format!("/sandbox/portone/_sandbox/vbanks/{}/deposit", r.imp_uid);
-            app.post(&deposit_path, None, json!({"amount": PRICE})).await.assert_status(200);
+            app.sandbox_deposit(&r.imp_uid, &r.merchant_uid, PRICE).await.assert_status(200);
             app.wait_for_payment(r.payment_id, &buyer.token, "the deposit", |s| s["status"] == "paid").await;
             app.ship(&seller, r.payment_id, "5550002").await;
             app.deliver(&seller, r.payment_id).await;
