@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cross-check of the PortOne V1 sandbox with the gateway's own published REST clients
 # (PyPI iamport-rest-client, npm iamport-rest-client-nodejs), unchanged but for the base URL;
+# of the V2 sandbox with PortOne's official V2 server SDKs (PyPI portone-server-sdk, npm
+# @portone/server-sdk), unchanged but for the base URL, including their webhook verification;
 # and of the service's outgoing webhooks with the Standard Webhooks reference libraries
 # (PyPI and npm standardwebhooks), verifying what a receiver gets.
 #
@@ -31,6 +33,9 @@ done
 
 export SANDBOX_KEY="xcheck_imp_key"
 export SANDBOX_SECRET="xcheck_imp_secret_$RANDOM$RANDOM"
+export V2_SECRET="xcheck_v2_secret_$RANDOM$RANDOM"
+export V2_STORE_ID="store-xcheck-$RANDOM"
+export V2_WEBHOOK_SECRET="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 
 # ---- Python environment: a venv, or (no ensurepip, e.g. Debian without python3-venv)
 # ---- a `pip install --target` directory. Both are reused while requirements.txt is unchanged.
@@ -72,12 +77,18 @@ fi
 echo "run.sh: npm ci in tests/clients/node"
 (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
-# ---- The sandbox, on a free port.
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+# ---- The sandbox, V1 and V2 faces on free ports (V2 at an origin's root: the JS SDK
+# ---- drops any base path); its waits (webhook retries, refunds) a thousand times shorter.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+port="$(free_port)"
+v2_port="$(free_port)"
 export SANDBOX_URL="http://127.0.0.1:$port"
+export V2_SANDBOX_URL="http://127.0.0.1:$v2_port"
 log="$(mktemp "${TMPDIR:-/tmp}/escrow-xcheck-sandbox.XXXXXX")"
 PORTONE_IMP_KEY="$SANDBOX_KEY" PORTONE_IMP_SECRET="$SANDBOX_SECRET" \
-  "$bin" sandbox --listen "127.0.0.1:$port" >"$log" 2>&1 &
+  PORTONE_API_SECRET="$V2_SECRET" PORTONE_STORE_ID="$V2_STORE_ID" \
+  PORTONE_WEBHOOK_SECRET="$V2_WEBHOOK_SECRET" ESCROW_SANDBOX_TIME_SCALE=0.001 \
+  "$bin" sandbox --listen "127.0.0.1:$port" --v2-listen "127.0.0.1:$v2_port" >"$log" 2>&1 &
 sandbox_pid=$!
 service_pid=""
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/escrow-xcheck.XXXXXX")"
@@ -96,19 +107,19 @@ trap stop EXIT
 ready=""
 for _ in $(seq 1 100); do
   if ! kill -0 "$sandbox_pid" 2>/dev/null; then break; fi
-  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/iamport.js", timeout=1).read()' \
-    "$SANDBOX_URL" 2>/dev/null; then
+  if python3 -c 'import sys, urllib.request; [urllib.request.urlopen(u, timeout=1).read() for u in sys.argv[1:]]' \
+    "$SANDBOX_URL/iamport.js" "$V2_SANDBOX_URL/browser-sdk.js" 2>/dev/null; then
     ready=1
     break
   fi
   sleep 0.1
 done
 if [[ -z "$ready" ]]; then
-  echo "run.sh: the sandbox did not come up on $SANDBOX_URL; its output:" >&2
+  echo "run.sh: the sandbox did not come up on $SANDBOX_URL and $V2_SANDBOX_URL; its output:" >&2
   cat "$log" >&2
   exit 2
 fi
-echo "run.sh: sandbox at $SANDBOX_URL"
+echo "run.sh: sandbox at $SANDBOX_URL, its V2 face at $V2_SANDBOX_URL"
 
 status=0
 echo "== python: iamport-rest-client"
@@ -119,6 +130,14 @@ else
 fi
 echo "== node: iamport-rest-client-nodejs"
 (cd "$here/node" && node check.mjs) || status=1
+echo "== python: portone-server-sdk (V2)"
+if [[ -n "$pypath" ]]; then
+  PYTHONPATH="$pypath${PYTHONPATH:+:$PYTHONPATH}" PYTHONNOUSERSITE=1 "$py" "$here/python/check_v2.py" || status=1
+else
+  "$py" "$here/python/check_v2.py" || status=1
+fi
+echo "== node: @portone/server-sdk (V2)"
+(cd "$here/node" && node check_v2.mjs) || status=1
 
 # ---- Outgoing webhooks: the service in development (a loopback receiver is accepted).
 export ESCROW_DATABASE_URL="sqlite://$workdir/escrow.db"
@@ -157,6 +176,6 @@ echo "== node: standardwebhooks"
 if [[ $status -ne 0 ]]; then
   echo "run.sh: FAILED (see above)"
 else
-  echo "run.sh: the official clients agree with the sandbox, the standardwebhooks libraries verify our webhooks"
+  echo "run.sh: the official V1 clients and V2 SDKs agree with the sandbox, the standardwebhooks libraries verify our webhooks"
 fi
 exit $status

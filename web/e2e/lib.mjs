@@ -1,7 +1,10 @@
 // Helpers for the browser scenarios: API shortcuts for setting up data, pages at desktop and
 // phone width, screenshots.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 let counter = 0;
@@ -119,4 +122,44 @@ export function createAdmin(ctx, email, password = PASSWORD) {
 
 export function assert(cond, message) {
   if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+/** A TCP port on 127.0.0.1 that nothing listened on a moment ago. */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * Starts another `escrow serve` beside the one under test, with `extra` settings (e.g.
+ * PORTONE_API_VERSION=v2), on a fresh SQLite file; stopped by the scenario's cleanup. Answers
+ * a context for it (`apiBase`, `appBase`, `env`).
+ */
+export async function startService(ctx, extra) {
+  const port = await freePort();
+  const dbFile = join(tmpdir(), `escrow-e2e-${process.pid}-${port}.db`);
+  const env = { ...ctx.env, ...extra, ESCROW_LISTEN: `127.0.0.1:${port}`, ESCROW_DATABASE_URL: `sqlite://${dbFile}` };
+  const service = spawn(ctx.bin, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  service.stderr.on('data', (d) => (log += d));
+  ctx.defer(async () => {
+    service.kill('SIGTERM');
+    for (const f of [dbFile, `${dbFile}-shm`, `${dbFile}-wal`]) rmSync(f, { force: true });
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (service.exitCode !== null) throw new Error(`the service exited:\n${log}`);
+    const ready = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+    if (ready) return { ...ctx, apiBase: base, appBase: base, env };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the service was not ready within 60 s:\n${log}`);
 }

@@ -9,13 +9,15 @@
 //   ESCROW_BIN=/path/to/escrow E2E_ONLY=checkout npm run e2e
 //   E2E_BASE_URL=http://127.0.0.1:8080 npm run e2e   # against a service you run yourself
 //     (then `escrow admin create` runs with your environment: set ESCROW_DATABASE_URL to match)
+//   PORTONE_API_VERSION=v2 npm run e2e   # every scenario against the service speaking PortOne V2
+//     (the V2 checkout scenario starts a V2 service of its own in any case: lib.mjs startService)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort } from './lib.mjs';
 import { scenarios } from './scenarios.mjs';
 
 const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,18 +39,6 @@ if (!external && !existsSync(bin)) die(`no service binary at ${bin}: build it (c
 if (!existsSync(join(distDir, 'index.html'))) die(`no UI build in ${distDir}: run npm run build first`);
 if (!existsSync(chromiumPath)) die(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM)`);
 mkdirSync(shots, { recursive: true });
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 const port = await freePort();
 const dbFile = join(tmpdir(), `escrow-e2e-${process.pid}-${Date.now()}.db`);

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import {
-  app, assert, createAdmin, loginAs, member, newPage, PASSWORD, PHONE, product, shot, uiLogin, uniqueEmail,
+  app, assert, createAdmin, loginAs, member, newPage, PASSWORD, PHONE, product, shot, startService, uiLogin, uniqueEmail,
 } from './lib.mjs';
 
 /** Buy one unit of a product through the UI: product page → checkout → sandbox window. */
@@ -267,6 +267,38 @@ export const scenarios = [
       await sp.goto(app(ctx, 'seller/settlements'));
       await sp.waitForSelector('[data-testid=settlement-row]');
       await shot(ctx, sp, 'settlements');
+    },
+  },
+  {
+    name: 'PortOne V2: a purchase through the V2 checkout (PortOne.requestPayment), confirmed at the PG',
+    async run(ctx) {
+      const v2 = await startService(ctx, { PORTONE_API_VERSION: 'v2' });
+      const config = await (await fetch(`${v2.apiBase}/app/config.json`)).json();
+      assert(config.api_version === 'v2' && config.browser_sdk.endsWith('/sandbox/portone-v2/browser-sdk.js'), `V2 config: ${JSON.stringify(config)}`);
+      const seller = await member(v2.apiBase, 'seller');
+      const p = await product(seller, { name: '황동 촛대', price: 87000, stock: 2 });
+      const buyer = await member(v2.apiBase, 'buyer');
+      const page = await newPage(v2, { token: buyer.token });
+      const orderId = await buyThroughUi(v2, page, p.product_id, { shotName: 'v2-checkout' });
+      await shot(v2, page, 'v2-checkout-success');
+      await page.click('[data-testid=view-order]');
+      await expectStatus(page, 'paid');
+      await page.waitForSelector('[data-testid=escrow-status][data-status=held]');
+      assert(page.cspRefusals.length === 0, `nothing refused by the CSP: ${page.cspRefusals.join('; ')}`);
+
+      // Shipped, delivered and confirmed: the confirmation reaches the PG (/escrow/complete).
+      const paymentId = await paymentIdOf(buyer, orderId);
+      await seller.client.ok('POST', `/payments/${paymentId}/shipment`, { courier: 'CJGLS', invoice_number: '555566667777' });
+      await seller.client.ok('POST', `/payments/${paymentId}/delivered`, {});
+      await page.goto(app(v2, `orders/${orderId}`));
+      await act(page, 'confirm');
+      await expectStatus(page, 'confirmed');
+      await shot(v2, page, 'v2-order-confirmed');
+      const status = await buyer.client.ok('GET', `/payments/${paymentId}/status`);
+      const gw = await fetch(`${v2.apiBase}/sandbox/portone-v2/payments/${status.merchant_uid}`, {
+        headers: { Authorization: `PortOne ${v2.env.PORTONE_API_SECRET ?? 'sandbox-v2-secret'}` },
+      }).then((r) => r.json());
+      assert(gw.escrow?.status === 'CONFIRMED', `the PG's escrow is confirmed: ${JSON.stringify(gw.escrow)}`);
     },
   },
   {

@@ -50,6 +50,46 @@ pub fn pg_bank_code(pg: &str, kftc: &str) -> String {
     }
 }
 
+/// PortOne V2's `Bank` enum names of the banks above, by KFTC code: V2 names banks so,
+/// never by a code.
+const V2_BANKS: &[(&str, &str)] = &[
+    ("002", "KDB"),
+    ("003", "IBK"),
+    ("004", "KOOKMIN"),
+    ("007", "SUHYUP"),
+    ("011", "NONGHYUP"),
+    ("012", "LOCAL_NONGHYUP"),
+    ("020", "WOORI"),
+    ("023", "STANDARD_CHARTERED"),
+    ("027", "CITI"),
+    ("031", "DAEGU"),
+    ("032", "BUSAN"),
+    ("034", "KWANGJU"),
+    ("035", "JEJU"),
+    ("037", "JEONBUK"),
+    ("039", "KYONGNAM"),
+    ("045", "KFCC"),
+    ("048", "SHINHYUP"),
+    ("050", "SAVINGS_BANK"),
+    ("064", "NATIONAL_FORESTRY_COOPERATIVE_FEDERATION"),
+    ("071", "POST"),
+    ("081", "HANA"),
+    ("088", "SHINHAN"),
+    ("089", "K_BANK"),
+    ("090", "KAKAO"),
+    ("092", "TOSS"),
+];
+
+/// The V2 `Bank` name of KFTC code `kftc`.
+pub fn v2_bank(kftc: &str) -> Option<&'static str> {
+    V2_BANKS.iter().find(|(c, _)| *c == kftc).map(|(_, n)| *n)
+}
+
+/// The KFTC code of V2 `Bank` name `name`.
+pub fn kftc_of_v2_bank(name: &str) -> Option<&'static str> {
+    V2_BANKS.iter().find(|(_, n)| *n == name).map(|(c, _)| *c)
+}
+
 /// Where a refund of a virtual-account payment is sent: the buyer's own account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundAccount {
@@ -157,6 +197,16 @@ mod tests {
         }
         assert_eq!(bank_name("088"), Some("신한은행"));
         assert_eq!(bank_name("04"), None);
+    }
+
+    #[test]
+    fn every_bank_has_its_v2_name_both_ways() {
+        for (code, _) in BANKS {
+            let name = v2_bank(code).unwrap_or_else(|| panic!("{code} has no V2 name"));
+            assert_eq!(kftc_of_v2_bank(name), Some(*code), "{name}");
+        }
+        assert_eq!(v2_bank("088"), Some("SHINHAN"));
+        assert_eq!(kftc_of_v2_bank("NOT_A_BANK"), None);
     }
 
     #[test]

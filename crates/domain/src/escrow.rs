@@ -217,6 +217,26 @@ pub const COURIERS: &[(&str, &str)] = &[
     ("ETC", "기타"),
 ];
 
+/// PortOne V2's `PaymentLogisticsCompany` name of courier `code` (one of [`COURIERS`]);
+/// `ETC` for a courier V2 does not name.
+pub fn v2_courier(code: &str) -> &'static str {
+    match code {
+        "CJGLS" => "CJ",
+        "HANJIN" => "HANJIN",
+        "EPOST" => "POST",
+        "HYUNDAI" => "LOTTE",
+        "KGB" => "LOGEN",
+        "DAESIN" => "DAESIN",
+        "ILYANG" => "ILYANG",
+        "KDEXP" => "KYUNGDONG",
+        "CVSNET" => "GS",
+        "CHUNIL" => "CHUNIL",
+        "HDEXP" => "HAPDONG",
+        "REGISTPOST" => "POST_REGISTERED",
+        _ => "ETC",
+    }
+}
+
 pub fn parse_courier(code: &str) -> Result<&'static str, String> {
     let code = code.trim().to_ascii_uppercase();
     COURIERS
@@ -276,6 +296,28 @@ mod tests {
         assert!(EscrowStatus::Held.can_become(EscrowStatus::Released));
         assert!(!EscrowStatus::Released.can_become(EscrowStatus::Returned));
         assert!(!EscrowStatus::Inactive.can_become(EscrowStatus::Held));
+    }
+
+    #[test]
+    fn couriers_in_v2_names() {
+        let rows = [
+            ("CJGLS", "CJ"),
+            ("EPOST", "POST"),
+            ("HYUNDAI", "LOTTE"),
+            ("HONAM", "ETC"),
+        ];
+        for (code, v2) in rows {
+            assert_eq!(v2_courier(code), v2, "{code}");
+        }
+        let named = COURIERS
+            .iter()
+            .filter(|(c, _)| v2_courier(c) != "ETC")
+            .count();
+        assert_eq!(
+            named,
+            COURIERS.len() - 2,
+            "all but HONAM and ETC have a V2 name"
+        );
     }
 
     #[test]

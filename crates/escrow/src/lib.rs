@@ -7,6 +7,7 @@ pub mod logging;
 pub mod webhooks;
 
 use anyhow::Context;
+use config::ApiVersion;
 use config::Config;
 use escrow_core::auth::{Passwords, Tokens};
 use escrow_core::gateway::{self, Gateway};
@@ -21,9 +22,10 @@ use escrow_core::Db;
 use escrow_domain::lifecycle::Rules;
 use escrow_domain::settlement::Calendar;
 use escrow_domain::{Bps, Won};
-use escrow_http::{AppState, BrowserConfig, Services, WebhookSources};
+use escrow_http::{AppState, BrowserConfig, BrowserV2, Services, WebhookSources};
 use escrow_store::DbConfig;
-use portone::{ClientConfig, PortOne, PortOneClient};
+use portone::v2::{PortOneV2Client, V2Config};
+use portone::{ClientConfig, PortOneClient};
 use portone_sandbox::{Sandbox, SandboxConfig};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +37,8 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Where the built sandbox lives inside the service.
 pub const SANDBOX_PATH: &str = "/sandbox/portone";
+/// Where the built sandbox's V2 face lives inside the service.
+pub const SANDBOX_V2_PATH: &str = "/sandbox/portone-v2";
 
 /// A built service: its state and its router, not yet listening.
 pub struct App {
@@ -75,31 +79,28 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
             None,
         ),
         None => {
-            let sandbox = Sandbox::new(SandboxConfig::new(
-                config.imp_key.clone(),
-                config.imp_secret.clone(),
-                config.imp_code.clone(),
-            ));
-            let url = format!("http://{}{SANDBOX_PATH}", reachable(local_addr));
+            let sandbox = Sandbox::new(sandbox_config(config));
+            let path = match config.api_version {
+                ApiVersion::V1 => SANDBOX_PATH,
+                ApiVersion::V2 => SANDBOX_V2_PATH,
+            };
+            let url = format!("http://{}{path}", reachable(local_addr));
             (url, format!("{SANDBOX_PATH}/iamport.js"), Some(sandbox))
         }
     };
-    let v1: Arc<dyn PortOne> = Arc::new(
-        PortOneClient::new(
-            ClientConfig::new(
-                gateway_url,
-                config.imp_key.clone(),
-                config.imp_secret.clone(),
-            )
-            .with_timeout(config.gateway_timeout),
-        )
-        .map_err(|e| anyhow::anyhow!("building the gateway client: {e}"))?,
-    );
-    let gateway: Arc<dyn Gateway> = Arc::new(gateway::v1::V1::new(v1, config.pg.clone()));
+    let gateway = gateway_for(config, gateway_url)?;
     let browser = BrowserConfig {
         imp_code: config.imp_code.clone(),
         iamport_js,
         web_dir: config.web_dir.clone(),
+        v2: (config.api_version == ApiVersion::V2).then(|| BrowserV2 {
+            store_id: config.store_id.clone(),
+            channel_key: config.channel_key.clone(),
+            browser_sdk: match config.portone_api_url {
+                Some(_) => "https://cdn.portone.io/v2/browser-sdk.js".into(),
+                None => format!("{SANDBOX_V2_PATH}/browser-sdk.js"),
+            },
+        }),
     };
     let public_url = config
         .public_url
@@ -108,7 +109,14 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
     let settings = PaymentSettings {
         imp_code: config.imp_code.clone(),
         pg: config.pg.clone(),
-        notice_url: format!("{}/webhooks/portone", public_url.trim_end_matches('/')),
+        notice_url: format!(
+            "{}/webhooks/portone{}",
+            public_url.trim_end_matches('/'),
+            match config.api_version {
+                ApiVersion::V1 => "",
+                ApiVersion::V2 => "/v2",
+            }
+        ),
         rules: Rules {
             fee: Bps::new(config.fee_bps)?,
             fee_vat: Bps::new(config.fee_vat_bps)?,
@@ -146,6 +154,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         orders,
         payments,
         gateway,
+        gateway_webhook_secret: config.webhook_secret.clone(),
         browser,
         webhook_sources,
         webhooks,
@@ -155,6 +164,7 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         // Outside the API's layers: the sandbox speaks PortOne's wire format, not ours.
         router = axum::Router::new()
             .nest(SANDBOX_PATH, sandbox.router())
+            .nest(SANDBOX_V2_PATH, sandbox.v2_router())
             .merge(router);
     }
     Ok(App {
@@ -169,6 +179,30 @@ pub async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Ap
         }),
         header_timeout: config.header_timeout,
         webhook_concurrency: config.webhook_concurrency as usize,
+    })
+}
+
+/// The gateway port over the configured PortOne API at `url`.
+fn gateway_for(config: &Config, url: String) -> anyhow::Result<Arc<dyn Gateway>> {
+    let built = |e: &dyn std::fmt::Display| anyhow::anyhow!("building the gateway client: {e}");
+    Ok(match config.api_version {
+        ApiVersion::V1 => {
+            let client = PortOneClient::new(
+                ClientConfig::new(url, config.imp_key.clone(), config.imp_secret.clone())
+                    .with_timeout(config.gateway_timeout),
+            )
+            .map_err(|e| built(&e))?;
+            Arc::new(gateway::v1::V1::new(Arc::new(client), config.pg.clone()))
+        }
+        ApiVersion::V2 => {
+            let client = PortOneV2Client::new(
+                V2Config::new(url, config.api_secret.clone())
+                    .with_store_id(config.store_id.clone())
+                    .with_timeout(config.gateway_timeout),
+            )
+            .map_err(|e| built(&e))?;
+            Arc::new(gateway::v2::V2::new(Arc::new(client)))
+        }
     })
 }
 
@@ -201,22 +235,59 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Serves the PortOne sandbox alone at the root of `listener`, as the real gateway is
-/// served, until `shutdown`.
-pub async fn serve_sandbox(
-    config: &Config,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let sandbox = Sandbox::new(SandboxConfig::new(
+/// The sandbox the configuration describes: V1's credentials, V2's secrets, the time scale.
+fn sandbox_config(config: &Config) -> SandboxConfig {
+    SandboxConfig::new(
         config.imp_key.clone(),
         config.imp_secret.clone(),
         config.imp_code.clone(),
-    ));
-    axum::serve(listener, sandbox.router())
-        .with_graceful_shutdown(shutdown)
+    )
+    .with_v2(
+        config.api_secret.clone(),
+        config.store_id.clone(),
+        config
+            .webhook_secret
+            .clone()
+            .unwrap_or_else(|| config::SANDBOX_WEBHOOK_SECRET.into()),
+    )
+    .with_time_scale(config.sandbox_time_scale)
+}
+
+/// Serves the PortOne sandbox alone, V1 at the root of `listener` and V2 at the root of
+/// `v2_listener` (the official V2 JS SDK drops any base path), as the real gateways are
+/// served, one store of payments behind both, until `shutdown`.
+pub async fn serve_sandbox(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    v2_listener: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sandbox = Sandbox::new(sandbox_config(config));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let v2 = v2_listener.map(|listener| {
+        let mut stopped = stopped.clone();
+        let router = sandbox.v2_router();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    });
+    let v1 = axum::serve(listener, sandbox.router())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
-        .context("serving the sandbox")
+        .context("serving the sandbox");
+    if let Some(v2) = v2 {
+        v2.await
+            .context("the V2 sandbox task")?
+            .context("serving the V2 sandbox")?;
+    }
+    v1
 }
 
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {

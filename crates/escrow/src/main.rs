@@ -27,9 +27,18 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Serve the PortOne V1 sandbox alone, at the root of ESCROW_LISTEN, as the real
-    /// gateway is served (point another service at it with PORTONE_API_URL).
-    Sandbox,
+    /// Serve the PortOne sandbox alone: V1 at the root of ESCROW_LISTEN, as the real
+    /// gateway is served (point another service at it with PORTONE_API_URL), and V2 at the
+    /// root of --v2-listen when given.
+    Sandbox {
+        /// Where to serve the V2 face (PortOne's official V2 SDKs need it at an origin's root).
+        #[arg(
+            long = "v2-listen",
+            env = "ESCROW_SANDBOX_V2_LISTEN",
+            value_name = "ADDR"
+        )]
+        v2_listen: Option<std::net::SocketAddr>,
+    },
     /// Compare every open payment with the gateway (PORTONE_API_URL) and repair ours.
     Reconcile,
     /// Manage accounts.
@@ -117,10 +126,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             escrow::serve(app, listener, escrow::shutdown_signal()).await
         }
-        Command::Sandbox => {
+        Command::Sandbox { v2_listen } => {
             let listener = listen_on(config.listen).await?;
-            tracing::info!(listen = %listener.local_addr()?, "PortOne sandbox started");
-            escrow::serve_sandbox(&config, listener, escrow::shutdown_signal()).await
+            let v2_listener = match v2_listen {
+                Some(addr) => Some(listen_on(addr).await?),
+                None => None,
+            };
+            tracing::info!(
+                listen = %listener.local_addr()?,
+                v2_listen = ?v2_listener.as_ref().and_then(|l| l.local_addr().ok()),
+                "PortOne sandbox started"
+            );
+            escrow::serve_sandbox(&config, listener, v2_listener, escrow::shutdown_signal()).await
         }
         Command::Reconcile => {
             if config.portone_api_url.is_none() {

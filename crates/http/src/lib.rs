@@ -21,4 +21,4 @@ mod wire;
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
 pub use router::router;
-pub use state::{AppState, BrowserConfig, Services, WebhookSources};
+pub use state::{AppState, BrowserConfig, BrowserV2, Services, WebhookSources};

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         crate::payments::create_payment,
         crate::payments::complete_payment,
         crate::payments::receive_webhook,
+        crate::payments::receive_webhook_v2,
         crate::payments::get_payment_status,
         crate::payments::ship_payment,
         crate::payments::deliver_payment,

@@ -68,6 +68,7 @@ route_table! {
     post "/payments/{payment_id}/return/reject" => payments::reject_return,
     post "/payments/{payment_id}/chargeback" => payments::chargeback_payment,
     post "/webhooks/portone" => payments::receive_webhook,
+    post "/webhooks/portone/v2" => payments::receive_webhook_v2,
     get "/banks" => payments::list_banks,
     get "/settlements" => payments::list_settlements,
     get "/sellers/me/bank-account" => payments::get_bank_account,

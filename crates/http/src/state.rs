@@ -19,6 +19,26 @@ pub struct BrowserConfig {
     pub iamport_js: String,
     /// The built web UI (`web/dist`), served at `/app/` when it exists.
     pub web_dir: PathBuf,
+    /// PortOne V2's checkout (`PortOne.requestPayment`), when the service speaks V2.
+    pub v2: Option<BrowserV2>,
+}
+
+/// What the browser needs for PortOne V2's checkout.
+#[derive(Debug, Clone)]
+pub struct BrowserV2 {
+    pub store_id: String,
+    pub channel_key: String,
+    /// Where the page loads `browser-sdk.js` from: the sandbox's or PortOne's CDN.
+    pub browser_sdk: String,
+}
+
+impl BrowserConfig {
+    /// The address of the SDK the page loads.
+    pub fn sdk(&self) -> &str {
+        self.v2
+            .as_ref()
+            .map_or(&self.iamport_js, |v2| &v2.browser_sdk)
+    }
 }
 
 /// Which addresses may post gateway webhooks; empty: any (webhooks are verified with the
@@ -86,6 +106,8 @@ pub struct Services {
     pub orders: Orders,
     pub payments: Payments,
     pub gateway: Arc<dyn Gateway>,
+    /// Verifies PortOne V2's webhooks (`PORTONE_WEBHOOK_SECRET`); none: they are refused.
+    pub gateway_webhook_secret: Option<String>,
     pub browser: BrowserConfig,
     pub webhook_sources: WebhookSources,
     pub webhooks: Webhooks,

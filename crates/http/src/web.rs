@@ -13,14 +13,25 @@ use tower_http::services::{ServeDir, ServeFile};
 
 #[derive(Debug, Serialize)]
 struct BrowserConfigBody {
+    /// `v1` (`IMP.request_pay` from `iamport_js`) or `v2` (`PortOne.requestPayment` from
+    /// `browser_sdk`, with `store_id` and `channel_key`).
+    api_version: &'static str,
     imp_code: String,
     iamport_js: String,
+    browser_sdk: Option<String>,
+    store_id: Option<String>,
+    channel_key: Option<String>,
 }
 
 async fn get_browser_config(State(state): State<AppState>) -> impl IntoResponse {
+    let v2 = state.browser.v2.as_ref();
     Json(BrowserConfigBody {
+        api_version: if v2.is_some() { "v2" } else { "v1" },
         imp_code: state.browser.imp_code.clone(),
         iamport_js: state.browser.iamport_js.clone(),
+        browser_sdk: v2.map(|v2| v2.browser_sdk.clone()),
+        store_id: v2.map(|v2| v2.store_id.clone()),
+        channel_key: v2.map(|v2| v2.channel_key.clone()),
     })
 }
 
@@ -36,7 +47,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
              `npm ci && npm run build` in web/, or set ESCROW_WEB_DIR"
         );
     }
-    let policy = ui_policy(&state.browser.iamport_js);
+    let policy = ui_policy(state.browser.sdk());
     // The policy is built from the configured SDK address, which is plain ASCII.
     let policy =
         HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(DOCS_POLICY));

@@ -351,6 +351,7 @@ pub(crate) async fn cancel_payment(
             sandbox.send_webhook(Job {
                 url: url.clone(),
                 body: body.clone(),
+                signed: None,
             });
         }
     }

@@ -38,6 +38,18 @@ pub struct SandboxConfig {
     /// Notify cancellations by webhook (an option in the gateway's console).
     pub webhook_on_cancel: bool,
     pub webhook_encoding: WebhookEncoding,
+    /// The V2 face's API secret (`Authorization: PortOne <secret>`), the only one accepted.
+    pub api_secret: String,
+    /// The V2 store the secret acts for; a call naming another `storeId` is forbidden.
+    pub store_id: String,
+    /// The V2 `merchantId` payments carry.
+    pub merchant_id: String,
+    /// Signs V2 webhooks (Standard Webhooks; `whsec_` + base64).
+    pub webhook_secret: String,
+    /// Pauses before each V2 webhook retry (gateway: 1, 4, 16, 64, 256 minutes).
+    pub v2_webhook_retries: Vec<Duration>,
+    /// How long a V2 virtual account's refund stays `PENDING` after its cancel.
+    pub vbank_refund_delay: Duration,
 }
 
 impl SandboxConfig {
@@ -53,6 +65,34 @@ impl SandboxConfig {
             imp_code: imp_code.into(),
             ..Self::default()
         }
+    }
+
+    /// The same with the V2 face's credentials: API secret, store id, webhook secret.
+    pub fn with_v2(
+        mut self,
+        api_secret: impl Into<String>,
+        store_id: impl Into<String>,
+        webhook_secret: impl Into<String>,
+    ) -> Self {
+        self.api_secret = api_secret.into();
+        self.store_id = store_id.into();
+        self.webhook_secret = webhook_secret.into();
+        self
+    }
+
+    /// The same with every waiting time the gateway imposes (webhook retries, V2 refunds)
+    /// multiplied by `scale`: `0.001` turns the V2 one-minute retry into 60 ms, for tests.
+    pub fn with_time_scale(mut self, scale: f64) -> Self {
+        let scaled = |d: Duration| d.mul_f64(scale.clamp(0.0, 1.0e6));
+        self.webhook_retry_base = scaled(self.webhook_retry_base);
+        self.v2_webhook_retries = self
+            .v2_webhook_retries
+            .iter()
+            .copied()
+            .map(scaled)
+            .collect();
+        self.vbank_refund_delay = scaled(self.vbank_refund_delay);
+        self
     }
 }
 
@@ -72,6 +112,14 @@ impl Default for SandboxConfig {
             webhook_timeout: Duration::from_secs(30),
             webhook_on_cancel: true,
             webhook_encoding: WebhookEncoding::Json,
+            api_secret: "sandbox-v2-secret".into(),
+            store_id: "store-00000000-0000-0000-0000-000000000000".into(),
+            merchant_id: "merchant-00000000-0000-0000-0000-000000000000".into(),
+            webhook_secret: "whsec_ZXNjcm93LXNhbmRib3gtd2ViaG9vay1zZWNyZXQ=".into(),
+            v2_webhook_retries: [1, 4, 16, 64, 256]
+                .map(|m| Duration::from_secs(m * 60))
+                .to_vec(),
+            vbank_refund_delay: Duration::from_secs(5),
         }
     }
 }
@@ -88,6 +136,11 @@ impl fmt::Debug for SandboxConfig {
             .field("webhook_retry_base", &self.webhook_retry_base)
             .field("webhook_on_cancel", &self.webhook_on_cancel)
             .field("webhook_encoding", &self.webhook_encoding)
+            .field("api_secret", &"<redacted>")
+            .field("store_id", &self.store_id)
+            .field("webhook_secret", &"<redacted>")
+            .field("v2_webhook_retries", &self.v2_webhook_retries)
+            .field("vbank_refund_delay", &self.vbank_refund_delay)
             .finish_non_exhaustive()
     }
 }

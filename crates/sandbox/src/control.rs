@@ -76,6 +76,7 @@ impl Sandbox {
             self.send_webhook(Job {
                 url: url.clone(),
                 body: body.clone(),
+                signed: None,
             });
         }
     }
@@ -280,7 +281,7 @@ pub(crate) async fn checkout_css() -> Response {
     static_file("text/css; charset=utf-8", CHECKOUT_CSS)
 }
 
-fn static_file(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn static_file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

@@ -71,11 +71,39 @@ impl Fault {
 /// Bodies above this are refused anyway; only used to buffer a request run twice.
 const MAX_BODY: usize = 1 << 20;
 
-/// Route layer on the REST routes applying the next API fault, if any.
+/// Route layer on the V1 REST routes applying the next API fault, if any.
 pub(crate) async fn api_faults(
     State(sandbox): State<Sandbox>,
     req: Request,
     next: Next,
+) -> Response {
+    let body = serde_json::json!({
+        "code": -1,
+        "message": "[sandbox] injected fault: error_500",
+        "response": null,
+    });
+    apply(sandbox, req, next, body).await
+}
+
+/// The same on the V2 REST routes (one fault list for both faces), failing with V2's
+/// error body.
+pub(crate) async fn v2_api_faults(
+    State(sandbox): State<Sandbox>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let body = serde_json::json!({
+        "type": "INTERNAL_SERVER_ERROR",
+        "message": "[sandbox] injected fault: error_500",
+    });
+    apply(sandbox, req, next, body).await
+}
+
+async fn apply(
+    sandbox: Sandbox,
+    req: Request,
+    next: Next,
+    error_body: serde_json::Value,
 ) -> Response {
     let fault = {
         let mut state = sandbox.inner.state();
@@ -87,15 +115,9 @@ pub(crate) async fn api_faults(
     };
     tracing::info!(fault.mode = ?fault.mode, path = %req.uri().path(), "portone sandbox fault");
     match fault.mode {
-        FaultMode::Error500 => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(serde_json::json!({
-                "code": -1,
-                "message": "[sandbox] injected fault: error_500",
-                "response": null,
-            })),
-        )
-            .into_response(),
+        FaultMode::Error500 => {
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(error_body)).into_response()
+        }
         FaultMode::Timeout => {
             let response = next.run(req).await;
             tokio::time::sleep(fault.delay()).await;

@@ -1,6 +1,8 @@
-//! An in-memory simulator of the PortOne (I'mport) V1 gateway over HTTP: the REST calls
-//! the service uses, V1 webhooks with retries, a drop-in `iamport.js` with its own checkout
-//! page, and `/_sandbox/*` control calls for tests (payments, faults, webhook log).
+//! An in-memory simulator of the PortOne gateway over HTTP, V1 (I'mport) and V2 over one
+//! store of payments: the REST calls the service uses, webhooks with retries (V2's signed),
+//! drop-ins for the browser SDKs (`iamport.js`, V2's `browser-sdk.js`) with their own
+//! checkout page, and `/_sandbox/*` control calls for tests (payments, faults, webhook log).
+//! [`Sandbox::router`] is the V1 face, [`Sandbox::v2_router`] the V2 face.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -18,6 +20,7 @@ mod config;
 mod control;
 mod faults;
 mod state;
+mod v2;
 mod webhooks;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

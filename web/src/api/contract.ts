@@ -86,6 +86,11 @@ export type WebhookDeliveryPage = S['WebhookDeliveryPage'];
 
 /** What the browser reads from GET /app/config.json. */
 export interface WebConfig {
+  /** `v1`: IMP.request_pay from iamport_js; `v2`: PortOne.requestPayment from browser_sdk. */
+  api_version: 'v1' | 'v2';
   imp_code: string;
   iamport_js: string;
+  browser_sdk: string;
+  store_id: string;
+  channel_key: string;
 }

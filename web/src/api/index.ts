@@ -132,14 +132,26 @@ export const webhooks = {
 };
 
 export async function webConfig(): Promise<C.WebConfig> {
-  const fallback: C.WebConfig = { imp_code: 'imp00000000', iamport_js: '/sandbox/portone/iamport.js' };
+  const fallback: C.WebConfig = {
+    api_version: 'v1',
+    imp_code: 'imp00000000',
+    iamport_js: '/sandbox/portone/iamport.js',
+    browser_sdk: '/sandbox/portone-v2/browser-sdk.js',
+    store_id: '',
+    channel_key: '',
+  };
   try {
     const res = await fetch('/app/config.json', { headers: { Accept: 'application/json' } });
     if (!res.ok) return fallback;
     const cfg = (await res.json()) as Partial<C.WebConfig>;
+    const text = (v: unknown, otherwise: string) => (typeof v === 'string' && v ? v : otherwise);
     return {
-      imp_code: typeof cfg.imp_code === 'string' && cfg.imp_code ? cfg.imp_code : fallback.imp_code,
-      iamport_js: typeof cfg.iamport_js === 'string' && cfg.iamport_js ? cfg.iamport_js : fallback.iamport_js,
+      api_version: cfg.api_version === 'v2' ? 'v2' : 'v1',
+      imp_code: text(cfg.imp_code, fallback.imp_code),
+      iamport_js: text(cfg.iamport_js, fallback.iamport_js),
+      browser_sdk: text(cfg.browser_sdk, fallback.browser_sdk),
+      store_id: text(cfg.store_id, fallback.store_id),
+      channel_key: text(cfg.channel_key, fallback.channel_key),
     };
   } catch {
     return fallback;

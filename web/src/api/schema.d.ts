@@ -838,6 +838,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/portone/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * PortOne V2's webhook, signed as Standard Webhooks say with `PORTONE_WEBHOOK_SECRET`:
+         *     a bad, missing or stale signature is 401 and changes nothing. Then only a hint: the
+         *     payment is fetched from the gateway and checked as `complete` does.
+         */
+        post: operations["receive_webhook_v2"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1596,6 +1617,18 @@ export interface components {
              *     unless `ESCROW_WEBHOOK_ALLOW_PRIVATE`.
              */
             url: string;
+        };
+        /** @description PortOne V2's notice (version 2024-04-25). Unknown types and fields are ignored. */
+        WebhookV2Body: {
+            data?: null | components["schemas"]["WebhookV2Data"];
+            /** @description `Transaction.Paid`, `Transaction.Cancelled`, ... */
+            type: string;
+        };
+        WebhookV2Data: {
+            /** @description Our `merchant_uid`. */
+            paymentId?: string | null;
+            /** @description The gateway's id of the payment (kept as `imp_uid`). */
+            transactionId?: string | null;
         };
     };
     responses: never;
@@ -3521,6 +3554,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Done"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receive_webhook_v2: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookV2Body"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Done"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             404: {

@@ -1,11 +1,13 @@
 /**
  * The checkout of one order (api.md §5): POST /payments → IMP.request_pay with the server's
- * `checkout` → POST /payments/{id}/complete with the imp_uid. The server verifies with the
+ * `checkout` (with PortOne V2: PortOne.requestPayment, api.md §13) → POST
+ * /payments/{id}/complete with the imp_uid (V2: the transaction id). The server verifies with the
  * gateway; the browser's word is never taken for the amount.
  */
 import { payments, webConfig } from '../api';
 import type { Id, PaymentCreated, PaymentStatusBody } from '../api/contract';
 import { loadIamport, paySucceeded, requestPay } from './iamport';
+import { loadPortOne } from './portone-v2';
 import { toApiError } from './problem';
 import { uuid } from './uuid';
 
@@ -38,6 +40,28 @@ export async function payOrder(orderId: Id, payMethod: PayMethod = 'card'): Prom
     prepared.set(key, created);
     paymentId = created.payment_id;
     const cfg = await webConfig();
+    if (cfg.api_version === 'v2') {
+      // PortOne V2: the gateway's id of the payment is its transaction id (txId).
+      const sdk = await loadPortOne(cfg.browser_sdk);
+      const c = created.checkout;
+      const result = await sdk.requestPayment({
+        storeId: cfg.store_id,
+        channelKey: cfg.channel_key,
+        paymentId: c.merchant_uid,
+        orderName: c.name,
+        totalAmount: c.amount,
+        currency: 'CURRENCY_KRW',
+        payMethod: payMethod === 'vbank' ? 'VIRTUAL_ACCOUNT' : 'CARD',
+        isEscrow: c.escrow,
+        customer: { fullName: c.buyer_name, email: c.buyer_email, phoneNumber: c.buyer_tel || undefined },
+        redirectUrl: returnUrl(created.payment_id),
+        noticeUrls: [c.notice_url],
+      });
+      if (!result || result.code || !result.txId) {
+        return { ok: false, paymentId, message: result?.message || '', code: result?.code };
+      }
+      return finish(key, await complete(created.payment_id, result.txId));
+    }
     const imp = await loadIamport(cfg.iamport_js);
     const { imp_code, vbank_due, ...checkout } = created.checkout;
     const result = await requestPay(imp, imp_code || cfg.imp_code, {
@@ -50,14 +74,17 @@ export async function payOrder(orderId: Id, payMethod: PayMethod = 'card'): Prom
     if (!paySucceeded(result) || !result.imp_uid) {
       return { ok: false, paymentId, message: result.error_msg || '', code: result.error_code };
     }
-    const outcome = await complete(created.payment_id, result.imp_uid);
-    // Paid, or refused by the server's own check: either way this payment is finished.
-    if (outcome.ok || outcome.code === 'failed' || outcome.code === 'amount_mismatch') prepared.delete(key);
-    return outcome;
+    return finish(key, await complete(created.payment_id, result.imp_uid));
   } catch (err) {
     const e = toApiError(err);
     return { ok: false, paymentId, message: e.message, code: e.code };
   }
+}
+
+/** Paid, or refused by the server's own check: either way this payment is finished. */
+function finish(key: string, outcome: PayOutcome): PayOutcome {
+  if (outcome.ok || outcome.code === 'failed' || outcome.code === 'amount_mismatch') prepared.delete(key);
+  return outcome;
 }
 
 export async function complete(paymentId: Id, impUid: string): Promise<PayOutcome> {

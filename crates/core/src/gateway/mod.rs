@@ -4,6 +4,7 @@
 
 mod port;
 pub mod v1;
+pub mod v2;
 
 pub use port::{
     CancelRequest, Cancellation, ChangedPage, ChangedQuery, Contact, Delivery, EscrowAtPg, Gateway,

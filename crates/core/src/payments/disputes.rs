@@ -1,6 +1,7 @@
 //! Disputes: the buyer stops the release after shipment; an admin decides.
 
 use super::model::{PaymentRecord, Resolution};
+use super::steps::Stepped;
 use super::transitions::Step;
 use super::{only, Payments};
 use crate::auth::Caller;
@@ -21,16 +22,25 @@ impl Payments {
         let payment = self.load_for(caller, payment_id).await?;
         only(caller.user_id == payment.buyer_id, "the buyer")?;
         let actor = Actor::member(caller.role, caller.user_id);
-        let stepped = self
-            .step_payment(&payment, &actor, |p| {
-                let mut step = Step::new(Transition::Dispute)
-                    .reason(reason)
-                    .data(serde_json::json!({"reason": reason}));
-                step.order_columns = vec![("disputed_from", Param::from(p.order_status.as_str()))];
-                Ok(Some(step))
-            })
-            .await?;
+        let stepped = self.open_dispute(&payment, &actor, reason).await?;
         self.after_step(payment_id, &stepped).await
+    }
+
+    /// The order becomes `disputed`: the buyer's here, or the buyer's rejection at the PG.
+    pub(super) async fn open_dispute(
+        &self,
+        payment: &PaymentRecord,
+        actor: &Actor,
+        reason: &str,
+    ) -> AppResult<Stepped> {
+        self.step_payment(payment, actor, |p| {
+            let mut step = Step::new(Transition::Dispute)
+                .reason(reason)
+                .data(serde_json::json!({"reason": reason}));
+            step.order_columns = vec![("disputed_from", Param::from(p.order_status.as_str()))];
+            Ok(Some(step))
+        })
+        .await
     }
 
     /// An admin decides a dispute: release to the seller, or refund (all, or `amount` with

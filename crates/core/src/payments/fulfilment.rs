@@ -217,13 +217,28 @@ impl Payments {
         reason: &str,
     ) -> AppResult<Stepped> {
         self.settle_open_refunds(payment).await?;
-        self.step_payment(payment, actor, |_| {
-            Ok(Some(
-                Step::new(Transition::Release { by })
-                    .reason(reason)
-                    .data(serde_json::json!({})),
-            ))
-        })
-        .await
+        let stepped = self
+            .step_payment(payment, actor, |_| {
+                Ok(Some(
+                    Step::new(Transition::Release { by })
+                        .reason(reason)
+                        .data(serde_json::json!({})),
+                ))
+            })
+            .await?;
+        if payment.escrow {
+            self.confirm_at_pg(payment).await;
+        }
+        Ok(stepped)
+    }
+
+    /// Tells the PG the purchase is confirmed (V2's `/escrow/complete`; V1 has no such
+    /// call). After the release, best effort: the release stands, and a PG not told
+    /// confirms by itself at the end of its own period.
+    async fn confirm_at_pg(&self, payment: &PaymentRecord) {
+        let at = PaymentRef::new(payment.merchant_uid.clone(), payment.imp_uid.as_deref());
+        if let Err(err) = self.gateway.complete_escrow(&at).await {
+            tracing::warn!(payment.id = payment.id, error = %err, "telling the PG of the confirmation failed");
+        }
     }
 }

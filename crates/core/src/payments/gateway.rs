@@ -6,10 +6,12 @@ use super::steps::Stepped;
 use super::transitions::{RefundWrite, Step};
 use super::Payments;
 use crate::error::{AppError, AppResult};
-use crate::gateway::{CancelRequest, GatewayError, GatewayPayment, GatewayStatus, PaymentRef};
+use crate::gateway::{
+    CancelRequest, EscrowAtPg, GatewayError, GatewayPayment, GatewayStatus, PaymentRef,
+};
 use crate::records::Actor;
-use escrow_domain::lifecycle::{Event, Transition};
-use escrow_domain::{OrderStatus, PaymentStatus, Won};
+use escrow_domain::lifecycle::{Event, Party, Transition};
+use escrow_domain::{EscrowStatus, OrderStatus, PaymentStatus, Won};
 use escrow_store::Param;
 
 pub(super) fn gateway_error(err: GatewayError) -> AppError {
@@ -33,6 +35,10 @@ enum Verdict {
     RefundedThere(Won),
     /// We refused this payment and the gateway still holds money: finish the cancel.
     FinishCancel,
+    /// The buyer confirmed the purchase at the PG (V2 reports it): release.
+    ConfirmedAtPg,
+    /// The buyer refused the goods at the PG: a dispute for an admin to decide.
+    RejectedAtPg,
     Nothing,
 }
 
@@ -81,7 +87,26 @@ fn verdict(ours: &PaymentRecord, gw: &GatewayPayment) -> Verdict {
                 _ => Verdict::Nothing,
             }
         }
+        (_, Gw::Paid)
+            if ours.escrow_status == EscrowStatus::Held
+                && ours.order_status.awaits_confirmation() =>
+        {
+            match gw.escrow_at_pg {
+                Some(EscrowAtPg::Confirmed) => Verdict::ConfirmedAtPg,
+                Some(EscrowAtPg::Rejected) => Verdict::RejectedAtPg,
+                _ => Verdict::Nothing,
+            }
+        }
         _ => Verdict::Nothing,
+    }
+}
+
+/// A move the PG reported that our record no longer allows (a refund under way, a release
+/// or dispute that came first) changes nothing: reconciliation looks again next round.
+fn not_now(done: AppResult<bool>) -> AppResult<bool> {
+    match done {
+        Err(AppError::InvalidState(_) | AppError::RefundInProgress(_)) => Ok(false),
+        other => other,
     }
 }
 
@@ -143,10 +168,21 @@ impl Payments {
                 self.close_ready(payment, gw, Transition::Fail, &reason, actor)
                     .await?
             }
-            Verdict::RefundedThere(amount) => {
-                self.record_gateway_refund(payment, amount, actor).await?
+            Verdict::RefundedThere(_) => {
+                self.record_gateway_refund(payment, gw.cancelled, actor)
+                    .await?
             }
             Verdict::FinishCancel => self.cancel_refused(gw).await?,
+            Verdict::ConfirmedAtPg => {
+                let reason = "purchase confirmed by the buyer at the PG";
+                let released = self.release(payment, Party::Buyer, actor, reason).await;
+                not_now(released.map(|_| true))?
+            }
+            Verdict::RejectedAtPg => {
+                let reason = "the buyer refused the goods at the PG";
+                let disputed = self.open_dispute(payment, actor, reason).await;
+                not_now(disputed.map(|_| true))?
+            }
             Verdict::Nothing => false,
         };
         Ok(changed)
@@ -300,14 +336,24 @@ impl Payments {
 
     /// Records a refund the gateway made that we did not ask for. After release it cannot be
     /// repaired: a divergence is recorded instead.
+    ///
+    /// What is theirs is decided on our record as the step writes it, not as read before
+    /// the gateway was: a refund of ours reserved or settled meanwhile (its webhook is what
+    /// brought us here) is ours, not an unknown one.
     async fn record_gateway_refund(
         &self,
         payment: &PaymentRecord,
-        amount: Won,
+        cancelled_there: i64,
         actor: &Actor,
     ) -> AppResult<bool> {
+        let mut amount = Won::ZERO;
         let recorded = self
-            .step_payment(payment, actor, |_| {
+            .step_payment(payment, actor, |p| {
+                let known = p.refunded_amount.get() + p.refunding_amount.get();
+                amount = match Won::new(cancelled_there - known) {
+                    Ok(extra) if extra > Won::ZERO => extra,
+                    _ => return Ok(None),
+                };
                 let reason = "refunded at the gateway, recorded from its record";
                 let mut step = Step::new(Transition::RefundedAtGateway { amount })
                     .reason(reason)
@@ -505,6 +551,53 @@ mod tests {
         ];
         for (name, ours, theirs, expected) in cases {
             assert_eq!(verdict(&ours, &theirs), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_pgs_escrow_state_matters_only_while_the_buyer_may_confirm() {
+        let at_order = |order: OrderStatus| PaymentRecord {
+            order_status: order,
+            ..ours(PaymentStatus::Paid, 0, 0)
+        };
+        let at_pg = |state: EscrowAtPg| GatewayPayment {
+            escrow_at_pg: Some(state),
+            ..theirs(GatewayStatus::Paid, 10_000, 0)
+        };
+        let cases = [
+            (
+                OrderStatus::Delivered,
+                EscrowAtPg::Confirmed,
+                Verdict::ConfirmedAtPg,
+            ),
+            (
+                OrderStatus::Shipping,
+                EscrowAtPg::Confirmed,
+                Verdict::ConfirmedAtPg,
+            ),
+            (
+                OrderStatus::Delivered,
+                EscrowAtPg::Rejected,
+                Verdict::RejectedAtPg,
+            ),
+            (
+                OrderStatus::Delivered,
+                EscrowAtPg::Delivered,
+                Verdict::Nothing,
+            ),
+            (OrderStatus::Paid, EscrowAtPg::Confirmed, Verdict::Nothing),
+            (
+                OrderStatus::Disputed,
+                EscrowAtPg::Rejected,
+                Verdict::Nothing,
+            ),
+        ];
+        for (order, state, expected) in cases {
+            assert_eq!(
+                verdict(&at_order(order), &at_pg(state)),
+                expected,
+                "{order} {state:?}"
+            );
         }
     }
 }

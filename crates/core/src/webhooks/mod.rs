@@ -5,7 +5,8 @@
 
 pub mod address;
 pub mod delivery;
-pub mod signing;
+/// Standard Webhooks signing: the one implementation, shared with the sandbox.
+pub use webhook_signing as signing;
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};

@@ -23,6 +23,9 @@ use Who::*;
 const EVERYONE: &[Who] = &[Anonymous, Buyer, OtherBuyer, Seller, OtherSeller, Admin];
 const SIGNED_IN: &[Who] = &[Buyer, OtherBuyer, Seller, OtherSeller, Admin];
 
+/// Routes no member calls: their caller proves itself by signature (`webhooks.rs` tests it).
+const SIGNED_BY_THE_GATEWAY: &[&str] = &["/webhooks/portone/v2"];
+
 /// Who may call each route (on the buyer's order of the seller's product).
 fn policy(method: &str, path: &str) -> Option<&'static [Who]> {
     Some(match (method, path) {
@@ -142,6 +145,9 @@ on_both_databases! {
         let mut unpoliced = Vec::new();
         let mut checked = 0;
         for (method, template) in ROUTES {
+            if SIGNED_BY_THE_GATEWAY.contains(template) {
+                continue;
+            }
             let Some(allowed) = policy(method, template) else {
                 unpoliced.push(format!("{method} {template}"));
                 continue;
@@ -181,7 +187,7 @@ on_both_databases! {
             }
         }
         assert!(unpoliced.is_empty(), "routes with no declared policy: {unpoliced:?}");
-        assert_eq!(checked, ROUTES.len() * EVERYONE.len());
+        assert_eq!(checked, (ROUTES.len() - SIGNED_BY_THE_GATEWAY.len()) * EVERYONE.len());
     }
 
     async fn every_route_is_in_the_openapi_document(app: TestApp) {

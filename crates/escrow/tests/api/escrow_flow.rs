@@ -7,7 +7,7 @@ use crate::escrow_support::{
     assert_not_server_error, moves, new_key, on_both_databases_with, pairs, set_job_interval,
     shipping, transitions, EscrowApp, PaidOrder,
 };
-use crate::support::{Member, TestApp};
+use crate::support::{Api, Member, TestApp};
 use escrow::config::Config;
 use futures::future::join_all;
 use reqwest::Method;
@@ -79,7 +79,7 @@ async fn refund_case(app: &TestApp) -> RefundCase {
     }
 }
 
-on_both_databases! {
+on_both_databases! { on_both_apis =>
     async fn an_order_reserves_stock_and_shows_its_details(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
@@ -336,7 +336,11 @@ on_both_databases! {
         for field in ["pg", "pay_method", "name", "buyer_name", "buyer_tel", "buyer_addr", "buyer_postcode"] {
             assert!(pay.get(field).is_some(), "no checkout.{field} in {pay:#}");
         }
-        assert!(checkout.notice_url.ends_with("/webhooks/portone"), "{pay:#}");
+        let webhook_path = match app.api() {
+            Api::V1 => "/webhooks/portone",
+            Api::V2 => "/webhooks/portone/v2",
+        };
+        assert!(checkout.notice_url.ends_with(webhook_path), "{pay:#}");
 
         // Not paid yet.
         let status = app.status(payment_id, &buyer.token).await;
@@ -357,7 +361,11 @@ on_both_databases! {
         assert_eq!(status["order_status"], "paid");
         assert_eq!(status["amount"], 100_000);
         assert_eq!(status["refunded_amount"], 0);
-        assert_eq!(status["pg_provider"], "html5_inicis");
+        let pg = match app.api() {
+            Api::V1 => "html5_inicis",
+            Api::V2 => "INICIS_V2",
+        };
+        assert_eq!(status["pg_provider"], pg);
         assert_eq!(status["pay_method"], "card");
         assert!(status["paid_at"].as_str().unwrap().ends_with('Z'));
         assert!(status["shipment"].is_null());
@@ -398,17 +406,24 @@ on_both_databases! {
         assert_eq!(order["shipment"]["invoice_number"], "9876543210");
         assert!(order["shipment"]["sent_at"].is_string());
         // The gateway holds the delivery as corrected, from the seller to the order's receiver.
-        let registered = app.get(&format!("/sandbox/portone/_sandbox/escrows/{imp_uid}"), None).await;
-        let registered = registered.assert_status(200);
-        assert_eq!(registered["logis"]["company"], "CJGLS");
-        assert_eq!(registered["logis"]["invoice"], "9876543210");
-        let to = shipping();
-        assert_eq!(registered["receiver"]["name"], to["receiver_name"], "{registered:#}");
-        assert_eq!(registered["receiver"]["tel"], to["receiver_phone"], "{registered:#}");
-        assert_eq!(registered["receiver"]["addr"], to["address"], "{registered:#}");
-        assert_eq!(registered["receiver"]["postcode"], to["postcode"], "{registered:#}");
-        assert_eq!(registered["sender"]["name"], "테스트 회원", "{registered:#}");
-        assert_eq!(registered["sender"]["relationship"], "판매자");
+        if app.api() == Api::V1 {
+            let registered = app.get(&format!("/sandbox/portone/_sandbox/escrows/{imp_uid}"), None).await;
+            let registered = registered.assert_status(200);
+            assert_eq!(registered["logis"]["company"], "CJGLS");
+            assert_eq!(registered["logis"]["invoice"], "9876543210");
+            let to = shipping();
+            assert_eq!(registered["receiver"]["name"], to["receiver_name"], "{registered:#}");
+            assert_eq!(registered["receiver"]["tel"], to["receiver_phone"], "{registered:#}");
+            assert_eq!(registered["receiver"]["addr"], to["address"], "{registered:#}");
+            assert_eq!(registered["receiver"]["postcode"], to["postcode"], "{registered:#}");
+            assert_eq!(registered["sender"]["name"], "테스트 회원", "{registered:#}");
+            assert_eq!(registered["sender"]["relationship"], "판매자");
+        } else {
+            let escrow = &app.gateway_payment_v2(&checkout.merchant_uid).await["escrow"];
+            assert_eq!(escrow["status"], "REGISTERED", "{escrow:#}");
+            assert_eq!(escrow["company"], "CJ", "{escrow:#}");
+            assert_eq!(escrow["invoiceNumber"], "9876543210", "{escrow:#}");
+        }
         // Too late to cancel.
         app.act(Some(&buyer), payment_id, "cancel", json!({"reason": "변심"})).await.assert_problem(409, "invalid_state");
 
@@ -425,6 +440,11 @@ on_both_databases! {
         );
         assert_eq!(moves(&status, "escrow"), pairs(&[("pending", "held"), ("held", "released")]));
         assert_eq!(moves(&status, "payment"), pairs(&[("ready", "paid")]));
+        if app.api() == Api::V2 {
+            // The buyer's confirmation reached the PG (`/escrow/complete`).
+            let escrow = &app.gateway_payment_v2(&checkout.merchant_uid).await["escrow"];
+            assert_eq!(escrow["status"], "CONFIRMED", "{escrow:#}");
+        }
 
         // Released money stays released.
         app.act(Some(&seller), payment_id, "refund", json!({"reason": "늦은 환불", "amount": 1_000})).await.assert_problem(409, "invalid_state");
@@ -490,12 +510,15 @@ on_both_databases! {
         let checkout = app.checkout(&buyer, order_id).await;
         let payment_id = checkout.payment_id;
 
-        // The gateway itself refuses an amount other than the registered one.
-        let refused = app.sandbox_pay(&checkout, 1_000, false).await;
-        assert_eq!(refused["status"], "failed", "{refused:#}");
-        let status = app.status(payment_id, &buyer.token).await;
-        assert_eq!(status["status"], "ready");
-        assert_eq!(status["order_status"], "pending_payment");
+        if app.api() == Api::V1 {
+            // V1's gateway itself refuses an amount other than the registered one (V2
+            // registers none).
+            let refused = app.sandbox_pay(&checkout, 1_000, false).await;
+            assert_eq!(refused["status"], "failed", "{refused:#}");
+            let status = app.status(payment_id, &buyer.token).await;
+            assert_eq!(status["status"], "ready");
+            assert_eq!(status["order_status"], "pending_payment");
+        }
 
         // A browser that gets past it is caught by the service's own check.
         let tampered = app.sandbox_pay(&checkout, 1_000, true).await;
@@ -778,32 +801,6 @@ on_both_databases! {
         let status = app.status(payment_id, &buyer.token).await;
         assert_eq!(status["refunded_amount"], 10_000);
         assert_eq!(status["order_status"], "shipping");
-    }
-
-    async fn the_completion_and_the_webhook_of_a_payment_ask_the_gateway_once(app: TestApp) {
-        let seller = app.seller().await;
-        let buyer = app.buyer().await;
-        let product_id = app.product(&seller, "경쟁", 21_000, 5).await;
-        let order_id = app.order(&buyer, product_id, 1).await;
-        let checkout = app.checkout(&buyer, order_id).await;
-        let lookups = || async {
-            app.get("/sandbox/portone/_sandbox/stats", None).await.assert_status(200)["payment_lookups"]
-                .as_u64()
-                .unwrap()
-        };
-        let before = lookups().await;
-        // Whichever asks the gateway first is held half a second: the other arrives meanwhile.
-        let fault = json!({"target": "api", "mode": "delay", "count": 1, "delay_ms": 500});
-        app.post("/sandbox/portone/_sandbox/faults", None, fault).await.assert_status(200);
-        let paid = app.sandbox_pay(&checkout, checkout.amount, false).await;
-        let imp_uid = paid["imp_uid"].as_str().unwrap();
-        let completed = app.complete(&buyer, checkout.payment_id, imp_uid).await;
-        assert_eq!(completed.assert_status(200)["status"], "paid");
-        app.wait_for_webhooks(1).await;
-        assert_eq!(lookups().await - before, 1, "the second found it verified");
-        let status = app.status(checkout.payment_id, &buyer.token).await;
-        assert_eq!(transitions(&status, "payment", "ready", "paid"), 1);
-        assert_eq!(status["escrow_status"], "held");
     }
 
     async fn seller_partial_refunds_add_up(app: TestApp) {
@@ -1222,7 +1219,75 @@ on_both_databases! {
     }
 }
 
-on_both_databases_with! { with_fee =>
+// V2 only: V1 reports nothing of what the buyer does at the PG.
+on_both_databases! { on_v2_only =>
+    async fn what_the_buyer_does_at_the_pg_is_applied_by_reconciliation(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let admin = app.admin().await;
+        let at_pg = |merchant_uid: String, status: &'static str| {
+            let app = &app;
+            async move {
+                let path = format!("/sandbox/portone-v2/_sandbox/payments/{merchant_uid}/escrow");
+                app.post(&path, None, json!({"status": status})).await.assert_status(200);
+            }
+        };
+        let confirmed = app.paid_order(&buyer, &seller, 40_000, 1).await;
+        app.ship(&seller, confirmed.payment_id, "1111111111").await;
+        app.deliver(&seller, confirmed.payment_id).await;
+        at_pg(confirmed.merchant_uid.clone(), "CONFIRMED").await;
+        let rejected = app.paid_order(&buyer, &seller, 15_000, 1).await;
+        app.ship(&seller, rejected.payment_id, "2222222222").await;
+        at_pg(rejected.merchant_uid.clone(), "REJECTED").await;
+
+        let report = app.post("/admin/reconcile", Some(&admin.token), json!({})).await;
+        report.assert_status(200);
+        let status = app.status(confirmed.payment_id, &buyer.token).await;
+        assert_eq!(status["order_status"], "confirmed", "{status:#}");
+        assert_eq!(status["escrow_status"], "released", "{status:#}");
+        let status = app.status(rejected.payment_id, &buyer.token).await;
+        assert_eq!(status["order_status"], "disputed", "{status:#}");
+        assert_eq!(status["escrow_status"], "held", "{status:#}");
+        // Once applied, another round finds nothing more to do.
+        app.post("/admin/reconcile", Some(&admin.token), json!({})).await.assert_status(200);
+        let status = app.status(confirmed.payment_id, &buyer.token).await;
+        assert_eq!(transitions(&status, "order", "delivered", "confirmed"), 1, "{status:#}");
+        let status = app.status(rejected.payment_id, &buyer.token).await;
+        assert_eq!(transitions(&status, "order", "shipping", "disputed"), 1, "{status:#}");
+        app.assert_ledger(&admin, 55_000, 0, 15_000, 40_000).await;
+    }
+}
+
+// V1 only: the sandbox counts its V1 face's payment look-ups, not V2's.
+on_both_databases! {
+    async fn the_completion_and_the_webhook_of_a_payment_ask_the_gateway_once(app: TestApp) {
+        let seller = app.seller().await;
+        let buyer = app.buyer().await;
+        let product_id = app.product(&seller, "경쟁", 21_000, 5).await;
+        let order_id = app.order(&buyer, product_id, 1).await;
+        let checkout = app.checkout(&buyer, order_id).await;
+        let lookups = || async {
+            app.get("/sandbox/portone/_sandbox/stats", None).await.assert_status(200)["payment_lookups"]
+                .as_u64()
+                .unwrap()
+        };
+        let before = lookups().await;
+        // Whichever asks the gateway first is held half a second: the other arrives meanwhile.
+        let fault = json!({"target": "api", "mode": "delay", "count": 1, "delay_ms": 500});
+        app.post("/sandbox/portone/_sandbox/faults", None, fault).await.assert_status(200);
+        let paid = app.sandbox_pay(&checkout, checkout.amount, false).await;
+        let imp_uid = paid["imp_uid"].as_str().unwrap();
+        let completed = app.complete(&buyer, checkout.payment_id, imp_uid).await;
+        assert_eq!(completed.assert_status(200)["status"], "paid");
+        app.wait_for_webhooks(1).await;
+        assert_eq!(lookups().await - before, 1, "the second found it verified");
+        let status = app.status(checkout.payment_id, &buyer.token).await;
+        assert_eq!(transitions(&status, "payment", "ready", "paid"), 1);
+        assert_eq!(status["escrow_status"], "held");
+    }
+}
+
+on_both_databases_with! { on_both_apis, with_fee =>
     async fn settlements_take_the_fee_after_refunds(app: TestApp) {
         let seller = app.seller().await;
         let other_seller = app.seller().await;
@@ -1289,7 +1354,7 @@ on_both_databases_with! { with_fee =>
     }
 }
 
-on_both_databases_with! { fast_auto_confirm =>
+on_both_databases_with! { on_both_apis, fast_auto_confirm =>
     async fn delivery_is_confirmed_automatically(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
@@ -1340,7 +1405,7 @@ on_both_databases_with! { fast_auto_confirm =>
     }
 }
 
-on_both_databases_with! { fast_expiry =>
+on_both_databases_with! { on_both_apis, fast_expiry =>
     async fn unpaid_orders_expire_and_give_back_stock(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;

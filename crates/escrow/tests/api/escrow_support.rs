@@ -2,51 +2,50 @@
 //! browser does, polling for background work, and reading the ledger. Kept apart from
 //! `support.rs` (the general harness) as an extension trait on `TestApp`.
 
-use crate::support::{Answer, Backend, Member, TestApp, TestDatabase};
+use crate::support::{Answer, Api, Backend, Member, TestApp, TestDatabase};
 use escrow::config::Config;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Runs each scenario on SQLite and on MySQL/MariaDB, with a configuration changed by
-/// `$configure` (a `fn(&mut Config)`), e.g. a platform fee or fast background jobs.
+/// `$configure` (a `fn(&mut Config)`), e.g. a platform fee or fast background jobs; headed
+/// `on_both_apis,`, with PortOne V1 and V2 (as `on_both_databases!`).
 macro_rules! on_both_databases_with {
-    ($configure:path => $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+    (@each $apis:ident, $configure:path => $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
                 async fn scenario($app: $crate::support::TestApp) $body
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let app = $crate::escrow_support::spawn_custom(
-                        $crate::support::Backend::Sqlite,
-                        $configure,
-                    )
-                    .await;
-                    scenario(app).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    let app = $crate::escrow_support::spawn_custom(
-                        $crate::support::Backend::MySql,
-                        $configure,
-                    )
-                    .await;
-                    scenario(app).await
-                }
+                scenario_tests!($apis, |backend, api| $crate::escrow_support::spawn_custom_api(backend, api, $configure));
             }
         )*
+    };
+    (on_both_apis, $configure:path => $($rest:tt)*) => {
+        on_both_databases_with!(@each both, $configure => $($rest)*);
+    };
+    ($configure:path => $($rest:tt)*) => {
+        on_both_databases_with!(@each v1, $configure => $($rest)*);
     };
 }
 pub(crate) use on_both_databases_with;
 
 /// Boots the service on a fresh database with a configuration of the test's own.
 pub async fn spawn_custom(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_custom_api(backend, Api::V1, configure).await
+}
+
+/// The same, speaking `api`.
+pub async fn spawn_custom_api(
+    backend: Backend,
+    api: Api,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let database = TestDatabase::create(backend).await;
     let mut config = Config::for_database(&database.url);
+    config.api_version = api;
     configure(&mut config);
     TestApp::spawn_with(config, database).await
 }
@@ -244,15 +243,56 @@ pub trait EscrowApp {
     }
 
     /// What the buyer's browser does on the sandbox's checkout page: the gateway payment is
-    /// made (or refused) and, when paid, the webhook goes to `notice_url`.
+    /// made (or refused) and, when paid, the webhook goes to `notice_url`. Answers
+    /// `{imp_uid, status}` in V1's words whichever API the service speaks (V2 pre-registers
+    /// no amount, so `skip_prepare_check` is V1's alone).
     async fn sandbox_pay(
         &self,
         checkout: &Checkout,
         amount: i64,
         skip_prepare_check: bool,
     ) -> Value {
-        let answer = self
-            .app()
+        self.sandbox_checkout(checkout, amount, skip_prepare_check, "card")
+            .await
+    }
+
+    /// `sandbox_pay` by `pay_method` (`card`, or `vbank`: an account is issued).
+    async fn sandbox_checkout(
+        &self,
+        checkout: &Checkout,
+        amount: i64,
+        skip_prepare_check: bool,
+        pay_method: &str,
+    ) -> Value {
+        let app = self.app();
+        if app.api() == Api::V2 {
+            let method = if pay_method == "vbank" {
+                "VIRTUAL_ACCOUNT"
+            } else {
+                "CARD"
+            };
+            let answer = app
+                .post(
+                    "/sandbox/portone-v2/_sandbox/payments",
+                    None,
+                    json!({
+                        "payment_id": checkout.merchant_uid,
+                        "amount": amount,
+                        "pay_method": method,
+                        "is_escrow": checkout.body["escrow"].as_bool().unwrap_or(true),
+                        "notice_urls": [checkout.notice_url],
+                    }),
+                )
+                .await;
+            let paid = answer.assert_status(200);
+            let status = match paid["status"].as_str() {
+                Some("VIRTUAL_ACCOUNT_ISSUED" | "READY") => "ready",
+                Some(other) => &other.to_ascii_lowercase(),
+                None => "",
+            };
+            return json!({"imp_uid": paid["transaction_id"], "status": status});
+        }
+        let answer = app
             .post(
                 "/sandbox/portone/_sandbox/payments",
                 None,
@@ -261,10 +301,27 @@ pub trait EscrowApp {
                     "amount": amount,
                     "notice_url": checkout.notice_url,
                     "skip_prepare_check": skip_prepare_check,
+                    "pay_method": pay_method,
                 }),
             )
             .await;
         answer.assert_status(200).clone()
+    }
+
+    /// The buyer's bank transfer into a virtual account (`imp_uid`, or V2's `paymentId`
+    /// `merchant_uid`), as the sandbox answers it.
+    async fn sandbox_deposit(&self, imp_uid: &str, merchant_uid: &str, amount: i64) -> Answer {
+        let app = self.app();
+        let path = match app.api() {
+            Api::V1 => format!("/sandbox/portone/_sandbox/vbanks/{imp_uid}/deposit"),
+            Api::V2 => format!("/sandbox/portone-v2/_sandbox/payments/{merchant_uid}/deposit"),
+        };
+        let mut answer = app.post(&path, None, json!({"amount": amount})).await;
+        if let Some(status) = answer.body["status"].as_str() {
+            // V1's status words, as `sandbox_checkout` answers.
+            answer.body["status"] = json!(status.to_ascii_lowercase());
+        }
+        answer
     }
 
     /// `POST /payments/{id}/complete {imp_uid}`, as it answers.
@@ -463,6 +520,25 @@ pub trait EscrowApp {
         let body = answer.assert_status(200);
         assert_eq!(body["code"], 0, "{body:#}");
         body["response"].clone()
+    }
+
+    /// The V2 face's record of a payment (`GET /payments/{paymentId}` at the sandbox).
+    async fn gateway_payment_v2(&self, merchant_uid: &str) -> Value {
+        let app = self.app();
+        let response = app
+            .client
+            .get(format!(
+                "{}/sandbox/portone-v2/payments/{merchant_uid}",
+                app.base
+            ))
+            .header(
+                "authorization",
+                format!("PortOne {}", app.config.api_secret),
+            )
+            .send()
+            .await
+            .unwrap();
+        TestApp::answer(response).await.assert_status(200).clone()
     }
 
     /// Polls the gateway's record until `done` holds.

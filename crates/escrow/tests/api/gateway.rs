@@ -42,6 +42,8 @@ async fn no_sandbox_routes_when_a_real_gateway_is_configured() {
         "/sandbox/portone/iamport.js",
         "/sandbox/portone/_sandbox/webhooks",
         "/sandbox/portone/checkout",
+        "/sandbox/portone-v2/browser-sdk.js",
+        "/sandbox/portone-v2/payments/any",
     ] {
         app.get(path, None).await.assert_problem(404, "not_found");
     }
@@ -178,4 +180,91 @@ async fn the_sandbox_keeps_only_its_latest_webhook_attempts() {
         !kept.contains(&"kept-0".to_string()),
         "the oldest delivery is still logged"
     );
+}
+
+/// The sandbox's V2 face inside the service: PortOne's wire format (`{type, message}`), and
+/// exactly the configured API secret.
+#[tokio::test]
+async fn the_v2_sandbox_is_served_in_process() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let mut config = escrow::config::Config::for_database(&database.url);
+    config.api_secret = "in-process-v2-secret".into();
+    let app = TestApp::spawn_with(config, database).await;
+    let get = |secret: &'static str| {
+        app.client
+            .get(format!("{}/sandbox/portone-v2/payments/nobody", app.base))
+            .header("authorization", format!("PortOne {secret}"))
+            .send()
+    };
+    let unknown = get("in-process-v2-secret").await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["type"], "PAYMENT_NOT_FOUND");
+    let wrong = get("sandbox-v2-secret").await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["type"], "UNAUTHORIZED");
+    let js = app
+        .client
+        .get(format!("{}/sandbox/portone-v2/browser-sdk.js", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(js.text().await.unwrap().contains("requestPayment"));
+}
+
+#[tokio::test]
+async fn escrow_sandbox_serves_v2_at_the_root_of_v2_listen() {
+    let (port, v2_port) = (free_port(), free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_escrow"))
+        .args([
+            "sandbox",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--v2-listen",
+            &format!("127.0.0.1:{v2_port}"),
+        ])
+        .env("PORTONE_API_SECRET", "alone-v2-secret")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let control = format!("http://127.0.0.1:{v2_port}/_sandbox/payments");
+    let mut created = None;
+    for _ in 0..200 {
+        let body = json!({"payment_id": "alone-1", "amount": 1000, "pay_method": "CARD"});
+        if let Ok(response) = client.post(&control).json(&body).send().await {
+            created = Some(response.status());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let read = |secret: &'static str| {
+        client
+            .get(format!("http://127.0.0.1:{v2_port}/payments/alone-1"))
+            .header("authorization", format!("PortOne {secret}"))
+            .send()
+    };
+    let paid = read("alone-v2-secret").await;
+    let wrong = read("sandbox-v2-secret").await;
+    // The V1 face, on the other address, sees the same payment.
+    let v1 = client
+        .post(format!("http://127.0.0.1:{port}/users/getToken"))
+        .json(&json!({"imp_key": "sandbox-key", "imp_secret": "sandbox-secret"}))
+        .send()
+        .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        created.map(|s| s.as_u16()),
+        Some(200),
+        "the sandbox did not start"
+    );
+    let paid: serde_json::Value = paid.unwrap().json().await.unwrap();
+    assert_eq!(
+        (paid["status"].as_str(), paid["id"].as_str()),
+        (Some("PAID"), Some("alone-1"))
+    );
+    assert_eq!(wrong.unwrap().status(), 401);
+    assert_eq!(v1.unwrap().status(), 200);
 }

@@ -43,7 +43,7 @@ async fn sandbox_stats(app: &TestApp) -> Value {
         .clone()
 }
 
-on_both_databases! {
+on_both_databases! { on_both_apis =>
     async fn a_corrupted_payment_row_is_listed_counted_and_announced(app: TestApp) {
         let (seller, buyer, admin) = (app.seller().await, app.buyer().await, app.admin().await);
         let paid = app.paid_order(&buyer, &seller, 20_000, 1).await;

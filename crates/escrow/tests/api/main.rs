@@ -33,3 +33,4 @@ mod system;
 mod vbank;
 mod vbank_races;
 mod webhooks;
+mod webhooks_v2;

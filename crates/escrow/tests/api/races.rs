@@ -429,7 +429,7 @@ async fn confirm_against_dispute(app: TestApp, gateway: Gateway) {
     tally.assert_every_round_agreed();
 }
 
-on_both_databases! {
+on_both_databases! { on_both_apis =>
     async fn refund_x_confirm(app: TestApp) {
         refund_against_confirm(app, Gateway::Prompt).await
     }
@@ -479,7 +479,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases_with! { fast_automatic_confirmation =>
+on_both_databases_with! { on_both_apis, fast_automatic_confirmation =>
     async fn refund_x_automatic_confirmation(app: TestApp) {
         refund_against_automatic_confirmation(app, Gateway::Prompt).await
     }

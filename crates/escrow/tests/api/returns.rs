@@ -99,7 +99,7 @@ fn millis(text: &Value) -> i128 {
     at.unix_timestamp_nanos() / 1_000_000
 }
 
-on_both_databases! {
+on_both_databases! { on_both_apis =>
     async fn a_return_is_refunded_in_full(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         let paid = delivered(&app, &buyer, &seller, 38_000).await;
@@ -302,7 +302,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases_with! { with_fee =>
+on_both_databases_with! { on_both_apis, with_fee =>
     async fn a_changed_mind_return_keeps_a_fee(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         let paid = delivered(&app, &buyer, &seller, 30_000).await;
@@ -348,7 +348,7 @@ on_both_databases_with! { with_fee =>
     }
 }
 
-on_both_databases_with! { quick_lapse =>
+on_both_databases_with! { on_both_apis, quick_lapse =>
     async fn a_return_not_sent_back_lapses_and_confirmation_resumes(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         let paid = delivered(&app, &buyer, &seller, 17_000).await;
@@ -378,7 +378,7 @@ on_both_databases_with! { quick_lapse =>
     }
 }
 
-on_both_databases_with! { quick_inspection =>
+on_both_databases_with! { on_both_apis, quick_inspection =>
     async fn a_silent_seller_has_accepted(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         let returned = delivered(&app, &buyer, &seller, 26_000).await;
@@ -405,7 +405,7 @@ fn impatient_gateway(config: &mut Config) {
     config.job_interval = Duration::from_millis(50);
 }
 
-on_both_databases_with! { impatient_gateway =>
+on_both_databases_with! { on_both_apis, impatient_gateway =>
     async fn an_accepted_return_is_refunded_after_the_gateway_failed(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         let paid = delivered(&app, &buyer, &seller, 19_000).await;

@@ -224,7 +224,7 @@ async fn accept_against(app: TestApp, gateway: Gateway, other: &'static str) {
     tally.assert_every_round_agreed();
 }
 
-on_both_databases! {
+on_both_databases! { on_both_apis =>
     async fn return_x_confirm(app: TestApp) {
         return_against_confirm(app, Gateway::Prompt).await
     }
@@ -379,7 +379,7 @@ async fn accept_against_silence(app: TestApp) {
     tally.assert_every_round_agreed();
 }
 
-on_both_databases_with! { fast_return_timers =>
+on_both_databases_with! { on_both_apis, fast_return_timers =>
     async fn return_shipment_x_lapse(app: TestApp) {
         shipment_against_lapse(app).await
     }
@@ -389,7 +389,7 @@ on_both_databases_with! { fast_return_timers =>
     }
 }
 
-on_both_databases_with! { fast_automatic_confirmation =>
+on_both_databases_with! { on_both_apis, fast_automatic_confirmation =>
     async fn return_x_automatic_confirmation(app: TestApp) {
         return_against_automatic_confirmation(app).await
     }

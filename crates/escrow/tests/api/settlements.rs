@@ -117,7 +117,7 @@ async fn assert_books(app: &TestApp, admin: &Member, sellers: &[&Member]) {
     }
 }
 
-on_both_databases_with! { same_day =>
+on_both_databases_with! { on_both_apis, same_day =>
     async fn lines_carry_the_fee_and_are_paged_newest_first(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         // Amounts whose fee and VAT round down: 2.5 % of 10 001 is 250.025, its VAT 25.0.
@@ -339,7 +339,7 @@ on_both_databases_with! { same_day =>
     }
 }
 
-on_both_databases_with! { awkward_fee =>
+on_both_databases_with! { on_both_apis, awkward_fee =>
     async fn fees_round_down_line_by_line_over_many_lines(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         bank_account(&app, &seller, "110123456789").await;
@@ -376,7 +376,7 @@ fn due_at_once(config: &mut Config) {
     config.settlement_deadline = std::time::Duration::ZERO;
 }
 
-on_both_databases_with! { due_at_once =>
+on_both_databases_with! { on_both_apis, due_at_once =>
     async fn money_not_paid_out_by_the_deadline_is_overdue_once(app: TestApp) {
         let (buyer, admin) = (app.buyer().await, app.admin().await);
         let (paid, waiting) = (app.seller().await, app.seller().await);
@@ -436,7 +436,7 @@ on_both_databases_with! { due_at_once =>
     }
 }
 
-on_both_databases_with! { holidays_ahead =>
+on_both_databases_with! { on_both_apis, holidays_ahead =>
     async fn released_money_waits_for_the_next_business_day_after_holidays(app: TestApp) {
         let (buyer, seller, admin) = (app.buyer().await, app.seller().await, app.admin().await);
         bank_account(&app, &seller, "110123456789").await;

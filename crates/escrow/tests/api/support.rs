@@ -5,26 +5,66 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Runs each scenario on SQLite and on MySQL/MariaDB.
+/// Runs each scenario on SQLite and on MySQL/MariaDB (`name::sqlite`, `name::mysql`), with
+/// the service speaking PortOne V1. Headed `on_both_apis =>`, each runs with V2 as well
+/// (`name::v2::sqlite`, `name::v2::mysql`): the gateway API is a parameter of the
+/// harness, and the scenarios do not know which one runs.
 macro_rules! on_both_databases {
-    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+    (@each $apis:ident $(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
                 async fn scenario($app: $crate::support::TestApp) $body
 
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    scenario($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    scenario($crate::support::TestApp::spawn($crate::support::Backend::MySql).await).await
-                }
+                scenario_tests!($apis, $crate::support::TestApp::spawn_api);
             }
         )*
+    };
+    (on_both_apis => $($rest:tt)*) => { on_both_databases!(@each both $($rest)*); };
+    (on_v2_only => $($rest:tt)*) => { on_both_databases!(@each v2 $($rest)*); };
+    ($($rest:tt)*) => { on_both_databases!(@each v1 $($rest)*); };
+}
+
+/// The tests of one scenario (`scenario`, in the enclosing module): on both databases with
+/// V1 (`v1`), V2 (`v2`), or both (`both`); `$spawn` is `async fn(Backend, Api) -> TestApp`.
+macro_rules! scenario_tests {
+    (v1, $spawn:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            scenario($spawn($crate::support::Backend::Sqlite, $crate::support::Api::V1).await).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn mysql() {
+            scenario($spawn($crate::support::Backend::MySql, $crate::support::Api::V1).await).await
+        }
+    };
+    (both, $spawn:expr) => {
+        scenario_tests!(v1, $spawn);
+        scenario_tests!(v2, $spawn);
+    };
+    (v2, $spawn:expr) => {
+        mod v2 {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::scenario(
+                    $spawn($crate::support::Backend::Sqlite, $crate::support::Api::V2).await,
+                )
+                .await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                super::scenario(
+                    $spawn($crate::support::Backend::MySql, $crate::support::Api::V2).await,
+                )
+                .await
+            }
+        }
     };
 }
 
@@ -47,6 +87,9 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// The PortOne API the service under test speaks.
+pub use escrow::config::ApiVersion as Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -215,9 +258,19 @@ impl Answer {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_api(backend, Api::V1).await
+    }
+
+    /// The service on a fresh database, speaking `api` to its in-process sandbox.
+    pub async fn spawn_api(backend: Backend, api: Api) -> Self {
         let database = TestDatabase::create(backend).await;
-        let config = Config::for_database(&database.url);
+        let mut config = Config::for_database(&database.url);
+        config.api_version = api;
         Self::spawn_with(config, database).await
+    }
+
+    pub fn api(&self) -> Api {
+        self.config.api_version
     }
 
     pub async fn spawn_with(config: Config, database: TestDatabase) -> Self {

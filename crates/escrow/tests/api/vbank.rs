@@ -43,32 +43,16 @@ trait VbankApp: EscrowApp {
     /// The buyer finishing the gateway's checkout with a virtual account: issued, and the
     /// `ready` webhook sent to the service.
     async fn issue(&self, checkout: &Checkout) -> String {
-        let answer = self
-            .app()
-            .post(
-                "/sandbox/portone/_sandbox/payments",
-                None,
-                json!({
-                    "merchant_uid": checkout.merchant_uid,
-                    "amount": checkout.amount,
-                    "notice_url": checkout.notice_url,
-                    "pay_method": "vbank",
-                }),
-            )
+        let issued = self
+            .sandbox_checkout(checkout, checkout.amount, false, "vbank")
             .await;
-        let issued = answer.assert_status(200).clone();
         assert_eq!(issued["status"], "ready", "{issued:#}");
         issued["imp_uid"].as_str().unwrap().to_string()
     }
 
-    /// A bank transfer into the account, as the sandbox answers it.
-    async fn deposit(&self, imp_uid: &str, amount: i64) -> Answer {
-        self.app()
-            .post(
-                &format!("/sandbox/portone/_sandbox/vbanks/{imp_uid}/deposit"),
-                None,
-                json!({"amount": amount}),
-            )
+    /// A bank transfer into the account of `checkout`, as the sandbox answers it.
+    async fn deposit(&self, checkout: &Checkout, imp_uid: &str, amount: i64) -> Answer {
+        self.sandbox_deposit(imp_uid, &checkout.merchant_uid, amount)
             .await
     }
 
@@ -89,7 +73,7 @@ trait VbankApp: EscrowApp {
     /// Deposits the exact amount and waits for the `paid` webhook's work.
     async fn deposit_paid(&self, buyer: &Member, account: &Account) -> Value {
         let paid = self
-            .deposit(&account.imp_uid, account.checkout.amount)
+            .deposit(&account.checkout, &account.imp_uid, account.checkout.amount)
             .await;
         assert_eq!(paid.assert_status(200)["status"], "paid");
         self.wait_for_payment(account.checkout.payment_id, &buyer.token, "paid", |s| {
@@ -118,7 +102,7 @@ fn fast_expiry(config: &mut Config) {
     set_job_interval(config, Duration::from_millis(100));
 }
 
-on_both_databases! {
+on_both_databases! { on_both_apis =>
     async fn issued_then_only_the_exact_deposit_pays_it_by_webhook_alone(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
@@ -151,7 +135,7 @@ on_both_databases! {
         assert_eq!(app.events(order_id, "payment.vbank_issued").await, 1);
 
         for wrong in [22_999, 23_001] {
-            app.deposit(&imp_uid, wrong).await.assert_status(409);
+            app.deposit(&checkout, &imp_uid, wrong).await.assert_status(409);
         }
         let unchanged = app.status(checkout.payment_id, &buyer.token).await;
         assert_eq!(unchanged["status"], "awaiting_deposit");
@@ -213,7 +197,7 @@ on_both_databases! {
         assert_eq!(app.stock(product_id).await, 10);
         let gateway = app.gateway_payment(&account.imp_uid).await;
         assert_eq!(gateway["status"], "cancelled", "{gateway:#}");
-        app.deposit(&account.imp_uid, 8_000).await.assert_status(409);
+        app.deposit(&account.checkout, &account.imp_uid, 8_000).await.assert_status(409);
         let after = app.status(account.checkout.payment_id, &buyer.token).await;
         assert_eq!(after["status"], "cancelled");
     }
@@ -348,7 +332,7 @@ on_both_databases! {
         let before = app.status(checkout.payment_id, &buyer.token).await;
         assert_eq!(before["status"], "ready");
         app.sandbox_fault("webhook", "duplicate", 1).await;
-        app.deposit(&imp_uid, 12_000).await.assert_status(200);
+        app.deposit(&checkout, &imp_uid, 12_000).await.assert_status(200);
         let paid = app
             .wait_for_payment(checkout.payment_id, &buyer.token, "paid", |s| s["status"] == "paid")
             .await;
@@ -383,7 +367,7 @@ on_both_databases! {
         assert_eq!(awaiting["imp_uid"], imp_uid.as_str());
         assert!(awaiting["vbank"]["account_number"].is_string(), "{awaiting:#}");
 
-        app.deposit(&imp_uid, 9_000).await.assert_status(200);
+        app.deposit(&checkout, &imp_uid, 9_000).await.assert_status(200);
         assert_eq!(app.status(checkout.payment_id, &buyer.token).await["status"], "awaiting_deposit");
         app.post("/admin/reconcile", Some(&admin.token), json!({}))
             .await
@@ -408,7 +392,7 @@ on_both_databases! {
     }
 }
 
-on_both_databases_with! { fast_expiry =>
+on_both_databases_with! { on_both_apis, fast_expiry =>
     async fn no_deposit_by_the_due_time_expires_and_revokes_the_account(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
@@ -426,7 +410,7 @@ on_both_databases_with! { fast_expiry =>
         let gateway = app.gateway_payment(&account.imp_uid).await;
         assert_eq!(gateway["status"], "cancelled", "{gateway:#}");
         // The late transfer is refused by the bank: nothing changes.
-        app.deposit(&account.imp_uid, 7_000).await.assert_status(409);
+        app.deposit(&account.checkout, &account.imp_uid, 7_000).await.assert_status(409);
         let after = app.status(account.checkout.payment_id, &buyer.token).await;
         assert_eq!(after["status"], "cancelled");
         app.assert_ledger_balanced(&admin).await;
@@ -442,7 +426,7 @@ on_both_databases_with! { fast_expiry =>
         // Neither webhook arrives: the expiry is the first to ask the gateway.
         app.sandbox_fault("webhook", "drop", 2).await;
         let imp_uid = app.issue(&checkout).await;
-        app.deposit(&imp_uid, 6_000).await.assert_status(200);
+        app.deposit(&checkout, &imp_uid, 6_000).await.assert_status(200);
         let paid = app
             .wait_for_payment(checkout.payment_id, &buyer.token, "paid by the expiry's look-up", |s| {
                 s["status"] == "paid"

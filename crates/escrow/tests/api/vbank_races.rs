@@ -33,18 +33,16 @@ async fn issued(app: &TestApp, buyer: &Member, product_id: i64) -> Round {
     let body = created.assert_status(201).clone();
     let merchant_uid = body["merchant_uid"].as_str().unwrap().to_string();
     app.sandbox_fault("webhook", "drop", 1).await;
-    let issued = app
-        .post(
-            "/sandbox/portone/_sandbox/payments",
-            None,
-            json!({"merchant_uid": merchant_uid, "amount": PRICE, "pay_method": "vbank",
-                   "notice_url": body["checkout"]["notice_url"]}),
-        )
-        .await;
-    let imp_uid = issued.assert_status(200)["imp_uid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let checkout = Checkout {
+        payment_id: body["payment_id"].as_i64().unwrap(),
+        order_id,
+        merchant_uid: merchant_uid.clone(),
+        amount: PRICE,
+        notice_url: body["checkout"]["notice_url"].as_str().unwrap().to_string(),
+        body: body.clone(),
+    };
+    let issued = app.sandbox_checkout(&checkout, PRICE, false, "vbank").await;
+    let imp_uid = issued["imp_uid"].as_str().unwrap().to_string();
     Round {
         order_id,
         payment_id: body["payment_id"].as_i64().unwrap(),
@@ -53,7 +51,7 @@ async fn issued(app: &TestApp, buyer: &Member, product_id: i64) -> Round {
     }
 }
 
-on_both_databases! {
+on_both_databases! { on_both_apis =>
     async fn completion_webhook_and_reconciliation_record_one_account(app: TestApp) {
         let seller = app.seller().await;
         let buyer = app.buyer().await;
@@ -107,18 +105,13 @@ on_both_databases! {
             let r = issued(&app, &buyer, product_id).await;
             app.complete(&buyer, r.payment_id, &r.imp_uid).await.assert_status(200);
             let cancel_path = format!("/payments/{}/cancel", r.payment_id);
-            let deposit_path = format!("/sandbox/portone/_sandbox/vbanks/{}/deposit", r.imp_uid);
             let (cancelled, deposited) = tokio::join!(
                 app.post(
                     &cancel_path,
                     Some(&buyer.token),
                     json!({"reason": "마음이 바뀜"}),
                 ),
-                app.post(
-                    &deposit_path,
-                    None,
-                    json!({"amount": PRICE}),
-                ),
+                app.sandbox_deposit(&r.imp_uid, &r.merchant_uid, PRICE),
             );
             assert_not_server_error(&cancelled);
             let gateway = app.gateway_payment(&r.imp_uid).await;
@@ -170,8 +163,7 @@ on_both_databases! {
         for round in 0..ROUNDS {
             let r = issued(&app, &buyer, product_id).await;
             app.complete(&buyer, r.payment_id, &r.imp_uid).await.assert_status(200);
-            let deposit_path = format!("/sandbox/portone/_sandbox/vbanks/{}/deposit", r.imp_uid);
-            app.post(&deposit_path, None, json!({"amount": PRICE})).await.assert_status(200);
+            app.sandbox_deposit(&r.imp_uid, &r.merchant_uid, PRICE).await.assert_status(200);
             app.wait_for_payment(r.payment_id, &buyer.token, "the deposit", |s| s["status"] == "paid").await;
             app.ship(&seller, r.payment_id, "5550002").await;
             app.deliver(&seller, r.payment_id).await;

@@ -240,7 +240,7 @@ async fn receiver_gets(receiver: &Receiver, count: usize) -> Vec<Received> {
 }
 
 on_both_databases_with! {
-    fast_retries =>
+    on_both_apis, fast_retries =>
 
     async fn a_receiver_gets_every_event_of_a_lifecycle_signed(app: TestApp) {
         let admin = app.admin().await;
@@ -481,7 +481,7 @@ on_both_databases_with! {
 }
 
 on_both_databases_with! {
-    quick_sweep =>
+    on_both_apis, quick_sweep =>
 
     async fn settled_deliveries_are_swept_and_pending_ones_stay(app: TestApp) {
         let admin = app.admin().await;
@@ -508,7 +508,7 @@ on_both_databases_with! {
 }
 
 on_both_databases_with! {
-    production =>
+    on_both_apis, production =>
 
     async fn a_url_to_a_private_address_is_refused_in_production(app: TestApp) {
         let admin = app.admin().await;
@@ -532,7 +532,7 @@ on_both_databases_with! {
 }
 
 on_both_databases_with! {
-    production_allowing_private =>
+    on_both_apis, production_allowing_private =>
 
     async fn a_private_address_is_accepted_when_allowed(app: TestApp) {
         let admin = app.admin().await;

@@ -14,12 +14,16 @@ mod listing;
 mod payments;
 mod records;
 mod tokens;
+mod v2;
 mod vbank;
 
 pub(crate) use listing::{BatchQuery, ListQuery};
 pub(crate) use records::{
     CancelRecord, LogisRecord, LogisRequest, NewPayment, PaymentRecord, PaymentStatus,
     RegisteredDelivery,
+};
+pub(crate) use v2::{
+    bank_name as v2_bank_name, V2Cancel, V2Escrow, V2Extra, V2NewPayment, V2Refusal,
 };
 pub(crate) use vbank::{holder_required, kftc_of, RefundAccount, VbankAsk};
 
@@ -77,6 +81,8 @@ pub(crate) struct State {
     by_status_time: listing::StatusTimeIndex,
     prepared: HashMap<String, i64>,
     logis: HashMap<String, LogisRecord>,
+    /// What only the V2 face shows, by `imp_uid`.
+    v2: v2::V2Extras,
     api_fault: Option<Fault>,
     webhook_fault: Option<Fault>,
     pub webhook_log: std::collections::VecDeque<WebhookAttempt>,

@@ -4,14 +4,25 @@
   var query = new URLSearchParams(window.location.search);
   var mode = query.get("mode") || "callback";
   var impCode = query.get("imp_code");
+  // Opened by browser-sdk.js (V2: PortOne.requestPayment) or iamport.js (V1: IMP.request_pay).
+  var v2 = query.get("api") === "v2";
   var params = {};
   try { params = JSON.parse(query.get("params") || "{}"); } catch (e) { params = {}; }
-  document.getElementById("product-name").textContent = params.name || "";
-  document.getElementById("merchant-uid").textContent = params.merchant_uid || "";
+  var shown = v2
+    ? { name: params.orderName, id: params.paymentId, amount: params.totalAmount,
+        escrow: params.isEscrow, vbank: params.payMethod === "VIRTUAL_ACCOUNT" }
+    : { name: params.name, id: params.merchant_uid, amount: params.amount,
+        escrow: params.escrow, vbank: params.pay_method === "vbank" };
+  document.getElementById("product-name").textContent = shown.name || "";
+  document.getElementById("merchant-uid").textContent = shown.id || "";
   document.getElementById("amount").textContent =
-    (Number(params.amount) || 0).toLocaleString("ko-KR") + "원";
-  document.getElementById("escrow").textContent = params.escrow ? "예" : "아니오";
-  if (params.pay_method === "vbank") {
+    (Number(shown.amount) || 0).toLocaleString("ko-KR") + "원";
+  document.getElementById("escrow").textContent = shown.escrow ? "예" : "아니오";
+  if (shown.vbank) {
+    if (v2) {
+      document.getElementById("vbank-note").textContent =
+        "가상계좌가 발급됩니다. 입금은 샌드박스의 입금 호출(POST _sandbox/payments/{paymentId}/deposit)로 합니다.";
+    }
     document.getElementById("card-fields").hidden = true;
     document.getElementById("vbank-note").hidden = false;
     document.getElementById("pay-button").textContent = "가상계좌 발급 (issue account)";
@@ -52,6 +63,24 @@
     }
   }
 
+  // V2: the answer is {result, text}; the result goes back as V2 has it, the redirect
+  // carries its fields as query parameters.
+  function finishV2(answer) {
+    var result = answer.result || {};
+    document.getElementById("result").textContent = answer.text || "";
+    var redirect = mode === "redirect" ? webAddress(params.redirectUrl) : null;
+    if (mode === "redirect" && params.redirectUrl && !redirect) {
+      document.getElementById("result").textContent +=
+        " (redirectUrl must be an http(s) address; not followed)";
+    } else if (redirect) {
+      var q = new URLSearchParams();
+      Object.keys(result).forEach(function (key) { q.set(key, result[key]); });
+      window.location.href = redirect + (redirect.indexOf("?") >= 0 ? "&" : "?") + q.toString();
+    } else if (window.parent !== window) {
+      window.parent.postMessage({ type: "portone-sandbox:result", result: result }, "*");
+    }
+  }
+
   function submit(action) {
     document.getElementById("pay-button").disabled = true;
     document.getElementById("decline-button").disabled = true;
@@ -68,8 +97,14 @@
       })
     })
       .then(function (r) { return r.json(); })
-      .then(finish)
+      .then(v2 ? finishV2 : finish)
       .catch(function (e) {
+        if (v2) {
+          finishV2({ result: { transactionType: "PAYMENT", paymentId: params.paymentId,
+                               code: "FAILURE_TYPE_PG", message: String(e) },
+                     text: "결제 실패: " + String(e) });
+          return;
+        }
         finish({ success: false, imp_uid: null, merchant_uid: params.merchant_uid,
                  error_code: "F999", error_msg: String(e) });
       });
