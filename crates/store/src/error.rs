@@ -79,7 +79,12 @@ impl StoreError {
 pub fn classify(err: &sqlx::Error) -> DbErrorKind {
     match err {
         sqlx::Error::Database(db) => {
-            let code = db.code();
+            // sqlx's `code()` of a MySQL error is its SQLSTATE, a broad class (1047 and 1053
+            // are both 08S01, 1205 is HY000): the error number tells them apart.
+            let code = match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                Some(mysql) => Some(std::borrow::Cow::Owned(mysql.number().to_string())),
+                None => db.code(),
+            };
             match code.as_deref() {
                 Some("1062") | Some("2067") | Some("1555") | Some("23000") => {
                     DbErrorKind::UniqueViolation
