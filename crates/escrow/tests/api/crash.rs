@@ -5,7 +5,8 @@
 //! that record them; restarted each time, then reconciled. Afterwards every payment agrees
 //! with the gateway, nothing was refunded twice, the ledger balances and no stock was lost
 //! or made. The gateway is `escrow sandbox` in a process of its own, so it outlives the
-//! service like the real one.
+//! service like the real one; the service speaks PortOne V1 or V2 to it (`name::mysql`,
+//! `name::v2::mysql`).
 
 use crate::cluster::{count, LocalCluster};
 use crate::standalone_sandbox::StandaloneSandbox;
