@@ -5,10 +5,12 @@
 //! that record them; restarted each time, then reconciled. Afterwards every payment agrees
 //! with the gateway, nothing was refunded twice, the ledger balances and no stock was lost
 //! or made. The gateway is `escrow sandbox` in a process of its own, so it outlives the
-//! service like the real one.
+//! service like the real one; the service speaks PortOne V1 or V2 to it (`name::mysql`,
+//! `name::v2::mysql`).
 
 use crate::cluster::{count, LocalCluster};
-use crate::support::{free_port, Backend, TestDatabase};
+use crate::standalone_sandbox::StandaloneSandbox;
+use crate::support::{free_port, Api, Backend, TestDatabase};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
@@ -33,7 +35,6 @@ pub(crate) fn escrow() -> Command {
 struct Service {
     child: Mutex<Child>,
     database_url: String,
-    gateway_url: String,
     port: u16,
     crash_points: &'static str,
     /// Once set, restarts run without crash points (for the checks after the chaos).
@@ -50,21 +51,13 @@ struct Service {
 impl Service {
     fn start(
         database_url: &str,
-        gateway_url: &str,
         crash_points: &'static str,
         env: Vec<(String, String)>,
     ) -> Arc<Self> {
         let port = free_port();
         Arc::new(Service {
-            child: Mutex::new(Self::spawn_child(
-                database_url,
-                gateway_url,
-                port,
-                crash_points,
-                &env,
-            )),
+            child: Mutex::new(Self::spawn_child(database_url, port, crash_points, &env)),
             database_url: database_url.to_string(),
-            gateway_url: gateway_url.to_string(),
             port,
             crash_points,
             calm: AtomicBool::new(false),
@@ -78,7 +71,6 @@ impl Service {
 
     fn spawn_child(
         database_url: &str,
-        gateway_url: &str,
         port: u16,
         crash_points: &str,
         env: &[(String, String)],
@@ -89,7 +81,6 @@ impl Service {
             .env("ESCROW_DATABASE_URL", database_url)
             .env("ESCROW_LISTEN", format!("127.0.0.1:{port}"))
             .env("ESCROW_JWT_SECRET", SECRET)
-            .env("PORTONE_API_URL", gateway_url)
             .env("PORTONE_TIMEOUT", "2s")
             .env("ESCROW_JOB_INTERVAL", "200ms")
             .env("ESCROW_RECONCILE_INTERVAL", "1s")
@@ -113,7 +104,6 @@ impl Service {
         }
         *child = Self::spawn_child(
             &self.database_url,
-            &self.gateway_url,
             self.port,
             if self.calm.load(Ordering::Relaxed) {
                 ""
@@ -270,9 +260,9 @@ const CRASH_POINTS: &str =
     "after-gateway-cancel:0.15,after-gateway-fetch:0.03,after-gateway-prepare:0.05,after-gateway-revoke:0.3";
 
 /// Runs `rounds` lifecycles per buyer on `instances` service processes sharing one MariaDB
-/// database and one gateway, under `chaos`, then checks every invariant. Returns
-/// (payments checked, chaos events).
-async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usize, u32) {
+/// database and one gateway, which they speak `api` to, under `chaos`, then checks every
+/// invariant. Returns (payments checked, chaos events).
+async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize, api: Api) -> (usize, u32) {
     // The soak: `ESCROW_SOAK=20 cargo test -p escrow --test api crash -- --nocapture` runs
     // twenty times the lifecycles (see RELIABILITY.md).
     let soak: usize = std::env::var("ESCROW_SOAK")
@@ -295,35 +285,27 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
         (None, Some(database)) => database.urls[instance % database.urls.len()].clone(),
         (None, None) => unreachable!("one database or the other"),
     };
-    let sandbox_port = free_port();
-    let gateway_url = format!("http://127.0.0.1:{sandbox_port}");
-    let _sandbox = KillOnDrop(
-        escrow()
-            .args(["sandbox", "--listen", &format!("127.0.0.1:{sandbox_port}")])
-            .spawn()
-            .unwrap(),
-    );
+    let sandbox = Arc::new(StandaloneSandbox::start().await);
+    // Faults and the checks go through the V1 face: they see both faces' payments.
+    let gateway_url = sandbox.v1.clone();
     let crash_points = if chaos == Chaos::Kills {
         CRASH_POINTS
     } else {
         ""
     };
-    let env = match &cluster {
-        Some(cluster) => vec![
+    let mut env: Vec<(String, String)> = sandbox
+        .service_env(api)
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    if let Some(cluster) = &cluster {
+        env.extend([
             ("ESCROW_NATS_URL".to_string(), cluster.nats_url()),
             ("ESCROW_NATS_REPLICAS".to_string(), "3".to_string()),
-        ],
-        None => Vec::new(),
-    };
+        ]);
+    }
     let services: Vec<Arc<Service>> = (0..instances)
-        .map(|instance| {
-            Service::start(
-                &database_url(instance),
-                &gateway_url,
-                crash_points,
-                env.clone(),
-            )
-        })
+        .map(|instance| Service::start(&database_url(instance), crash_points, env.clone()))
         .collect();
     let services = Arc::new(services);
     let client = reqwest::Client::new();
@@ -458,12 +440,12 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     // Lifecycles: each buyer runs several, each ending one of four ways.
     let mut drivers = Vec::new();
     for (index, buyer) in buyers.iter().enumerate() {
-        let (client, services, seller, buyer, gateway_url) = (
+        let (client, services, seller, buyer, sandbox) = (
             client.clone(),
             services.clone(),
             seller.clone(),
             buyer.clone(),
-            gateway_url.clone(),
+            sandbox.clone(),
         );
         drivers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
@@ -483,16 +465,9 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                 let checkout = &payment["checkout"];
                 let mut imp_uid = None;
                 for _ in 0..20 {
-                    let paid = client
-                        .post(format!("{gateway_url}/_sandbox/payments"))
-                        .json(&json!({"merchant_uid": checkout["merchant_uid"], "amount": checkout["amount"], "notice_url": checkout["notice_url"], "pay_method": pay_method}))
-                        .send()
-                        .await;
-                    if let Ok(paid) = paid {
-                        if let Ok(paid) = paid.json::<Value>().await {
-                            imp_uid = paid["imp_uid"].as_str().map(str::to_string);
-                            break;
-                        }
+                    imp_uid = sandbox.pay(&client, api, checkout, pay_method).await;
+                    if imp_uid.is_some() {
+                        break;
                     }
                 }
                 let Some(imp_uid) = imp_uid else { continue };
@@ -506,11 +481,8 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
                     let account = json!({"bank_code": "004", "account_number": "123456789012", "holder": "구매자"});
                     let choice = rng.gen_range(0..3);
                     if choice < 2 {
-                        let _ = client
-                            .post(format!("{gateway_url}/_sandbox/vbanks/{imp_uid}/deposit"))
-                            .json(&json!({"amount": checkout["amount"]}))
-                            .send()
-                            .await;
+                        let merchant_uid = checkout["merchant_uid"].as_str().unwrap_or_default();
+                        sandbox.deposit(&client, api, &imp_uid, merchant_uid, &checkout["amount"]).await;
                     }
                     match choice {
                         0 => {
@@ -863,19 +835,37 @@ async fn lifecycles_under(chaos: Chaos, instances: usize, rounds: usize) -> (usi
     (checked, events)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigkill_during_many_lifecycles_loses_nothing() {
-    lifecycles_under(Chaos::Kills, 1, 10).await;
+/// Each crash scenario with the service speaking PortOne V1 (`name::mysql`) and V2
+/// (`name::v2::mysql`), as the harness names them. MariaDB only: several processes, and
+/// the service's restarts, share one database.
+macro_rules! crash_scenarios {
+    ($($name:ident => $chaos:expr, $instances:expr, $rounds:expr;)*) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn mysql() {
+                    lifecycles_under($chaos, $instances, $rounds, Api::V1).await;
+                }
+
+                mod v2 {
+                    use super::super::*;
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn mysql() {
+                        lifecycles_under($chaos, $instances, $rounds, Api::V2).await;
+                    }
+                }
+            }
+        )*
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn gateway_faults_during_many_lifecycles_lose_nothing() {
-    lifecycles_under(Chaos::GatewayFaults, 1, 8).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_instances_one_killed_mid_run_do_every_job_once() {
-    lifecycles_under(Chaos::Kills, 3, 6).await;
+crash_scenarios! {
+    sigkill_during_many_lifecycles_loses_nothing => Chaos::Kills, 1, 10;
+    gateway_faults_during_many_lifecycles_lose_nothing => Chaos::GatewayFaults, 1, 8;
+    three_instances_one_killed_mid_run_do_every_job_once => Chaos::Kills, 3, 6;
 }
 
 /// 3 instances, each on a node of its own of a 3-node Galera cluster, events to a 3-node
@@ -884,7 +874,7 @@ async fn three_instances_one_killed_mid_run_do_every_job_once() {
 /// cannot start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_cluster_nodes_killed_mid_run_lose_nothing() {
-    lifecycles_under(Chaos::ClusterNodes, 3, 6).await;
+    lifecycles_under(Chaos::ClusterNodes, 3, 6, Api::V1).await;
 }
 
 /// Where a crash-suite service writes its log (both streams), to read after a failure.

@@ -29,6 +29,7 @@ mod refund_crash;
 mod returns;
 mod returns_races;
 mod settlements;
+mod standalone_sandbox;
 mod system;
 mod vbank;
 mod vbank_races;

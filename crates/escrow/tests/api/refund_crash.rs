@@ -8,25 +8,31 @@ use crate::crash::{escrow, KillOnDrop};
 use crate::money::{
     assert_money_agrees_with_gateway, listed, money_disagreements, Payment, Surface, Viewers,
 };
-use crate::support::{free_port, Backend, TestDatabase};
+use crate::standalone_sandbox::{up, StandaloneSandbox};
+use crate::support::{free_port, Api, Backend, TestDatabase};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const SECRET: &str = "refund-crash-secret-refund-crash-secret-01";
 const PRICE: i64 = 10_000;
 const REFUND: i64 = 4_000;
 
-/// `escrow serve` on `port`, aborting at `crash_points`. The jobs and reconciliation wait an
-/// hour, so that only the test's own calls settle what the crash left.
-fn serve(database_url: &str, gateway_url: &str, port: u16, crash_points: &str) -> KillOnDrop {
+/// `escrow serve` on `port`, speaking `api` to `sandbox`, aborting at `crash_points`. The
+/// jobs and reconciliation wait an hour, so that only the test's own calls settle what the
+/// crash left.
+fn serve(
+    database_url: &str,
+    (sandbox, api): (&StandaloneSandbox, Api),
+    port: u16,
+    crash_points: &str,
+) -> KillOnDrop {
     KillOnDrop(
         escrow()
             .arg("serve")
+            .envs(sandbox.service_env(api))
             .env("ESCROW_DATABASE_URL", database_url)
             .env("ESCROW_LISTEN", format!("127.0.0.1:{port}"))
             .env("ESCROW_JWT_SECRET", SECRET)
-            .env("PORTONE_API_URL", gateway_url)
             .env("PORTONE_TIMEOUT", "2s")
             .env("ESCROW_JOB_INTERVAL", "1h")
             .env("ESCROW_RECONCILE_INTERVAL", "1h")
@@ -34,19 +40,6 @@ fn serve(database_url: &str, gateway_url: &str, port: u16, crash_points: &str) -
             .spawn()
             .unwrap(),
     )
-}
-
-/// Waits until `url` answers 200 (a process starting).
-async fn up(client: &reqwest::Client, url: &str) {
-    for _ in 0..600 {
-        if let Ok(response) = client.get(url).send().await {
-            if response.status() == 200 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{url} never answered");
 }
 
 async fn signed_up(surface: &Surface, role: &str) -> String {
@@ -69,8 +62,14 @@ async fn logged_in(surface: &Surface, email: &str, password: &str) -> String {
         .to_string()
 }
 
-/// A delivered escrow payment of `PRICE`, paid at the gateway and completed by the buyer.
-async fn delivered_payment(surface: &Surface, buyer: &str, seller: &str) -> Payment {
+/// A delivered escrow payment of `PRICE`, paid at the gateway (through the face `api`) and
+/// completed by the buyer.
+async fn delivered_payment(
+    surface: &Surface,
+    (sandbox, api): (&StandaloneSandbox, Api),
+    buyer: &str,
+    seller: &str,
+) -> Payment {
     let product = json!({"name": "충돌 환불", "description": "설명", "price": PRICE, "stock": 10});
     let product = surface.post("/products", Some(seller), product).await;
     let product_id = product.assert_status(201)["product_id"].as_i64().unwrap();
@@ -85,21 +84,10 @@ async fn delivered_payment(surface: &Surface, buyer: &str, seller: &str) -> Paym
         .await;
     let checkout = checkout.assert_status(201).clone();
     let id = checkout["payment_id"].as_i64().unwrap();
-    let paid: Value = surface
-        .client
-        .post(format!("{}/_sandbox/payments", surface.gateway))
-        .json(&json!({
-            "merchant_uid": checkout["merchant_uid"],
-            "amount": checkout["amount"],
-            "notice_url": checkout["checkout"]["notice_url"],
-        }))
-        .send()
+    let imp_uid = sandbox
+        .pay(&surface.client, api, &checkout["checkout"], "card")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let imp_uid = paid["imp_uid"].as_str().unwrap().to_string();
+        .expect("the sandbox takes the payment");
     let path = |action: &str| format!("/payments/{id}/{action}");
     surface
         .post(&path("complete"), Some(buyer), json!({"imp_uid": imp_uid}))
@@ -121,28 +109,26 @@ async fn delivered_payment(surface: &Surface, buyer: &str, seller: &str) -> Paym
     }
 }
 
-async fn a_crash_after_the_gateway_refunded_is_settled_by_reconciliation(backend: Backend) {
+async fn a_crash_after_the_gateway_refunded_is_settled_by_reconciliation(
+    backend: Backend,
+    api: Api,
+) {
     let database = TestDatabase::create(backend).await;
     let client = reqwest::Client::new();
-    let gateway_url = format!("http://127.0.0.1:{}", free_port());
-    let _sandbox = KillOnDrop(
-        escrow()
-            .args([
-                "sandbox",
-                "--listen",
-                gateway_url.trim_start_matches("http://"),
-            ])
-            .spawn()
-            .unwrap(),
-    );
-    up(&client, &format!("{gateway_url}/_sandbox/webhooks")).await;
+    let sandbox = StandaloneSandbox::start().await;
     let port = free_port();
+    // The checks and faults go through the V1 face: it sees both faces' payments.
     let surface = Surface {
         client: client.clone(),
         service: format!("http://127.0.0.1:{port}"),
-        gateway: gateway_url.clone(),
+        gateway: sandbox.v1.clone(),
     };
-    let mut service = serve(&database.url, &gateway_url, port, "after-gateway-cancel:1");
+    let mut service = serve(
+        &database.url,
+        (&sandbox, api),
+        port,
+        "after-gateway-cancel:1",
+    );
     up(&client, &format!("{}/healthz", surface.service)).await;
 
     // Every webhook is lost: only our own calls learn what the gateway did.
@@ -161,7 +147,7 @@ async fn a_crash_after_the_gateway_refunded_is_settled_by_reconciliation(backend
         .unwrap();
     assert!(created.success());
     let admin = logged_in(&surface, &admin_email, "admin-password-1").await;
-    let payment = delivered_payment(&surface, &buyer, &seller).await;
+    let payment = delivered_payment(&surface, (&sandbox, api), &buyer, &seller).await;
     let path = |action: &str| format!("/payments/{}/{action}", payment.id);
 
     // The gateway refunds; the service dies before recording it.
@@ -186,7 +172,7 @@ async fn a_crash_after_the_gateway_refunded_is_settled_by_reconciliation(backend
     surface
         .sandbox(Method::POST, "faults", Some(gateway_down))
         .await;
-    service = serve(&database.url, &gateway_url, port, "");
+    service = serve(&database.url, (&sandbox, api), port, "");
     up(&client, &format!("{}/healthz", surface.service)).await;
     let viewers = Viewers {
         buyer: &buyer,
@@ -248,4 +234,4 @@ async fn a_crash_after_the_gateway_refunded_is_settled_by_reconciliation(backend
     drop(service);
 }
 
-on_both_backends!(a_crash_after_the_gateway_refunded_is_settled_by_reconciliation);
+on_both_backends!(on_both_apis => a_crash_after_the_gateway_refunded_is_settled_by_reconciliation);

@@ -4,7 +4,7 @@
 //! accounts equal to the sellers' balances.
 
 use crate::escrow_support::{on_both_databases_with, EscrowApp};
-use crate::support::{Answer, Backend, Member, TestApp, TestDatabase};
+use crate::support::{Answer, Api, Backend, Member, TestApp, TestDatabase};
 use escrow::config::Config;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -456,15 +456,21 @@ on_both_databases_with! { on_both_apis, holidays_ahead =>
 }
 
 /// Two instances on one database; two admins press "pay out" at the same moment, round
-/// after round: one batch each round, and nobody is paid twice.
-async fn two_instances_make_one_batch(backend: Backend) {
+/// after round: one batch each round, and nobody is paid twice. Both speak `api` to the
+/// first one's sandbox.
+async fn two_instances_make_one_batch(backend: Backend, api: Api) {
     let database = TestDatabase::create(backend).await;
     let alias = database.alias();
     let mut config = Config::for_database(&database.url);
     config.settlement_delay = 0;
+    config.api_version = api;
     let first = TestApp::spawn_with(config.clone(), database).await;
+    let face = match api {
+        Api::V1 => "portone",
+        Api::V2 => "portone-v2",
+    };
     let mut second_config = config;
-    second_config.portone_api_url = Some(format!("{}/sandbox/portone", first.base));
+    second_config.portone_api_url = Some(format!("{}/sandbox/{face}", first.base));
     let second = TestApp::spawn_with(second_config, alias).await;
     let (buyer, seller, admin, other_admin) = (
         first.buyer().await,
@@ -550,4 +556,4 @@ async fn two_instances_make_one_batch(backend: Backend) {
     assert_books(&first, &admin, &[&seller]).await;
 }
 
-on_both_backends!(two_instances_make_one_batch);
+on_both_backends!(on_both_apis => two_instances_make_one_batch);

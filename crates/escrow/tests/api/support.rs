@@ -69,8 +69,20 @@ macro_rules! scenario_tests {
 }
 
 /// Tests of scenarios that start their own service (`async fn name(backend: Backend)`):
-/// `name::sqlite` and `name::mysql`.
+/// `name::sqlite` and `name::mysql`. Headed `on_both_apis =>`, `async fn name(backend:
+/// Backend, api: Api)` runs with PortOne V1 and V2 (`name::v2::sqlite`, `name::v2::mysql`).
 macro_rules! on_both_backends {
+    (on_both_apis => $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                async fn scenario(args: ($crate::support::Backend, $crate::support::Api)) {
+                    super::$name(args.0, args.1).await
+                }
+
+                scenario_tests!(both, $crate::support::backend_and_api);
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
@@ -90,6 +102,11 @@ macro_rules! on_both_backends {
 
 /// The PortOne API the service under test speaks.
 pub use escrow::config::ApiVersion as Api;
+
+/// What `scenario_tests!` hands a scenario that starts its own service: where and how.
+pub async fn backend_and_api(backend: Backend, api: Api) -> (Backend, Api) {
+    (backend, api)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
