@@ -1,6 +1,7 @@
 //! The return and exchange cases of the lifecycle table (api.md §10), and what must hold of
 //! every plan while a return is open. The exhaustive sweep in `tests.rs` includes them.
 
+use super::sweep::{snapshots, PARTIES};
 use super::*;
 
 #[test]
