@@ -50,6 +50,7 @@ impl Payments {
     /// The check of every payment (`since` None: with the accounts' balances) or of those
     /// updated at or after `since` (unix ms).
     async fn check_journals(&self, since: Option<i64>) -> AppResult<Ledger> {
+        let started = now_millis();
         let pool = self.db.pool();
         let mut ledger = Ledger::default();
         // Postings of the payments in scope, and those payments.
@@ -166,18 +167,20 @@ impl Payments {
         ledger.balanced = journals_balance && escrow_balance == ledger.held;
         // A partial check resolves only what it looked at.
         let scope = since.is_some().then_some(&checked);
-        self.record_journal_findings(&found, scope).await?;
+        self.record_journal_findings(&found, scope, started).await?;
         ledger.divergences = self.divergences().await?;
         metrics::gauge!("escrow_ledger_divergences").set(ledger.divergences.len() as f64);
         Ok(ledger)
     }
 
     /// Records what the journals check found, and marks resolved what it no longer finds
-    /// among the payments it `checked` (None: all of them).
+    /// among the payments it `checked` (None: all of them). Only what was detected before the
+    /// check `started` reading: a concurrent check may have found what this one read too early.
     async fn record_journal_findings(
         &self,
         found: &BTreeMap<(i64, &'static str), String>,
         checked: Option<&BTreeSet<i64>>,
+        started: i64,
     ) -> AppResult<()> {
         for ((payment_id, kind), what) in found {
             if *payment_id > 0 {
@@ -187,10 +190,11 @@ impl Payments {
         let still: BTreeSet<(i64, &str)> = found.keys().map(|(id, kind)| (*id, *kind)).collect();
         let open = sqlx::query(
             "SELECT payment_id, kind FROM ledger_divergences WHERE resolved_at IS NULL \
-             AND kind IN (?, ?)",
+             AND kind IN (?, ?) AND detected_at < ?",
         )
         .bind(JOURNAL_MISMATCH)
         .bind(UNBALANCED_JOURNAL)
+        .bind(started)
         .fetch_all(self.db.pool())
         .await?;
         for row in open {
@@ -201,8 +205,13 @@ impl Payments {
                 self.db
                     .write(
                         "UPDATE ledger_divergences SET resolved_at = ? WHERE payment_id = ? \
-                         AND kind = ? AND resolved_at IS NULL",
-                        &[now_millis().into(), payment_id.into(), kind.as_str().into()],
+                         AND kind = ? AND resolved_at IS NULL AND detected_at < ?",
+                        &[
+                            now_millis().into(),
+                            payment_id.into(),
+                            kind.as_str().into(),
+                            started.into(),
+                        ],
                     )
                     .await?;
             }
