@@ -227,18 +227,23 @@ impl Members {
     pub async fn authenticate(&self, token: &str) -> AppResult<Caller> {
         let claims = self.tokens.verify(token)?;
         let user_id = claims.caller.user_id;
-        let row = sqlx::query("SELECT role, token_version FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(self.db.pool())
+        // Every authenticated request makes this look-up: on the store's hot-read path.
+        let (role, version) = self
+            .db
+            .reads()
+            .fetch_by_key(
+                "SELECT id, role, token_version FROM users WHERE id IN (?)",
+                user_id,
+                |row| -> AppResult<_> { Ok((row.text("role")?, row.int("token_version")?)) },
+            )
             .await?
+            .pop()
             .ok_or_else(|| AppError::Unauthorized("the token's user does not exist".into()))?;
-        let version: i64 = row.try_get("token_version")?;
         if version != claims.version {
             return Err(AppError::Unauthorized(
                 "the token was signed out; sign in again".into(),
             ));
         }
-        let role: String = row.try_get("role")?;
         let role = Role::parse(&role).map_err(|err| AppError::internal("stored role", err))?;
         Ok(Caller { user_id, role })
     }

@@ -14,12 +14,22 @@ pub const FAN_OUT_BATCH: i64 = 200;
 /// neither. Returns how many events it took.
 pub async fn fan_out(db: &Db, first_wait: Duration) -> AppResult<usize> {
     // Read outside the transaction: an idle sender then never takes SQLite's one writer,
-    // and without endpoints events are left alone (the first endpoint marks them).
-    let waiting = db
-        .reads()
+    // and without endpoints events are left alone (the first endpoint marks them). Two
+    // reads: in one, SQLite walked every waiting event when no endpoint existed.
+    let reads = db.reads();
+    let endpoints = reads
         .fetch_all(
-            "SELECT id FROM outbox_events WHERE fanned_out_at IS NULL \
-             AND EXISTS (SELECT 1 FROM webhook_endpoints) ORDER BY id LIMIT ?",
+            "SELECT id FROM webhook_endpoints LIMIT ?",
+            params![1i64],
+            |row| row.int("id"),
+        )
+        .await?;
+    if endpoints.is_empty() {
+        return Ok(0);
+    }
+    let waiting = reads
+        .fetch_all(
+            "SELECT id FROM outbox_events WHERE fanned_out_at IS NULL ORDER BY id LIMIT ?",
             params![1i64],
             |row| row.int("id"),
         )
