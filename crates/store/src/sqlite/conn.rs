@@ -3,6 +3,7 @@
 
 use crate::error::StoreError;
 use crate::row::{column_error, ReadRow};
+use std::cell::Cell;
 use std::path::Path;
 
 /// A `rusqlite` connection to the database file with `pragmas` applied, for a thread to use
@@ -34,9 +35,14 @@ pub(crate) fn sqlite_rows<T, E: From<StoreError>>(
         .collect();
     let mut rows = statement.query(params).map_err(StoreError::from)?;
     let mut mapped = Vec::new();
+    let next_column = Cell::new(0);
     while mapped.len() < max_rows {
         match rows.next().map_err(StoreError::from)? {
-            Some(row) => mapped.push(map(&SqliteRow { row, names: &names })?),
+            Some(row) => mapped.push(map(&SqliteRow {
+                row,
+                names: &names,
+                next_column: &next_column,
+            })?),
             None => break,
         }
     }
@@ -47,15 +53,22 @@ pub(crate) fn sqlite_rows<T, E: From<StoreError>>(
 struct SqliteRow<'a, 'stmt> {
     row: &'a rusqlite::Row<'stmt>,
     names: &'a [String],
+    /// Where the next name is looked for first: callers read columns in the select
+    /// list's order, so a name is then found at its first comparison.
+    next_column: &'a Cell<usize>,
 }
 
 impl SqliteRow<'_, '_> {
     fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> Result<T, StoreError> {
-        let index = self
-            .names
+        let start = self.next_column.get().min(self.names.len());
+        let (earlier, from_hint) = self.names.split_at(start);
+        let index = from_hint
             .iter()
             .position(|column| column == name)
+            .map(|i| i + start)
+            .or_else(|| earlier.iter().position(|column| column == name))
             .ok_or_else(|| column_error(name, "no such column"))?;
+        self.next_column.set(index + 1);
         self.row.get(index).map_err(|err| column_error(name, err))
     }
 }
