@@ -9,6 +9,7 @@ use crate::pool::Lender;
 use crate::row::ReadRow;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, Row as _};
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -107,6 +108,7 @@ impl MySqlReads {
         map: impl Fn(&dyn ReadRow) -> Result<T, E>,
     ) -> Result<Vec<T>, E> {
         let answer = self.fetch(sql, params, shape).await?;
+        let next_column = Cell::new(0);
         answer
             .rows
             .iter()
@@ -114,6 +116,7 @@ impl MySqlReads {
                 map(&Shifted {
                     row,
                     by: answer.shift,
+                    next_column: &next_column,
                 })
             })
             .collect()

@@ -1,29 +1,24 @@
 //! Rows of MySQL's typed driver, read by column name.
 
 use crate::error::StoreError;
-use crate::row::{column_error, ReadRow};
+use crate::row::{column_error, column_position, ReadRow};
 use sqlx::mysql::MySqlRow;
-use sqlx::{MySql, Row as _};
+use sqlx::{Column as _, MySql, Row as _};
+use std::cell::Cell;
 
 /// A MySQL row whose first `by` columns are not the caller's: a batch's tag column, read
 /// by no name even if a caller's column has the same one.
 pub(crate) struct Shifted<'a> {
     pub(crate) row: &'a MySqlRow,
     pub(crate) by: usize,
+    /// Where the next name is looked for first ([`column_position`]).
+    pub(crate) next_column: &'a Cell<usize>,
 }
 
 impl Shifted<'_> {
     fn index(&self, name: &str) -> Result<usize, StoreError> {
-        match sqlx::ColumnIndex::index(&name, self.row) {
-            Ok(index) if index >= self.by => Ok(index),
-            // The name is the tag's: the caller's column of that name, if any, comes after.
-            Ok(_) => self.row.columns()[self.by..]
-                .iter()
-                .position(|column| sqlx::Column::name(column) == name)
-                .map(|index| index + self.by)
-                .ok_or_else(|| column_error(name, "no such column")),
-            Err(err) => Err(column_error(name, err)),
-        }
+        let names = self.row.columns()[self.by..].iter().map(|c| c.name());
+        Ok(column_position(names, name, self.next_column)? + self.by)
     }
 
     fn get<'r, T>(&'r self, name: &str) -> Result<T, StoreError>
@@ -61,23 +56,5 @@ impl ReadRow for Shifted<'_> {
                     .map_err(|err| column_error(name, format!("not UTF-8: {err}")))
             })
             .transpose()
-    }
-}
-
-impl ReadRow for MySqlRow {
-    fn int(&self, name: &str) -> Result<i64, StoreError> {
-        Shifted { row: self, by: 0 }.int(name)
-    }
-
-    fn text(&self, name: &str) -> Result<String, StoreError> {
-        Shifted { row: self, by: 0 }.text(name)
-    }
-
-    fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        Shifted { row: self, by: 0 }.opt_int(name)
-    }
-
-    fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Shifted { row: self, by: 0 }.opt_text(name)
     }
 }

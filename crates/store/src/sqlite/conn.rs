@@ -2,7 +2,7 @@
 //! and the one writer.
 
 use crate::error::StoreError;
-use crate::row::{column_error, ReadRow};
+use crate::row::{column_error, column_position, ReadRow};
 use std::cell::Cell;
 use std::path::Path;
 
@@ -53,22 +53,14 @@ pub(crate) fn sqlite_rows<T, E: From<StoreError>>(
 struct SqliteRow<'a, 'stmt> {
     row: &'a rusqlite::Row<'stmt>,
     names: &'a [String],
-    /// Where the next name is looked for first: callers read columns in the select
-    /// list's order, so a name is then found at its first comparison.
+    /// Where the next name is looked for first ([`column_position`]).
     next_column: &'a Cell<usize>,
 }
 
 impl SqliteRow<'_, '_> {
     fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> Result<T, StoreError> {
-        let start = self.next_column.get().min(self.names.len());
-        let (earlier, from_hint) = self.names.split_at(start);
-        let index = from_hint
-            .iter()
-            .position(|column| column == name)
-            .map(|i| i + start)
-            .or_else(|| earlier.iter().position(|column| column == name))
-            .ok_or_else(|| column_error(name, "no such column"))?;
-        self.next_column.set(index + 1);
+        let names = self.names.iter().map(String::as_str);
+        let index = column_position(names, name, self.next_column)?;
         self.row.get(index).map_err(|err| column_error(name, err))
     }
 }
