@@ -8,10 +8,14 @@ use utoipa::ToSchema;
 /// A stored time (unix milliseconds) as an RFC 3339 UTC string, e.g.
 /// `2023-11-14T22:13:20.123Z`; empty for a time RFC 3339 cannot write.
 pub fn rfc3339(millis: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
+    at(millis)
         .and_then(|at| at.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+/// A stored time (unix milliseconds) as an instant; None outside `time`'s range.
+fn at(millis: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
 }
 
 /// A stored time (unix milliseconds) that serialises as [`rfc3339`] writes it.
@@ -25,10 +29,7 @@ impl Serialize for Time {
         let mut buf = [0u8; 40];
         let len = {
             let mut out = &mut buf[..];
-            let formatted =
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-                    .ok()
-                    .and_then(|at| at.format_into(&mut out, &Rfc3339).ok());
+            let formatted = at(self.0).and_then(|at| at.format_into(&mut out, &Rfc3339).ok());
             // Counted from what the writer took: `format_into`'s own count fell short of a
             // fraction's digits.
             formatted.map_or(0, |_| 40 - out.len())

@@ -18,7 +18,7 @@ pub trait ReadRow {
 /// then left after it: callers read a row's columns in the select list's order, so a name is
 /// found at its first comparison, with no hashing.
 pub(crate) fn column_position<'n>(
-    mut names: impl ExactSizeIterator<Item = &'n str> + Clone,
+    names: impl ExactSizeIterator<Item = &'n str> + Clone,
     name: &str,
     hint: &Cell<usize>,
 ) -> Result<usize, StoreError> {
@@ -28,7 +28,7 @@ pub(crate) fn column_position<'n>(
         .skip(start)
         .position(|column| column == name)
         .map(|index| index + start)
-        .or_else(|| names.position(|column| column == name));
+        .or_else(|| names.take(start).position(|column| column == name));
     let index = found.ok_or_else(|| column_error(name, "no such column"))?;
     hint.set(index + 1);
     Ok(index)
