@@ -260,13 +260,12 @@ fn like_pattern(text: &str) -> String {
 
 /// Maps a row of `COLUMNS`.
 fn product_from_row(row: &dyn ReadRow) -> Result<Product, StoreError> {
-    let price = row.int("price")?;
     Ok(Product {
         id: row.int("id")?,
         seller_id: row.int("seller_id")?,
         name: row.text("name")?,
         description: row.text("description")?,
-        price: Won::new(price)
+        price: Won::new(row.int("price")?)
             .map_err(|err| StoreError::Corrupt(format!("stored price: {err}")))?,
         stock: row.int("stock")?,
         created_at: row.int("created_at")?,

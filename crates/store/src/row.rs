@@ -14,22 +14,22 @@ pub trait ReadRow {
     fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError>;
 }
 
-/// Where the column with `name` is among `names`, looked for first from `hint` on, which is
-/// then left after it: callers read a row's columns in the select list's order, so a name is
-/// found at its first comparison, with no hashing.
-pub(crate) fn column_position<'n>(
-    names: impl ExactSizeIterator<Item = &'n str> + Clone,
+/// Where the column with `name` is among `columns`, looked at first where `hint` points,
+/// which is then left after it: callers read a row's columns in the select list's order, so
+/// a name is found at its first comparison, with no hashing.
+pub(crate) fn column_position<C>(
+    columns: &[C],
+    name_of: impl Fn(&C) -> &str,
     name: &str,
     hint: &Cell<usize>,
 ) -> Result<usize, StoreError> {
-    let start = hint.get().min(names.len());
-    let found = names
-        .clone()
-        .skip(start)
-        .position(|column| column == name)
-        .map(|index| index + start)
-        .or_else(|| names.take(start).position(|column| column == name));
-    let index = found.ok_or_else(|| column_error(name, "no such column"))?;
+    let index = match columns.get(hint.get()) {
+        Some(column) if name_of(column) == name => hint.get(),
+        _ => columns
+            .iter()
+            .position(|column| name_of(column) == name)
+            .ok_or_else(|| column_error(name, "no such column"))?,
+    };
     hint.set(index + 1);
     Ok(index)
 }
@@ -59,5 +59,34 @@ impl ReadRow for sqlx::any::AnyRow {
 
     fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.try_get(name).map_err(|err| column_error(name, err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_found_by_name_whatever_the_hint() {
+        let columns = ["id", "name", "price"];
+        // (hint before, name, position found, hint after)
+        let cases = [
+            (0, "id", Some(0), 1),
+            (1, "name", Some(1), 2),
+            (2, "id", Some(0), 1),
+            (3, "price", Some(2), 3),
+            (9, "name", Some(1), 2),
+            (1, "stock", None, 1),
+            (0, "ID", None, 0),
+        ];
+        for (before, name, found, after) in cases {
+            let hint = Cell::new(before);
+            let position = column_position(&columns, |c| *c, name, &hint).ok();
+            assert_eq!(
+                (position, hint.get()),
+                (found, after),
+                "{name} from {before}"
+            );
+        }
     }
 }

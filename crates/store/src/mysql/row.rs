@@ -17,8 +17,8 @@ pub(crate) struct Shifted<'a> {
 
 impl Shifted<'_> {
     fn index(&self, name: &str) -> Result<usize, StoreError> {
-        let names = self.row.columns()[self.by..].iter().map(|c| c.name());
-        Ok(column_position(names, name, self.next_column)? + self.by)
+        let columns = &self.row.columns()[self.by..];
+        Ok(column_position(columns, |c| c.name(), name, self.next_column)? + self.by)
     }
 
     fn get<'r, T>(&'r self, name: &str) -> Result<T, StoreError>

@@ -59,8 +59,7 @@ struct SqliteRow<'a, 'stmt> {
 
 impl SqliteRow<'_, '_> {
     fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> Result<T, StoreError> {
-        let names = self.names.iter().map(String::as_str);
-        let index = column_position(names, name, self.next_column)?;
+        let index = column_position(self.names, String::as_str, name, self.next_column)?;
         self.row.get(index).map_err(|err| column_error(name, err))
     }
 }
