@@ -94,6 +94,11 @@ impl NatsCluster {
     pub async fn restart(&mut self, node: usize) {
         self.start_node(node);
         self.wait_until_formed().await;
+        self.wait_until_stream_is_whole().await;
+    }
+
+    /// Waits until the service's stream has a leader and every copy is current.
+    pub async fn wait_until_stream_is_whole(&self) {
         let started = std::time::Instant::now();
         while !self.stream_is_whole().await {
             assert!(
@@ -221,6 +226,9 @@ async fn events_reach_a_nats_cluster_while_a_node_is_killed(backend: Backend) {
         c.job_interval = Duration::from_millis(50);
     })
     .await;
+    // The relay creates the stream; a new replicated stream elects its own leader, which a
+    // loaded machine can take long enough to use up the first order's patience.
+    nats.wait_until_stream_is_whole().await;
     let (buyer, seller) = (app.buyer().await, app.seller().await);
     app.paid_order(&buyer, &seller, 12_000, 1).await;
     assert_eq!(drained(&app).await, 0);
