@@ -21,7 +21,7 @@ pub struct Time(pub i64);
 impl Serialize for Time {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Through a `String`: `time` inlines its formatter there, and writing into a stack
-        // buffer through `io::Write` took twice the instructions (BENCHMARKS.md).
+        // buffer through `io::Write` took more instructions (BENCHMARKS.md).
         serializer.serialize_str(&rfc3339(self.0))
     }
 }
