@@ -14,7 +14,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test (SQLite and MariaDB)"
-cargo test --workspace --locked
+# No backtraces: a failing test's own message then ends its output, where a log's tail shows it.
+RUST_BACKTRACE=0 cargo test --workspace --locked
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
