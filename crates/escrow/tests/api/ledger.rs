@@ -3,48 +3,12 @@
 //! reconciliation that finds a change at the gateway among thousands of open payments.
 
 use crate::escrow_support::EscrowApp;
-use crate::support::{Backend, Member, TestApp};
+use crate::support::{gauge_after, Backend, Member, TestApp};
 use serde_json::{json, Value};
 
-/// The `escrow_ledger_divergences` gauge as `/metrics` shows it right after `check`, a ledger
-/// check of this app's. The gauge is process-wide, and the suite's other apps run in this
-/// process and set it by their own checks: when one of those came between, `check` runs again.
-async fn divergence_gauge_after<Check, Checked>(
-    app: &TestApp,
-    expected: f64,
-    check: Check,
-) -> Option<f64>
-where
-    Check: Fn() -> Checked,
-    Checked: std::future::Future<Output = ()>,
-{
-    let mut seen = None;
-    for _ in 0..20 {
-        check().await;
-        let text = app
-            .client
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        seen = text
-            .lines()
-            .find(|line| line.starts_with("escrow_ledger_divergences"))
-            .and_then(|line| line.split_whitespace().last())
-            .and_then(|value| value.parse().ok());
-        if seen == Some(expected) {
-            break;
-        }
-    }
-    seen
-}
-
-/// The gauge after the full check an admin's `GET /admin/ledger` makes.
+/// The divergence gauge after the full check an admin's `GET /admin/ledger` makes.
 async fn divergence_gauge(app: &TestApp, admin: &Member, expected: f64) -> Option<f64> {
-    divergence_gauge_after(app, expected, || async {
+    gauge_after(app, "escrow_ledger_divergences", expected, || async {
         app.get("/admin/ledger", Some(&admin.token))
             .await
             .assert_status(200);
@@ -54,7 +18,7 @@ async fn divergence_gauge(app: &TestApp, admin: &Member, expected: f64) -> Optio
 
 /// The gauge after a reconciliation round, which checks the payments changed since the last.
 async fn divergence_gauge_after_round(app: &TestApp, admin: &Member, expected: f64) -> Option<f64> {
-    divergence_gauge_after(app, expected, || async {
+    gauge_after(app, "escrow_ledger_divergences", expected, || async {
         app.post("/admin/reconcile", Some(&admin.token), json!({}))
             .await
             .assert_status(200);

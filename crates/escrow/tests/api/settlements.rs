@@ -4,7 +4,7 @@
 //! accounts equal to the sellers' balances.
 
 use crate::escrow_support::{on_both_databases_with, EscrowApp};
-use crate::support::{Answer, Api, Backend, Member, TestApp, TestDatabase};
+use crate::support::{gauge_after, Answer, Api, Backend, Member, TestApp, TestDatabase};
 use escrow::config::Config;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -398,8 +398,10 @@ on_both_databases_with! { on_both_apis, due_at_once =>
         let payout_id = batch["payout_id"].as_i64().unwrap();
         app.post(&format!("/admin/payouts/{payout_id}/items/{}/paid", paid.id), Some(&admin.token), json!({})).await.assert_status(200);
         assert_eq!(overdue(app.get(path, Some(&admin.token)).await), vec![(late, 5_000)]);
-        let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.lines().any(|l| l == "escrow_settlements_overdue 1"), "{metrics}");
+        let gauge = gauge_after(&app, "escrow_settlements_overdue", 1.0, || async {
+            app.get(path, Some(&admin.token)).await.assert_status(200);
+        });
+        assert_eq!(gauge.await, Some(1.0));
         // Announced once per line, however often it is found.
         let events = app.count("outbox_events WHERE event_type = 'settlement.overdue'").await;
         assert_eq!(events, 3);

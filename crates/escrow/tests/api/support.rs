@@ -536,6 +536,43 @@ impl Drop for TestApp {
 
 /// A TCP port on 127.0.0.1 that nothing listened on a moment ago, for a process a test
 /// starts (a child `escrow`, a NATS server).
+/// The gauge `name` as `/metrics` shows it right after `check`, something of this app's that
+/// sets it. Gauges are process-wide, and the suite's other apps run in this process and set
+/// them too: when one of those came between, `check` runs again.
+pub async fn gauge_after<Check, Checked>(
+    app: &TestApp,
+    name: &str,
+    expected: f64,
+    check: Check,
+) -> Option<f64>
+where
+    Check: Fn() -> Checked,
+    Checked: std::future::Future<Output = ()>,
+{
+    let mut seen = None;
+    for _ in 0..20 {
+        check().await;
+        let url = format!("{}/metrics", app.base);
+        let metrics = app
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        seen = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.parse().ok());
+        if seen == Some(expected) {
+            break;
+        }
+    }
+    seen
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
