@@ -1,6 +1,7 @@
 //! One set of migrations for both backends. The files under `migrations/` are plain SQL
-//! that both SQLite and MySQL accept, except for two tokens replaced per dialect:
-//! `{{PK}}` (an auto-increment 64-bit primary key) and `{{TABLE}}` (MySQL table options).
+//! that both SQLite and MySQL accept, except for three tokens replaced per dialect:
+//! `{{PK}}` (an auto-increment 64-bit primary key), `{{TABLE}}` (MySQL table options) and
+//! `{{ON table}}` (`DROP INDEX`'s table, which MySQL requires and SQLite refuses).
 
 use crate::db::Db;
 use crate::dialect::Dialect;
@@ -56,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "flat costs",
         include_str!("../../../migrations/0010_flat_costs.sql"),
     ),
+    (
+        11,
+        "unused index",
+        include_str!("../../../migrations/0011_unused_index.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {
@@ -66,7 +72,22 @@ fn render(sql: &str, dialect: Dialect) -> String {
             "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
         ),
     };
-    sql.replace("{{PK}}", pk).replace("{{TABLE}}", table)
+    let sql = sql.replace("{{PK}}", pk).replace("{{TABLE}}", table);
+    let mut rendered = String::with_capacity(sql.len());
+    let mut rest = sql.as_str();
+    while let Some((before, token)) = rest.split_once("{{ON ") {
+        let Some((table, after)) = token.split_once("}}") else {
+            break;
+        };
+        rendered.push_str(before);
+        if dialect == Dialect::MySql {
+            rendered.push_str("ON ");
+            rendered.push_str(table);
+        }
+        rest = after;
+    }
+    rendered.push_str(rest);
+    rendered
 }
 
 impl Db {
@@ -126,6 +147,19 @@ async fn all_applied(conn: &mut sqlx::AnyConnection, migrations: &[Migration]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dropped_index_names_its_table_on_mysql_only() {
+        let sql = "DROP INDEX a {{ON t}};\nDROP INDEX b {{ON u}};";
+        assert_eq!(
+            render(sql, Dialect::Sqlite),
+            "DROP INDEX a ;\nDROP INDEX b ;"
+        );
+        assert_eq!(
+            render(sql, Dialect::MySql),
+            "DROP INDEX a ON t;\nDROP INDEX b ON u;"
+        );
+    }
 
     #[test]
     fn every_token_is_replaced() {
