@@ -108,6 +108,15 @@ fn shipment_subject(row: &dyn ReadRow) -> AppResult<ShipmentSubject> {
 type StatusRow =
     JoinedRow<(PaymentRecord, Option<orders::ShipmentView>, Option<i64>), HistoryEntry>;
 
+/// What [`Payments::status_head`] reads: the payment, its shipment, the order's
+/// `auto_confirm_at` and history.
+type StatusHead = (
+    PaymentRecord,
+    Option<orders::ShipmentView>,
+    Option<i64>,
+    Vec<HistoryEntry>,
+);
+
 fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRow> {
     joined_row(
         row,
@@ -229,6 +238,57 @@ impl Payments {
 
     /// The payment with its shipment, its order's history and its refunds.
     pub(super) async fn status_view(&self, payment_id: i64) -> AppResult<PaymentStatusView> {
+        let mut head = self.status_head(payment_id).await?;
+        let mut attempts = 0;
+        loop {
+            let (payment, shipment, auto_confirm_at, history) = head;
+            let refunds = self.refunds_of(payment_id).await?;
+            let vbank = if payment.is_vbank() {
+                self.vbank_account(payment_id).await?
+            } else {
+                None
+            };
+            // Only an order whose history shows a return has one: most views read no more.
+            let asked = OrderStatus::ReturnRequested.as_str();
+            let return_request = if history.iter().any(|h| h.entity == "order" && h.to == asked) {
+                self.latest_return(payment_id).await?
+            } else {
+                None
+            };
+            // Refunds and returns, read after the payment, may already show a step the
+            // payment's read did not: every step bumps the payment's version or adds history,
+            // so unchanged those mean the parts belong to the same state.
+            attempts += 1;
+            let read_after = !refunds.is_empty() || return_request.is_some();
+            let again = if read_after && attempts < 3 {
+                Some(self.status_head(payment_id).await?)
+            } else {
+                None
+            };
+            match again {
+                Some(newer)
+                    if (newer.0.version, newer.3.len()) != (payment.version, history.len()) =>
+                {
+                    head = newer;
+                }
+                _ => {
+                    return Ok(PaymentStatusView {
+                        payment,
+                        shipment,
+                        history,
+                        refunds,
+                        vbank,
+                        return_request,
+                        auto_confirm_at,
+                    })
+                }
+            }
+        }
+    }
+
+    /// The status view's own statement: the payment, its shipment, its order's confirmation
+    /// deadline and history.
+    async fn status_head(&self, payment_id: i64) -> AppResult<StatusHead> {
         let sql = format!("SELECT {PAYMENT_COLUMNS}, {STATUS_VIEW_REST}");
         let head_wanted = AtomicBool::new(true);
         let rows = self
@@ -238,28 +298,7 @@ impl Payments {
             .await?;
         let ((payment, shipment, auto_confirm_at), history) = assemble(rows)
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-        let refunds = self.refunds_of(payment_id).await?;
-        let vbank = if payment.is_vbank() {
-            self.vbank_account(payment_id).await?
-        } else {
-            None
-        };
-        // Only an order whose history shows a return has one: most views read no more.
-        let asked = OrderStatus::ReturnRequested.as_str();
-        let return_request = if history.iter().any(|h| h.entity == "order" && h.to == asked) {
-            self.latest_return(payment_id).await?
-        } else {
-            None
-        };
-        Ok(PaymentStatusView {
-            payment,
-            shipment,
-            history,
-            refunds,
-            vbank,
-            return_request,
-            auto_confirm_at,
-        })
+        Ok((payment, shipment, auto_confirm_at, history))
     }
 
     /// A payment's refunds, oldest first.
