@@ -283,7 +283,13 @@ impl Orders {
                 .create_once(caller, &wanted, &shipping, from_cart)
                 .await
             {
-                Err(AppError::Conflict(_)) if attempts < 5 => continue,
+                Err(AppError::Conflict(_)) if attempts < 8 => {
+                    // Another order of the same products won (on Galera, another node's, at
+                    // commit): at once, the retry mostly meets the others' retries again.
+                    let most = 10u64 << attempts.min(6);
+                    let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=most);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
                 other => return other,
             }
         }
