@@ -72,14 +72,21 @@ impl LocalCluster {
             dir: std::env::temp_dir().join(format!("escrow-cluster-{}", uuid::Uuid::new_v4())),
             port: base_port(),
         };
-        script.run_now(&["start"]);
-        let settings = script
+        // Made first, so that a start that fails half-way is stopped too (on drop): a node
+        // left running would hold the ports of the next run's cluster.
+        let mut cluster = Self {
+            script,
+            settings: HashMap::new(),
+        };
+        cluster.script.run_now(&["start"]);
+        cluster.settings = cluster
+            .script
             .run_now(&["env"])
             .lines()
             .filter_map(|line| line.split_once('='))
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
-        Self { script, settings }
+        cluster
     }
 
     pub fn script(&self) -> ClusterScript {
