@@ -199,7 +199,7 @@ on_both_databases! {
             let answer = app.request(method, "/products", None, None).await;
             assert_eq!(answer.status.as_u16(), 405, "{:#}", answer.body);
         }
-        let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+        let metrics = app.metrics().await;
         for method in &invented {
             assert!(!metrics.contains(method.as_str()), "{method} became a label");
         }

@@ -388,6 +388,18 @@ impl TestApp {
         self.request(Method::GET, path, token, None).await
     }
 
+    /// `GET /metrics`, asserting 200: the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let answer = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
         self.request(Method::POST, path, token, Some(body)).await
     }
@@ -534,8 +546,6 @@ impl Drop for TestApp {
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listened on a moment ago, for a process a test
-/// starts (a child `escrow`, a NATS server).
 /// The gauge `name` as `/metrics` shows it right after `check`, something of this app's that
 /// sets it. Gauges are process-wide, and the suite's other apps run in this process and set
 /// them too: when one of those came between, `check` runs again.
@@ -552,17 +562,9 @@ where
     let mut seen = None;
     for _ in 0..20 {
         check().await;
-        let url = format!("{}/metrics", app.base);
-        let metrics = app
-            .client
-            .get(url)
-            .send()
+        seen = app
+            .metrics()
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        seen = metrics
             .lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|value| value.parse().ok());
@@ -573,6 +575,8 @@ where
     seen
 }
 
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago, for a process a test
+/// starts (a child `escrow`, a NATS server).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

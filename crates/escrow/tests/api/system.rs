@@ -8,9 +8,7 @@ on_both_databases! {
         let ready = app.get("/readyz", None).await;
         assert_eq!(ready.assert_status(200)["database"], "ok");
         app.get("/products", None).await.assert_status(200);
-        let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
-        assert_eq!(metrics.status(), 200);
-        let text = metrics.text().await.unwrap();
+        let text = app.metrics().await;
         assert!(text.contains("http_requests_total"), "{text}");
         assert!(text.contains("route=\"/products\""), "{text}");
         if app.database.url.starts_with("sqlite:") {
