@@ -9,6 +9,7 @@ use crate::records::{self, Actor};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, OrderStatus, Won};
 use escrow_store::{now_millis, params, Db, ReadRow, Tx};
+use rand::Rng as _;
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -287,7 +288,7 @@ impl Orders {
                     // Another order of the same products won (on Galera, another node's, at
                     // commit): at once, the retry mostly meets the others' retries again.
                     let most = 10u64 << attempts.min(6);
-                    let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 0..=most);
+                    let pause = rand::thread_rng().gen_range(0..=most);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 other => return other,

@@ -108,14 +108,20 @@ fn shipment_subject(row: &dyn ReadRow) -> AppResult<ShipmentSubject> {
 type StatusRow =
     JoinedRow<(PaymentRecord, Option<orders::ShipmentView>, Option<i64>), HistoryEntry>;
 
-/// What [`Payments::status_head`] reads: the payment, its shipment, the order's
-/// `auto_confirm_at` and history.
-type StatusHead = (
-    PaymentRecord,
-    Option<orders::ShipmentView>,
-    Option<i64>,
-    Vec<HistoryEntry>,
-);
+/// What the status view's own statement reads ([`Payments::status_head`]).
+struct StatusHead {
+    payment: PaymentRecord,
+    shipment: Option<orders::ShipmentView>,
+    auto_confirm_at: Option<i64>,
+    history: Vec<HistoryEntry>,
+}
+
+impl StatusHead {
+    /// What every step changes: the payment's version, or the history's length.
+    fn mark(&self) -> (i64, usize) {
+        (self.payment.version, self.history.len())
+    }
+}
 
 fn status_row(row: &dyn ReadRow, head_wanted: &AtomicBool) -> AppResult<StatusRow> {
     joined_row(
@@ -241,48 +247,43 @@ impl Payments {
         let mut head = self.status_head(payment_id).await?;
         let mut attempts = 0;
         loop {
-            let (payment, shipment, auto_confirm_at, history) = head;
+            attempts += 1;
             let refunds = self.refunds_of(payment_id).await?;
-            let vbank = if payment.is_vbank() {
+            let vbank = if head.payment.is_vbank() {
                 self.vbank_account(payment_id).await?
             } else {
                 None
             };
             // Only an order whose history shows a return has one: most views read no more.
             let asked = OrderStatus::ReturnRequested.as_str();
-            let return_request = if history.iter().any(|h| h.entity == "order" && h.to == asked) {
+            let return_request = if head
+                .history
+                .iter()
+                .any(|h| h.entity == "order" && h.to == asked)
+            {
                 self.latest_return(payment_id).await?
             } else {
                 None
             };
             // Refunds and returns, read after the payment, may already show a step the
             // payment's read did not: every step bumps the payment's version or adds history,
-            // so unchanged those mean the parts belong to the same state.
-            attempts += 1;
-            let read_after = !refunds.is_empty() || return_request.is_some();
-            let again = if read_after && attempts < 3 {
-                Some(self.status_head(payment_id).await?)
-            } else {
-                None
-            };
-            match again {
-                Some(newer)
-                    if (newer.0.version, newer.3.len()) != (payment.version, history.len()) =>
-                {
+            // so an unchanged mark means the parts belong to the same state.
+            if (!refunds.is_empty() || return_request.is_some()) && attempts < 3 {
+                let newer = self.status_head(payment_id).await?;
+                if newer.mark() != head.mark() {
                     head = newer;
-                }
-                _ => {
-                    return Ok(PaymentStatusView {
-                        payment,
-                        shipment,
-                        history,
-                        refunds,
-                        vbank,
-                        return_request,
-                        auto_confirm_at,
-                    })
+                    continue;
                 }
             }
+            return Ok(PaymentStatusView {
+                payment: head.payment,
+                shipment: head.shipment,
+                history: head.history,
+                refunds,
+                vbank,
+                return_request,
+                auto_confirm_at: head.auto_confirm_at,
+            });
         }
     }
 
@@ -298,7 +299,12 @@ impl Payments {
             .await?;
         let ((payment, shipment, auto_confirm_at), history) = assemble(rows)
             .ok_or_else(|| AppError::NotFound(format!("payment {payment_id} does not exist")))?;
-        Ok((payment, shipment, auto_confirm_at, history))
+        Ok(StatusHead {
+            payment,
+            shipment,
+            auto_confirm_at,
+            history,
+        })
     }
 
     /// A payment's refunds, oldest first.
