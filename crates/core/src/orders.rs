@@ -8,7 +8,7 @@ use crate::page::{Page, PageRequest};
 use crate::records::{self, Actor};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, OrderStatus, Won};
-use escrow_store::{now_millis, params, Db, ReadRow, Tx};
+use escrow_store::{now_millis, params, Db, Param, ReadRow, Tx};
 use rand::Rng as _;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -310,16 +310,31 @@ impl Orders {
             params![buyer_id],
         )
         .await?;
-        let held: Vec<(i64, i64)> = tx
+        // The unpaid orders first, then their items: joined in one statement, MariaDB planned
+        // a table just created by scanning every order item ever (BENCHMARKS.md), and a buyer
+        // mostly has no unpaid order, so the items' read is rarely needed.
+        let unpaid: Vec<Param> = tx
             .fetch_all(
-                "SELECT oi.product_id, CAST(SUM(oi.quantity) AS SIGNED) AS held FROM order_items oi \
-                 JOIN orders o ON o.id = oi.order_id \
-                 WHERE o.buyer_id = ? AND o.status = ? GROUP BY oi.product_id",
+                "SELECT id FROM orders WHERE buyer_id = ? AND status = ?",
                 params![buyer_id, OrderStatus::PendingPayment.as_str()],
-                |row| -> AppResult<_> { Ok((row.int("product_id")?, row.int("held")?)) },
+                |row| -> AppResult<_> { Ok(Param::from(row.int("id")?)) },
             )
             .await?;
-        let held: BTreeMap<i64, i64> = held.into_iter().collect();
+        let mut held: BTreeMap<i64, i64> = BTreeMap::new();
+        if !unpaid.is_empty() {
+            let sql = format!(
+                "SELECT product_id, quantity FROM order_items WHERE order_id IN ({})",
+                vec!["?"; unpaid.len()].join(", ")
+            );
+            let items = tx
+                .fetch_all(&sql, &unpaid, |row| -> AppResult<_> {
+                    Ok((row.int("product_id")?, row.int("quantity")?))
+                })
+                .await?;
+            for (product_id, quantity) in items {
+                *held.entry(product_id).or_default() += quantity;
+            }
+        }
         let limits = self.unpaid;
         for (&product_id, &quantity) in wanted {
             let after = held.get(&product_id).copied().unwrap_or(0) + quantity;
