@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "unused index",
         include_str!("../../../migrations/0011_unused_index.sql"),
     ),
+    (
+        12,
+        "indexes steps leave alone",
+        include_str!("../../../migrations/0012_indexes_steps_leave_alone.sql"),
+    ),
 ];
 
 fn render(sql: &str, dialect: Dialect) -> String {

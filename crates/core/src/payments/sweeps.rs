@@ -178,8 +178,8 @@ impl Payments {
     /// gateway may still hold, by batch look-ups in id order.
     async fn look_up_open(&self, report: &mut ReconcileReport) -> AppResult<()> {
         let since = now_millis() - 7 * 24 * 3600 * 1000;
-        // Two statements, each read through its own index (payments_open, payments_refused
-        // of 0010): as one OR the planner read every paid payment ever released.
+        // Two statements, each read through its own index (payments_open of 0010,
+        // payments_refused of 0012): as one OR the planner read every paid payment ever released.
         let holding = (
             "SELECT id, merchant_uid, imp_uid FROM payments WHERE status IN (?, ?, ?) AND released_amount = 0 \
              AND imp_uid IS NOT NULL AND id > ? ORDER BY id LIMIT ?",
@@ -190,13 +190,13 @@ impl Payments {
             ],
         );
         let refused = (
-            "SELECT id, merchant_uid, imp_uid FROM payments WHERE failure_code IN (?, ?) AND updated_at >= ? \
+            "SELECT id, merchant_uid, imp_uid FROM payments WHERE refused_at >= ? AND failure_code IN (?, ?) \
              AND status IN (?, ?) AND paid_at IS NULL AND imp_uid IS NOT NULL AND id > ? \
              ORDER BY id LIMIT ?",
             vec![
+                Param::from(since),
                 Param::from(FailureCode::AmountMismatch.as_str()),
                 Param::from(FailureCode::OrderClosed.as_str()),
-                Param::from(since),
                 Param::from(PaymentStatus::Failed.as_str()),
                 Param::from(PaymentStatus::Cancelled.as_str()),
             ],

@@ -186,8 +186,8 @@ pub(crate) async fn apply(
             now.into(),
         ];
         if let Some(code) = plan.failure {
-            sql.push_str(", failure_code = ?");
-            params.push(code.as_str().into());
+            sql.push_str(", failure_code = ?, refused_at = ?");
+            params.extend([code.as_str().into(), now.into()]);
         }
         for (column, value) in &step.payment_columns {
             sql.push_str(&format!(", {column} = ?"));
