@@ -167,6 +167,23 @@ mod tests {
     }
 
     #[test]
+    fn every_file_in_migrations_is_applied_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("the migrations folder")
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let versions: Vec<i64> = files
+            .iter()
+            .filter_map(|name| name.split('_').next()?.parse().ok())
+            .collect();
+        let listed: Vec<i64> = MIGRATIONS.iter().map(|(version, _, _)| *version).collect();
+        assert_eq!(listed, versions, "MIGRATIONS against {files:?}");
+    }
+
+    #[test]
     fn every_token_is_replaced() {
         for dialect in [Dialect::Sqlite, Dialect::MySql] {
             for (_, _, sql) in MIGRATIONS {
