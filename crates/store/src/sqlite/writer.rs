@@ -107,14 +107,14 @@ impl SqliteWriter {
         // would block the runtime's thread; `begin` retries instead), no checkpoint inside a
         // COMMIT (the checkpointer takes its own turn in the writer's queue), and a WAL
         // that grew while a long read kept it from being reused is cut back to 8 MiB when
-        // it is next reused. A transaction that joins an open group runs in a savepoint,
-        // whose copies of the pages it changes stay in memory up to 256 KiB, one allocation
-        // (`SQLITE_STMTJRNL_SPILL`, .cargo/config.toml; BENCHMARKS.md).
+        // it is next reused. Temporary storage in memory: a transaction that joins an open
+        // group runs in a savepoint, whose copies of the pages it changes would otherwise go
+        // to a new temporary file each time they pass 64 KiB (BENCHMARKS.md).
         let conn = open_sqlite(
             &self.path,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 0; PRAGMA wal_autocheckpoint = 0; \
-             PRAGMA journal_size_limit = 8388608;",
+             PRAGMA journal_size_limit = 8388608; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
