@@ -8,7 +8,7 @@ use crate::page::{Page, PageRequest};
 use crate::records::{self, Actor};
 use escrow_domain::validation::bounded_text;
 use escrow_domain::{FieldErrors, OrderStatus, Won};
-use escrow_store::{now_millis, params, Db, Param, ReadRow, Tx};
+use escrow_store::{now_millis, params, placeholders, Db, Param, ReadRow, Tx};
 use rand::Rng as _;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -324,7 +324,7 @@ impl Orders {
         if !unpaid.is_empty() {
             let sql = format!(
                 "SELECT product_id, quantity FROM order_items WHERE order_id IN ({})",
-                vec!["?"; unpaid.len()].join(", ")
+                placeholders(unpaid.len())
             );
             let items = tx
                 .fetch_all(&sql, &unpaid, |row| -> AppResult<_> {

@@ -26,7 +26,7 @@ mod tx;
 pub use db::{now_millis, Db, DbConfig};
 pub use dialect::{redact_url, Dialect};
 pub use error::{classify, DbErrorKind, StoreError};
-pub use param::Param;
+pub use param::{placeholders, Param};
 pub use pool::Lender;
 pub use reads::Reads;
 pub use row::ReadRow;

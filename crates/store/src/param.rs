@@ -65,6 +65,11 @@ macro_rules! params {
     };
 }
 
+/// The `?, ?, …` of an `IN` list of `count` parameters.
+pub fn placeholders(count: usize) -> String {
+    vec!["?"; count].join(", ")
+}
+
 /// Binds `params` in order to a sqlx query of any of its drivers (`Any`, typed MySQL).
 pub(crate) fn bind_all<'q, DB>(
     mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,

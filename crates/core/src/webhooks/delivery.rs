@@ -3,7 +3,7 @@
 //! settled after the attempt: succeeded, due again on the retry schedule, or failed.
 
 use crate::error::{AppError, AppResult};
-use escrow_store::{now_millis, params, Db, Param};
+use escrow_store::{now_millis, params, placeholders, Db, Param};
 use std::time::Duration;
 
 /// Outbox events one fan-out transaction takes at most.
@@ -60,7 +60,7 @@ pub async fn fan_out(db: &Db, first_wait: Duration) -> AppResult<usize> {
     let now = now_millis();
     // Conditional: another instance fanning out the same events (MySQL lets both read
     // them) changes fewer rows here, and this transaction then gives way.
-    let marks = vec!["?"; events.len()].join(", ");
+    let marks = placeholders(events.len());
     let mut params: Vec<Param> = vec![now.into()];
     params.extend(events.iter().map(|e| Param::from(e.0)));
     let marked = tx
@@ -184,7 +184,7 @@ pub async fn claim(db: &Db, claim: &str, ids: &[i64], lease: Duration) -> AppRes
     }
     let now = now_millis();
     let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-    let marks = vec!["?"; ids.len()].join(", ");
+    let marks = placeholders(ids.len());
     let mut params: Vec<Param> = vec![claim.into(), until.into(), now.into(), now.into()];
     params.extend(ids.iter().map(|id| Param::from(*id)));
     let mut tx = db.begin().await?;
